@@ -1,0 +1,138 @@
+"""qms: ISO 9001 quality management for Vietnamese one-stop offices."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, has_request_context, request, session
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from qms import config as settings
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _resource_folder(name: str) -> str:
+    """A top-level folder (templates/, migrations/): the checkout's copy when running from
+    source, else the copy shipped inside the package by the wheel."""
+    checkout = PACKAGE_DIR.parent / name
+    return str(checkout if checkout.is_dir() else PACKAGE_DIR / name)
+
+
+def create_app(config: dict | type | None = None) -> Flask:
+    """The app factory. `config` (a dict or a class) overrides every other source."""
+    instance_path = settings.default_instance_path()
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        instance_relative_config=True,
+        template_folder=_resource_folder("templates"),
+    )
+    app.config.from_object(settings.Config)
+    app.config.from_pyfile("config.py", silent=True)
+    settings.apply_environment(app.config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+
+    instance_path.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = settings.sqlite_url(instance_path)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = settings.load_or_create_secret_key(instance_path)
+    secure = bool(app.config["SECURE_COOKIES"])
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = secure
+
+    _init_extensions(app)
+    _init_i18n(app)
+    _init_templates(app)
+
+    from qms.web import register_blueprints
+    from qms.web.errors import register_error_handlers
+
+    register_blueprints(app)
+    register_error_handlers(app)
+    if not app.debug and not app.testing:
+        logging.getLogger("waitress").setLevel(logging.INFO)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from flask_sqlalchemy.session import Session as FlaskSession
+
+    from qms.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+    from qms.services import audit
+    from qms.services.accounts import load_session_user
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_resource_folder("migrations"))
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+    audit.install(FlaskSession)
+
+    login_manager.init_app(app)
+    login_manager.session_protection = app.config["SESSION_PROTECTION"]
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "warning"
+    login_manager.user_loader(load_session_user)
+
+    def select_locale():
+        lang = session.get("lang") if has_request_context() else None
+        if lang in app.config["LANGUAGES"]:
+            return lang
+        return app.config["BABEL_DEFAULT_LOCALE"]
+
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(PACKAGE_DIR / "translations"))
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """SQLite: enforce foreign keys, and WAL so readers do not block the writer."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _init_i18n(app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from qms.extensions import login_manager
+
+    login_manager.login_message = _l("Vui lòng đăng nhập để tiếp tục.")
+
+
+def _init_templates(app: Flask) -> None:
+    from zoneinfo import ZoneInfo
+
+    from flask_babel import get_locale
+
+    from qms import authz
+
+    display_tz = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
+
+    @app.template_filter("localtime")
+    def localtime(value, fmt="%d/%m/%Y %H:%M"):
+        """Show a stored UTC time in Vietnam's time zone."""
+        return value.astimezone(display_tz).strftime(fmt) if value else ""
+
+    @app.template_filter("vndate")
+    def vndate(value):
+        return value.strftime("%d/%m/%Y") if value else ""
+
+    @app.context_processor
+    def template_helpers():
+        return {
+            "can": authz.can,
+            "current_locale": str(get_locale()),
+            "languages": app.config["LANGUAGES"],
+            "request_path": request.path if request else "/",
+        }

@@ -1,0 +1,24 @@
+"""The one clock the rules read. Tests freeze it; code never calls datetime.now() itself."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return _frozen if _frozen is not None else datetime.now(timezone.utc)
+
+
+@contextmanager
+def frozen(at: datetime):
+    global _frozen
+    if at.tzinfo is None:
+        raise ValueError("frozen time must be timezone-aware")
+    previous, _frozen = _frozen, at.astimezone(timezone.utc)
+    try:
+        yield
+    finally:
+        _frozen = previous

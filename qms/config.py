@@ -1,0 +1,94 @@
+"""Settings: defaults here, then instance/config.py, then QMS_* environment variables."""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+ENV_PREFIX = "QMS_"
+
+
+def default_instance_path() -> Path:
+    return Path(os.environ.get("QMS_INSTANCE_PATH", "instance")).resolve()
+
+
+class Config:
+    """Production defaults. Tests and `qms demo` override a few of them."""
+
+    SQLALCHEMY_DATABASE_URI: str | None = None  # None → SQLite file in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SECRET_KEY: str | None = None  # None → generated once into instance/secret_key
+
+    # Sessions: "strong" protection drops a session whose client fingerprint changes;
+    # cookies are HttpOnly, SameSite=Lax and, unless QMS_SECURE_COOKIES=0, HTTPS-only.
+    SESSION_PROTECTION = "strong"
+    SECURE_COOKIES = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=7)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=10)  # one working day
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    BABEL_DEFAULT_LOCALE = "vi"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+    LANGUAGES = ("vi", "en")
+    DISPLAY_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+    # Login throttling (flask-limiter): failed attempts per account and per client address.
+    LOGIN_FAILURE_LIMIT = "5 per 15 minutes"
+    LOGIN_FAILURE_LIMIT_PER_ADDRESS = "30 per 15 minutes"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+
+    BOOTSTRAP_SERVE_LOCAL = True  # Bootstrap's files come from the installed package, no CDN
+    BOOTSTRAP_BOOTSWATCH_THEME = None
+
+    PASSWORD_MIN_LENGTH = 10
+    PAGE_SIZE = 50
+
+
+# Environment variables understood on top of instance/config.py: name → (key, parser).
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+ENV_SETTINGS = {
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "SECRET_KEY": ("SECRET_KEY", str),
+    "SECURE_COOKIES": ("SECURE_COOKIES", _bool),
+    "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "LOGIN_FAILURE_LIMIT": ("LOGIN_FAILURE_LIMIT", str),
+    "DEFAULT_LOCALE": ("BABEL_DEFAULT_LOCALE", str),
+}
+
+
+def apply_environment(config: dict) -> None:
+    for name, (key, parse) in ENV_SETTINGS.items():
+        value = os.environ.get(ENV_PREFIX + name)
+        if value:
+            config[key] = parse(value)
+
+
+def sqlite_url(instance_path: Path) -> str:
+    return f"sqlite:///{instance_path / 'qms.sqlite3'}"
+
+
+def load_or_create_secret_key(instance_path: Path) -> str:
+    """Generate the secret key once and keep it in the instance folder (never in git)."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    # O_EXCL: if two processes start at once, the loser reads the winner's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key

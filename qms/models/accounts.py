@@ -1,0 +1,113 @@
+"""Users and their roles."""
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from qms import clock
+
+from qms.models.base import Base, IdMixin
+from qms.models.org import Department
+
+
+class Role(enum.Enum):
+    admin = "admin"
+    quality_officer = "quality_officer"
+    officer = "officer"
+    department_head = "department_head"
+    leader = "leader"
+    auditor = "auditor"
+
+    @property
+    def label(self) -> str:
+        return str(ROLE_LABELS[self])
+
+
+ROLE_LABELS = {
+    Role.admin: _l("Quản trị hệ thống"),
+    Role.quality_officer: _l("Cán bộ ISO"),
+    Role.officer: _l("Cán bộ, công chức"),
+    Role.department_head: _l("Trưởng phòng"),
+    Role.leader: _l("Lãnh đạo"),
+    Role.auditor: _l("Chuyên gia đánh giá"),
+}
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), primary_key=True)
+    role: Mapped[Role] = mapped_column(
+        sa.Enum(Role, native_enum=False, length=32, validate_strings=True), primary_key=True
+    )
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class User(IdMixin, Base):
+    """A person who logs in. Never deleted: deactivation ends access, records keep the name."""
+
+    __tablename__ = "user_account"  # "user" is reserved on PostgreSQL
+    __audited__ = True
+    __audit_secret__ = ("password_hash", "session_token")
+
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(255))
+    email: Mapped[str | None] = mapped_column(sa.String(255))
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    # Part of the login cookie: changing it (password change, deactivation) ends every
+    # other session of this user.
+    session_token: Mapped[str] = mapped_column(sa.String(64), default=new_session_token)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    password_changed_at: Mapped[datetime | None]
+
+    department: Mapped[Department] = relationship()
+    role_rows: Mapped[list[UserRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by=UserRole.role
+    )
+
+    # --- flask-login protocol -------------------------------------------------------
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    # --- roles and passwords ----------------------------------------------------------
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(row.role for row in self.role_rows)
+
+    def has_role(self, *roles: Role) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    def set_password(self, password: str) -> None:
+        # Werkzeug's default KDF is scrypt: memory-hard, no 72-byte limit like bcrypt.
+        self.password_hash = generate_password_hash(password)
+        self.session_token = new_session_token()
+        self.password_changed_at = clock.now()
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def __str__(self) -> str:
+        return self.full_name or self.username

@@ -1,0 +1,13 @@
+"""Web layer: one blueprint package per area. Views parse input, call one service,
+commit, and render; the rules live in qms.services."""
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from qms.web.admin import bp as admin_bp
+    from qms.web.auth import bp as auth_bp
+    from qms.web.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(admin_bp, url_prefix="/admin")

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)
+
+from qms.web.admin import audit_log, org, users  # noqa: E402,F401

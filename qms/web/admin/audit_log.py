@@ -1,0 +1,42 @@
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app, render_template, request
+
+from qms import authz
+from qms.extensions import db
+from qms.models import AuditLog
+from qms.web.admin import bp
+from qms.web.admin.forms import AuditFilterForm
+
+
+def _local_midnight(day) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+
+
+@bp.get("/audit-log")
+def audit_log():
+    authz.require("audit_log.view")
+    form = AuditFilterForm(request.args)
+    form.entity_type.choices = [("", "—")] + [
+        (t, t) for t in db.session.scalars(
+            sa.select(AuditLog.entity_type).where(AuditLog.entity_type.is_not(None))
+            .distinct().order_by(AuditLog.entity_type))]
+    query = sa.select(AuditLog).order_by(AuditLog.id.desc())
+    if form.validate():
+        if form.actor.data:
+            query = query.where(AuditLog.actor_name == form.actor.data.strip().lower())
+        if form.entity_type.data:
+            query = query.where(AuditLog.entity_type == form.entity_type.data)
+        if request.args.get("entity_id", "").isdigit():
+            query = query.where(AuditLog.entity_id == int(request.args["entity_id"]))
+        if form.action.data:
+            query = query.where(AuditLog.action.like(form.action.data.strip() + "%"))
+        if form.date_from.data:
+            query = query.where(AuditLog.at >= _local_midnight(form.date_from.data))
+        if form.date_to.data:
+            query = query.where(AuditLog.at < _local_midnight(form.date_to.data + timedelta(days=1)))
+    page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("admin/audit_log.html", page=page, form=form, args=args)

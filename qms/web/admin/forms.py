@@ -1,0 +1,106 @@
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DateField, EmailField, PasswordField, SelectField,
+                     SelectMultipleField, StringField, SubmitField)
+from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from qms.extensions import db
+from qms.models import Agency, AgencyLevel, Department, Role
+
+LEVEL_LABELS = {
+    AgencyLevel.province: _l("Tỉnh / thành phố"),
+    AgencyLevel.district: _l("Huyện (trước 01/7/2025)"),
+    AgencyLevel.commune: _l("Xã / phường / đặc khu"),
+}
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def department_choices(include_inactive: bool = False):
+    query = sa.select(Department).join(Department.agency).order_by(Agency.code, Department.code)
+    if not include_inactive:
+        query = query.where(Department.active.is_(True))
+    return [(d.id, f"{d.code} — {d.name} ({d.agency.name})") for d in db.session.scalars(query)]
+
+
+def agency_choices(blank_label=None, exclude_id=None):
+    choices = [(0, blank_label or "—")]
+    for agency in db.session.scalars(sa.select(Agency).order_by(Agency.code)):
+        if agency.id != exclude_id:
+            choices.append((agency.id, f"{agency.code} — {agency.name}"))
+    return choices
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("Tên đăng nhập"), validators=[DataRequired(), Length(max=64)])
+    full_name = StringField(_l("Họ và tên"), validators=[DataRequired(), Length(max=255)])
+    email = EmailField(_l("Thư điện tử"), validators=[Optional(), Email(), Length(max=255)])
+    department_id = SelectField(_l("Phòng ban"), coerce=int, validators=[DataRequired()])
+    roles = MultiCheckboxField(_l("Vai trò"), choices=[(r.value, r.label) for r in Role],
+                               validators=[DataRequired(_l("Chọn ít nhất một vai trò."))])
+    password = PasswordField(_l("Mật khẩu ban đầu"), validators=[Optional(), Length(max=256)],
+                             render_kw={"autocomplete": "new-password"})
+    submit = SubmitField(_l("Lưu"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.department_id.choices = department_choices()
+        self.roles.choices = [(r.value, r.label) for r in Role]
+
+
+class ActivationForm(FlaskForm):
+    """Activate / deactivate: a POST with CSRF, no fields."""
+
+
+class AgencyForm(FlaskForm):
+    code = StringField(_l("Mã định danh"), validators=[DataRequired(), Length(max=32)])
+    name = StringField(_l("Tên cơ quan, đơn vị"), validators=[DataRequired(), Length(max=255)])
+    level = SelectField(_l("Cấp"), validators=[DataRequired()])
+    parent_id = SelectField(_l("Đơn vị cấp trên"), coerce=int)
+    effective_from = DateField(_l("Có hiệu lực từ"), validators=[DataRequired()])
+    effective_to = DateField(_l("Hết hiệu lực từ"), validators=[Optional()])
+    successor_id = SelectField(_l("Sáp nhập vào"), coerce=int)
+    submit = SubmitField(_l("Lưu"))
+
+    def __init__(self, *args, exclude_id=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.level.choices = [(level.value, label) for level, label in LEVEL_LABELS.items()]
+        self.parent_id.choices = agency_choices(_l("(không có — cấp cao nhất)"), exclude_id)
+        self.successor_id.choices = agency_choices(_l("(không sáp nhập)"), exclude_id)
+
+
+class DepartmentForm(FlaskForm):
+    code = StringField(_l("Mã phòng ban"), validators=[DataRequired(), Length(max=32)])
+    name = StringField(_l("Tên phòng ban"), validators=[DataRequired(), Length(max=255)])
+    agency_id = SelectField(_l("Thuộc cơ quan"), coerce=int, validators=[DataRequired()])
+    is_one_stop = BooleanField(_l("Là bộ phận một cửa / Trung tâm phục vụ hành chính công"))
+    active = BooleanField(_l("Đang hoạt động"), default=True)
+    submit = SubmitField(_l("Lưu"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agency_id.choices = agency_choices()[1:]
+
+
+class FieldForm(FlaskForm):
+    code = StringField(_l("Mã lĩnh vực"), validators=[DataRequired(), Length(max=32)])
+    name = StringField(_l("Tên lĩnh vực"), validators=[DataRequired(), Length(max=255)])
+    active = BooleanField(_l("Đang sử dụng"), default=True)
+    submit = SubmitField(_l("Lưu"))
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    actor = StringField(_l("Người thực hiện"), validators=[Optional(), Length(max=64)])
+    entity_type = SelectField(_l("Loại bản ghi"), validators=[Optional()])
+    action = StringField(_l("Hành động"), validators=[Optional(), Length(max=64)])
+    date_from = DateField(_l("Từ ngày"), validators=[Optional()])
+    date_to = DateField(_l("Đến ngày"), validators=[Optional()])
+    submit = SubmitField(_l("Lọc"))
