@@ -17,6 +17,8 @@ from pathlib import Path
 import flask_migrate
 import pytest
 import sqlalchemy as sa
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 
 from qms import create_app
 from qms.extensions import db, limiter
@@ -104,8 +106,25 @@ def _fresh_database(request, app):
     ctx.pop()
 
 
+class FreshContextClient(FlaskClient):
+    """Each request runs in an app context of its own, as in production: nothing cached in
+    `g` (the logged-in user, the locale) leaks from one request to the next through the
+    test's own app context. The test's pending changes are committed first, so the request
+    sees them, and the test's objects are reloaded afterwards."""
+
+    def open(self, *args, **kwargs):
+        if _cv_app.get(None) is not None:
+            db.session.commit()
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = FreshContextClient
     return app.test_client()
 
 
