@@ -48,7 +48,7 @@ class Config:
     BOOTSTRAP_SERVE_LOCAL = True  # Bootstrap's files come from the installed package, no CDN
     BOOTSTRAP_BOOTSWATCH_THEME = None
 
-    PASSWORD_MIN_LENGTH = 10
+    PASSWORD_HASH_METHOD = "scrypt"
     PAGE_SIZE = 50
 
 

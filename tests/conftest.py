@@ -64,8 +64,11 @@ def app(database, tmp_path_factory):
         "SECRET_KEY": "test-secret",
         "SECURE_COOKIES": False,  # the test client speaks plain HTTP
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Cheap hashes keep user fixtures fast; tests/web checks production uses scrypt.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         **options,
     })
+    app.test_client_class = FreshContextClient  # every client, not only the fixture's
     with app.app_context():
         flask_migrate.upgrade()
         db.session.remove()
@@ -124,7 +127,6 @@ class FreshContextClient(FlaskClient):
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = FreshContextClient
     return app.test_client()
 
 

@@ -1,13 +1,12 @@
 """organisation, accounts and audit log (append-only, enforced by triggers)
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 16:28:52.776142
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'

@@ -6,12 +6,12 @@ import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from qms import clock
-
 from qms.models.base import Base, IdMixin
 from qms.models.org import Department
 
@@ -101,8 +101,10 @@ class User(IdMixin, Base):
         return not self.roles.isdisjoint(roles)
 
     def set_password(self, password: str) -> None:
-        # Werkzeug's default KDF is scrypt: memory-hard, no 72-byte limit like bcrypt.
-        self.password_hash = generate_password_hash(password)
+        # scrypt (the default): memory-hard, no 72-byte limit like bcrypt. The method is a
+        # setting only so that the test suite can hash thousands of passwords quickly.
+        method = current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else "scrypt"
+        self.password_hash = generate_password_hash(password, method=method)
         self.session_token = new_session_token()
         self.password_changed_at = clock.now()
 

@@ -8,7 +8,6 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qms import clock
-
 from qms.models.base import Base, IdMixin
 
 

@@ -7,7 +7,6 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
 from qms.models.base import Base, IdMixin
 
 

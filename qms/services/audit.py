@@ -28,9 +28,10 @@ _system_name: ContextVar[str | None] = ContextVar("qms_system_name", default=Non
 
 @contextmanager
 def acting_as(user: User | None, *, system: str | None = None):
-    """Attribute the changes made inside the block to `user` (or to a named system process)."""
-    user_token = _actor.set(user)
-    system_token = _system_name.set(system)
+    """Attribute the changes made inside the block to `user` (or to a named system
+    process). With neither given, the enclosing attribution stands."""
+    user_token = _actor.set(user if user is not None else _actor.get())
+    system_token = _system_name.set(system or _system_name.get())
     try:
         yield
     finally:

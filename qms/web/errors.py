@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, flash, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -16,7 +17,10 @@ def _wants_json() -> bool:
 
 
 def _error_page(status: int, title: str, message: str):
-    db.session.rollback()
+    try:
+        db.session.rollback()  # whatever the failed request half-did is not kept
+    except Exception:  # the database itself may be what failed
+        pass
     if _wants_json():
         return jsonify(error={"status": status, "title": title, "message": message}), status
     return render_template("errors/error.html", status=status, title=title, message=message), status
@@ -47,7 +51,10 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         status = error.code or 500
         title, message = titles.get(status, (lambda: error.name, lambda: error.description))
-        return _error_page(status, title(), message())
+        text = message()
+        if isinstance(error, RateLimitExceeded) and error.limit.error_message:
+            text = error.description  # the throttled route's own explanation
+        return _error_page(status, title(), text)
 
     @app.errorhandler(QmsError)
     def domain_error(error: QmsError):

@@ -37,6 +37,10 @@ def audit_log():
             query = query.where(AuditLog.at >= _local_midnight(form.date_from.data))
         if form.date_to.data:
             query = query.where(AuditLog.at < _local_midnight(form.date_to.data + timedelta(days=1)))
+    else:
+        # A filter that cannot be read must not silently widen to the whole log: show the
+        # field's error and no rows rather than everything unfiltered.
+        query = query.where(sa.false())
     page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("admin/audit_log.html", page=page, form=form, args=args)

@@ -1,10 +1,19 @@
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, EmailField, PasswordField, SelectField,
-                     SelectMultipleField, StringField, SubmitField)
+from markupsafe import Markup
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput
 
 from qms.extensions import db
 from qms.models import Agency, AgencyLevel, Department, Role
@@ -16,8 +25,20 @@ LEVEL_LABELS = {
 }
 
 
+def _checkbox_list(field, **kwargs):
+    """Bootstrap's form-check markup, one checkbox per choice."""
+    html = [f'<div id="{field.id}">']
+    for option in field:
+        # No `required` on each box: a browser then demands every box be ticked; the
+        # field's validator ("at least one") checks the group on the server.
+        html.append(f'<div class="form-check">{option(class_="form-check-input", required=False)} '
+                    f'{option.label(class_="form-check-label")}</div>')
+    html.append("</div>")
+    return Markup("".join(html))
+
+
 class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
+    widget = staticmethod(_checkbox_list)
     option_widget = CheckboxInput()
 
 

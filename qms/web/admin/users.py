@@ -59,6 +59,7 @@ def user_new():
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 def user_edit(user_id: int):
+    authz.require("users.manage")  # before the lookup: no hint which user ids exist
     user = db.get_or_404(User, user_id)
     authz.require("users.manage", user)
     form = UserForm(obj=user)
@@ -86,6 +87,7 @@ def user_edit(user_id: int):
 
 @bp.post("/users/<int:user_id>/active")
 def user_set_active(user_id: int):
+    authz.require("users.manage")  # before the lookup: no hint which user ids exist
     user = db.get_or_404(User, user_id)
     authz.require("users.manage", user)
     if ActivationForm().validate_on_submit():
