@@ -68,6 +68,6 @@ def read_password(password_stdin: bool, *, prompt: str = "Password") -> str:
 cli.add_command(routes_command)
 cli.add_command(shell_command)
 
-from qms.commands import accounts, database, server  # noqa: E402,F401
+from qms.commands import accounts, database, documents, server  # noqa: E402,F401
 
 __all__ = ["cli", "current_app", "handle_errors", "read_password", "with_appcontext"]

@@ -2,16 +2,34 @@
 from qms.models.accounts import Role, User, UserRole
 from qms.models.audit_log import AuditLog
 from qms.models.base import Base
+from qms.models.documents import (Acknowledgement, Attachment, Document, DocumentKind,
+                                  DocumentVersion, VersionStatus)
 from qms.models.org import Agency, AgencyLevel, Department, Field
+from qms.models.procedures import (OnlineLevel, Procedure, ProcedureVersion, ProcessStep,
+                                   StepKind, StepRole, SupplementRule, TimeUnit)
 
 __all__ = [
+    "Acknowledgement",
     "Agency",
     "AgencyLevel",
+    "Attachment",
     "AuditLog",
     "Base",
     "Department",
+    "Document",
+    "DocumentKind",
+    "DocumentVersion",
     "Field",
+    "OnlineLevel",
+    "Procedure",
+    "ProcedureVersion",
+    "ProcessStep",
     "Role",
+    "StepKind",
+    "StepRole",
+    "SupplementRule",
+    "TimeUnit",
     "User",
     "UserRole",
+    "VersionStatus",
 ]

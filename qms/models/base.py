@@ -41,6 +41,11 @@ class UTCDateTime(sa.TypeDecorator):
         return value.astimezone(UTC)
 
 
+def enum_type(enum_class, length: int = 32) -> sa.Enum:
+    """An enum stored as its value in a VARCHAR: portable, and no ALTER TYPE on PostgreSQL."""
+    return sa.Enum(enum_class, native_enum=False, length=length, validate_strings=True)
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}

@@ -48,6 +48,11 @@ FIELDS = [
     ("HKD", "Thành lập và hoạt động của hộ kinh doanh"),
     ("BTXH", "Bảo trợ xã hội"),
     ("NCC", "Người có công"),
+    ("GD", "Giáo dục và đào tạo"),
+    ("VH", "Văn hóa"),
+    ("DKDN", "Thành lập và hoạt động doanh nghiệp"),
+    ("TP", "Lý lịch tư pháp"),
+    ("LD", "Lao động, việc làm"),
 ]
 
 USERS = [

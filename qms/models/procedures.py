@@ -1,0 +1,182 @@
+"""Administrative procedures (thủ tục hành chính) and their internal processes.
+
+A Procedure is the national catalogue entry; each of its versions is a document version
+(of the procedure's `process` document) with the time limit, rules and ordered steps the
+office follows. Dossiers pin one version.
+"""
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qms.models.base import Base, IdMixin, enum_type
+from qms.models.documents import Document, DocumentVersion
+from qms.models.org import Agency, AgencyLevel, Field
+
+MINUTES_PER_WORKING_DAY = 8 * 60
+
+
+class TimeUnit(enum.Enum):
+    working_hours = "working_hours"
+    working_days = "working_days"  # halves allowed: 0.5, 1.5, ...
+    calendar_days = "calendar_days"  # a due date on a day off rolls to the next working day
+
+    @property
+    def label(self) -> str:
+        return str(TIME_UNIT_LABELS[self])
+
+
+TIME_UNIT_LABELS = {
+    TimeUnit.working_hours: _l("giờ làm việc"),
+    TimeUnit.working_days: _l("ngày làm việc"),
+    TimeUnit.calendar_days: _l("ngày"),
+}
+
+
+class SupplementRule(enum.Enum):
+    restart = "restart"  # the full limit counts again from the complete dossier (default)
+    pause = "pause"  # the clock stops while the citizen supplements, then resumes
+
+
+class OnlineLevel(enum.Enum):
+    full = "full"  # dịch vụ công trực tuyến toàn trình
+    partial = "partial"  # một phần
+    info = "info"  # cung cấp thông tin trực tuyến
+
+    @property
+    def label(self) -> str:
+        return str(ONLINE_LABELS[self])
+
+
+ONLINE_LABELS = {
+    OnlineLevel.full: _l("Trực tuyến toàn trình"),
+    OnlineLevel.partial: _l("Trực tuyến một phần"),
+    OnlineLevel.info: _l("Cung cấp thông tin"),
+}
+
+
+class StepKind(enum.Enum):
+    receive = "receive"  # tiếp nhận, kiểm tra hồ sơ
+    transfer = "transfer"  # chuyển hồ sơ
+    review = "review"  # thẩm định, xử lý
+    coordinate = "coordinate"  # lấy ý kiến phối hợp
+    approve = "approve"  # trình, ký duyệt
+    issue = "issue"  # vào sổ, đóng dấu, phát hành
+    financial = "financial"  # nghĩa vụ tài chính
+    return_result = "return_result"  # trả kết quả
+
+
+class StepRole(enum.Enum):
+    """Who does a step, as a role in the office (the department comes from the agency)."""
+
+    one_stop = "one_stop"  # Bộ phận một cửa / Trung tâm phục vụ hành chính công
+    specialist = "specialist"  # phòng, ban chuyên môn / công chức chuyên môn
+    department_head = "department_head"  # lãnh đạo phòng chuyên môn
+    leader = "leader"  # lãnh đạo cơ quan (Chủ tịch / Phó Chủ tịch, Giám đốc sở)
+    clerk = "clerk"  # văn thư
+    coordinating = "coordinating"  # cơ quan phối hợp
+    other = "other"
+
+    @property
+    def label(self) -> str:
+        return str(ROLE_LABELS[self])
+
+
+ROLE_LABELS = {
+    StepRole.one_stop: _l("Bộ phận một cửa"),
+    StepRole.specialist: _l("Phòng chuyên môn"),
+    StepRole.department_head: _l("Lãnh đạo phòng"),
+    StepRole.leader: _l("Lãnh đạo cơ quan"),
+    StepRole.clerk: _l("Văn thư"),
+    StepRole.coordinating: _l("Cơ quan phối hợp"),
+    StepRole.other: _l("Khác"),
+}
+
+procedure_agency = sa.Table(
+    "procedure_agency",
+    Base.metadata,
+    sa.Column("procedure_id", sa.ForeignKey("procedure.id"), primary_key=True),
+    sa.Column("agency_id", sa.ForeignKey("agency.id"), primary_key=True),
+)
+
+
+class Procedure(IdMixin, Base):
+    __tablename__ = "procedure"
+    __audited__ = True
+
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)  # mã TTHC, e.g. 1.001193
+    name: Mapped[str] = mapped_column(sa.String(500))
+    # Unaccented lower-case name and code, for search that works alike on every database.
+    search_text: Mapped[str] = mapped_column(sa.String(600), index=True, default="")
+    field_id: Mapped[int] = mapped_column(sa.ForeignKey("field.id"), index=True)
+    level: Mapped[AgencyLevel] = mapped_column(enum_type(AgencyLevel, 16), index=True)
+    document_id: Mapped[int] = mapped_column(sa.ForeignKey("document.id"), unique=True)
+
+    field: Mapped[Field] = relationship()
+    document: Mapped[Document] = relationship()
+    # Empty means every agency of the procedure's level applies it.
+    agencies: Mapped[list[Agency]] = relationship(secondary=procedure_agency, order_by=Agency.code)
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class ProcedureVersion(Base):
+    """The procedure data of one document version of a `process` document (1:1)."""
+
+    __tablename__ = "procedure_version"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(sa.ForeignKey("document_version.id"), primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(sa.ForeignKey("procedure.id"), index=True)
+    legal_bases: Mapped[list] = mapped_column(sa.JSON, default=list)
+    time_limit: Mapped[Decimal] = mapped_column(sa.Numeric(8, 2))
+    time_unit: Mapped[TimeUnit] = mapped_column(enum_type(TimeUnit))
+    # Same-day procedures: received by 15:00 → due at that day's close, else the next one's.
+    same_day: Mapped[bool] = mapped_column(default=False)
+    supplement_rule: Mapped[SupplementRule] = mapped_column(enum_type(SupplementRule),
+                                                            default=SupplementRule.restart)
+    supplement_max: Mapped[int] = mapped_column(default=1)
+    fee: Mapped[str] = mapped_column(sa.String(500), default="")
+    online_level: Mapped[OnlineLevel] = mapped_column(enum_type(OnlineLevel), default=OnlineLevel.partial)
+    result: Mapped[str] = mapped_column(sa.String(500), default="")
+    # [{"name": ..., "originals": n, "copies": n}]
+    components: Mapped[list] = mapped_column(sa.JSON, default=list)
+
+    version: Mapped[DocumentVersion] = relationship()
+    procedure: Mapped[Procedure] = relationship()
+    steps: Mapped[list[ProcessStep]] = relationship(
+        back_populates="procedure_version", order_by="ProcessStep.position",
+        cascade="all, delete-orphan")
+
+    @property
+    def limit_minutes(self) -> int:
+        """The legal limit in working minutes (calendar days count as working days at most)."""
+        if self.time_unit is TimeUnit.working_hours:
+            return int(self.time_limit * 60)
+        return int(self.time_limit * MINUTES_PER_WORKING_DAY)
+
+    @property
+    def steps_minutes(self) -> int:
+        return sum(step.minutes for step in self.steps)
+
+
+class ProcessStep(IdMixin, Base):
+    __tablename__ = "process_step"
+    __audited__ = True
+    __table_args__ = (sa.UniqueConstraint("procedure_version_id", "position"),)
+
+    procedure_version_id: Mapped[int] = mapped_column(sa.ForeignKey("procedure_version.id"), index=True)
+    position: Mapped[int]  # 1, 2, ...
+    name: Mapped[str] = mapped_column(sa.String(500))
+    kind: Mapped[StepKind] = mapped_column(enum_type(StepKind))
+    role: Mapped[StepRole] = mapped_column(enum_type(StepRole))
+    responsible: Mapped[str] = mapped_column(sa.String(255), default="")  # e.g. "Công chức Tư pháp - Hộ tịch"
+    minutes: Mapped[int]  # allotted working time
+    output: Mapped[str] = mapped_column(sa.String(500), default="")  # record or form produced
+
+    procedure_version: Mapped[ProcedureVersion] = relationship(back_populates="steps")

@@ -1,0 +1,292 @@
+"""Document control (ISO 9001:2015 §7.5): versions, their workflow, and who read them.
+
+Workflow (one table, checked in one place):
+
+    draft --submit--> in_review --approve--> approved --(effective date)--> effective
+      ^                   |                                                    |
+      +-----return--------+                      superseded <--(next effective)-+
+    approved / effective --withdraw--> withdrawn
+
+Only quality officers draft, edit and submit; only leaders approve, return (with a
+reason) and withdraw. Approved content never changes (see FrozenVersionError).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from qms.errors import Conflict, Forbidden, ValidationError
+from qms.extensions import db
+from qms.models import (Acknowledgement, Department, Document, DocumentKind, DocumentVersion,
+                        Role, User, VersionStatus)
+from qms.services import audit
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+S = VersionStatus
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: frozenset[VersionStatus]
+    target: VersionStatus
+    roles: frozenset[Role]
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "submit": Transition(frozenset({S.draft}), S.in_review, frozenset({Role.quality_officer})),
+    "return": Transition(frozenset({S.in_review}), S.draft, frozenset({Role.leader})),
+    "approve": Transition(frozenset({S.in_review}), S.approved, frozenset({Role.leader})),
+    "take_effect": Transition(frozenset({S.approved}), S.effective, frozenset()),  # the calendar
+    "supersede": Transition(frozenset({S.effective}), S.superseded, frozenset()),  # the calendar
+    "withdraw": Transition(frozenset({S.approved, S.effective}), S.withdrawn, frozenset({Role.leader})),
+}
+EDITORS = frozenset({Role.quality_officer})
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(VN).date()
+
+
+def may(actor: User | None, action: str, version: DocumentVersion | None = None) -> bool:
+    """May `actor` do `action` (a TRANSITIONS key, or "draft"/"edit") to `version`?"""
+    if actor is None or not actor.is_active:
+        return False
+    if action in ("draft", "edit"):
+        allowed = actor.has_role(*EDITORS)
+        return allowed and (version is None or version.status is S.draft)
+    transition = TRANSITIONS[action]
+    return actor.has_role(*transition.roles) and (version is None or version.status in transition.source)
+
+
+def _transition(version: DocumentVersion, action: str, actor: User | None, *, note: str | None = None):
+    """The one place a status changes: checks the table, moves, and records it."""
+    transition = TRANSITIONS[action]
+    if version.status not in transition.source:
+        raise Conflict(_("Phiên bản đang ở trạng thái “%(s)s”, không thể thực hiện thao tác này.",
+                         s=version.status.label))
+    if transition.roles and (actor is None or not actor.has_role(*transition.roles)):
+        raise Forbidden(_("Bạn không có quyền thực hiện thao tác này với tài liệu."))
+    old = version.status
+    version.status = transition.target
+    audit.flush_as(db.session, actor)
+    audit.record(db.session, f"document_version.{action}", version,
+                 changes={"status": [old.value, transition.target.value]}, note=note)
+
+
+def content_hash(title: str, body: str, procedure_data: dict | None = None) -> str:
+    canonical = json.dumps({"title": title, "body": body, "procedure": procedure_data},
+                           ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def refresh_hash(version: DocumentVersion) -> None:
+    from qms.services.procedures import procedure_data_of
+
+    version.content_hash = content_hash(version.title, version.body, procedure_data_of(version))
+
+
+# --- documents ---------------------------------------------------------------------------
+def create_document(*, actor: User | None, code: str, title: str, kind: DocumentKind,
+                    owner: Department, review_interval_months: int = 12) -> Document:
+    """Rule: quality officers create documents; codes are unique."""
+    if actor is not None and not may(actor, "draft"):
+        raise Forbidden(_("Chỉ cán bộ ISO được tạo tài liệu."))
+    code = (code or "").strip().upper()
+    if not code or len(code) > 32:
+        raise ValidationError(_("Mã tài liệu không hợp lệ."))
+    if db.session.scalar(sa.select(Document.id).where(Document.code == code)) is not None:
+        raise Conflict(_("Mã tài liệu %(c)s đã tồn tại.", c=code))
+    if not title or not title.strip():
+        raise ValidationError(_("Tên tài liệu không được để trống."))
+    if not 1 <= review_interval_months <= 60:
+        raise ValidationError(_("Chu kỳ rà soát phải từ 1 đến 60 tháng."))
+    document = Document(code=code, title=title.strip(), kind=kind, owner_department=owner,
+                        review_interval_months=review_interval_months)
+    db.session.add(document)
+    audit.flush_as(db.session, actor)
+    return document
+
+
+def open_version(document: Document) -> DocumentVersion | None:
+    """The version being worked on (draft or in review), if any: there is at most one."""
+    return next((v for v in document.versions if v.status in (S.draft, S.in_review)), None)
+
+
+def draft_version(document: Document, *, actor: User | None, title: str, body: str,
+                  change_summary: str, now: datetime) -> DocumentVersion:
+    """Start the next version. Rule: one open draft at a time; a change states its summary
+    (except the first issue)."""
+    if actor is not None and not may(actor, "draft"):
+        raise Forbidden(_("Chỉ cán bộ ISO được soạn thảo tài liệu."))
+    if open_version(document) is not None:
+        raise Conflict(_("Tài liệu %(c)s đã có một dự thảo đang mở.", c=document.code))
+    number = max((v.number for v in document.versions), default=0) + 1
+    if number > 1 and not (change_summary or "").strip():
+        raise ValidationError(_("Hãy tóm tắt nội dung sửa đổi của lần ban hành này."))
+    version = DocumentVersion(document=document, number=number, status=S.draft,
+                              title=(title or document.title).strip(), body=body or "",
+                              change_summary=(change_summary or "").strip(),
+                              author=actor, created_at=now, content_hash="")
+    db.session.add(version)
+    refresh_hash(version)
+    audit.flush_as(db.session, actor)
+    return version
+
+
+def edit_draft(version: DocumentVersion, *, actor: User | None, title: str, body: str,
+               change_summary: str) -> DocumentVersion:
+    if version.status is not S.draft:
+        raise Conflict(_("Chỉ sửa được bản dự thảo; bản đã trình hoặc đã duyệt là bất biến."))
+    if actor is not None and not may(actor, "edit", version):
+        raise Forbidden(_("Chỉ cán bộ ISO được sửa dự thảo."))
+    version.title = (title or version.title).strip()
+    version.body = body or ""
+    version.change_summary = (change_summary or "").strip()
+    refresh_hash(version)
+    audit.flush_as(db.session, actor)
+    return version
+
+
+def submit(version: DocumentVersion, *, actor: User, now: datetime) -> DocumentVersion:
+    """Rule: the quality officer submits a complete draft for the leader's approval."""
+    from qms.services.procedures import validate_version
+
+    validate_version(version)
+    version.submitted_by, version.submitted_at = actor, now
+    version.return_reason = None
+    _transition(version, "submit", actor)
+    return version
+
+
+def return_for_changes(version: DocumentVersion, *, actor: User, reason: str,
+                       now: datetime) -> DocumentVersion:
+    """Rule: a leader sends a version back to draft, always with a reason."""
+    if not (reason or "").strip():
+        raise ValidationError(_("Hãy ghi lý do trả lại."))
+    version.reviewed_by, version.reviewed_at = actor, now
+    version.return_reason = reason.strip()
+    _transition(version, "return", actor, note=reason.strip())
+    return version
+
+
+def approve(version: DocumentVersion, *, actor: User, effective_date: date,
+            now: datetime) -> DocumentVersion:
+    """Rule: a leader approves with an effective date, not in the past; on that date the
+    version takes effect and the one before it is superseded."""
+    if effective_date is None:
+        raise ValidationError(_("Hãy chọn ngày có hiệu lực."))
+    if effective_date < local_date(now):
+        raise ValidationError(_("Ngày có hiệu lực không được ở quá khứ."))
+    version.reviewed_by, version.reviewed_at = actor, now
+    version.approved_by, version.approved_at = actor, now
+    version.effective_date = effective_date
+    _transition(version, "approve", actor)
+    apply_effective_dates(now, documents=[version.document])
+    return version
+
+
+def withdraw(version: DocumentVersion, *, actor: User, reason: str, now: datetime) -> DocumentVersion:
+    """Rule: a leader withdraws an approved or effective version with a reason; the document
+    then has no effective version until another takes effect."""
+    if not (reason or "").strip():
+        raise ValidationError(_("Hãy ghi lý do thu hồi."))
+    version.withdrawn_by, version.withdrawn_at = actor, now
+    version.withdraw_reason = reason.strip()
+    _transition(version, "withdraw", actor, note=reason.strip())
+    return version
+
+
+def apply_effective_dates(now: datetime, documents: list[Document] | None = None) -> list[DocumentVersion]:
+    """Make approved versions whose effective date has come effective, superseding the
+    version they replace. Idempotent; run on approval and daily (`qms apply-effective-dates`).
+    Returns the versions that took effect."""
+    today = local_date(now)
+    query = sa.select(DocumentVersion).where(DocumentVersion.status == S.approved,
+                                             DocumentVersion.effective_date <= today)
+    if documents is not None:
+        query = query.where(DocumentVersion.document_id.in_([d.id for d in documents]))
+    due = db.session.scalars(query.order_by(DocumentVersion.document_id,
+                                            DocumentVersion.effective_date,
+                                            DocumentVersion.number)).all()
+    for version in due:
+        for previous in version.document.versions:
+            if previous.status is S.effective and previous.id != version.id:
+                previous.superseded_at = now
+                _transition(previous, "supersede", None)
+        _transition(version, "take_effect", None)
+        document = version.document
+        document.next_review_due = _add_months(version.effective_date, document.review_interval_months)
+    db.session.flush()
+    return due
+
+
+def effective_version(document: Document) -> DocumentVersion | None:
+    return next((v for v in reversed(document.versions) if v.status is S.effective), None)
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for candidate in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def reviews_overdue(today: date) -> list[Document]:
+    """Documents whose periodic review date has passed (for the quality officer)."""
+    return db.session.scalars(sa.select(Document).where(Document.next_review_due < today)
+                              .order_by(Document.next_review_due)).all()
+
+
+def record_review(document: Document, *, actor: User, today: date, note: str) -> Document:
+    """A periodic review found the document still fit: the next review moves one interval on."""
+    if not actor.has_role(*EDITORS):
+        raise Forbidden(_("Chỉ cán bộ ISO ghi nhận rà soát định kỳ."))
+    document.next_review_due = _add_months(today, document.review_interval_months)
+    audit.flush_as(db.session, actor)
+    audit.record(db.session, "document.reviewed", document, note=(note or "").strip() or None)
+    return document
+
+
+# --- read and understood -------------------------------------------------------------------
+def concerned_users(version: DocumentVersion) -> list[User]:
+    """The staff who must acknowledge a version: the active users of its owner department,
+    and for a procedure's process, of every department of the agencies that apply it."""
+    from qms.services.procedures import departments_concerned
+
+    departments = departments_concerned(version.document)
+    return db.session.scalars(sa.select(User).where(User.active.is_(True),
+                                                    User.department_id.in_([d.id for d in departments]))
+                              .order_by(User.username)).all()
+
+
+def acknowledge(version: DocumentVersion, *, actor: User, now: datetime) -> Acknowledgement:
+    if version.status is not S.effective:
+        raise Conflict(_("Chỉ xác nhận đã đọc được phiên bản đang hiệu lực."))
+    existing = db.session.scalar(sa.select(Acknowledgement).where(
+        Acknowledgement.version_id == version.id, Acknowledgement.user_id == actor.id))
+    if existing is not None:
+        return existing
+    ack = Acknowledgement(version_id=version.id, user_id=actor.id, acknowledged_at=now)
+    db.session.add(ack)
+    audit.flush_as(db.session, actor)
+    return ack
+
+
+def acknowledgement_status(version: DocumentVersion) -> tuple[list[tuple[User, datetime]], list[User]]:
+    """(who acknowledged and when, who has not yet) among the concerned staff."""
+    acks = {a.user_id: a for a in db.session.scalars(
+        sa.select(Acknowledgement).where(Acknowledgement.version_id == version.id))}
+    done, pending = [], []
+    for user in concerned_users(version):
+        (done.append((user, acks[user.id].acknowledged_at)) if user.id in acks else pending.append(user))
+    return done, pending

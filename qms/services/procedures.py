@@ -1,0 +1,275 @@
+"""Administrative procedures and their internal processes: the data of a version, its
+validation, semantic comparison and search."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from qms.errors import ValidationError
+from qms.extensions import db
+from qms.models import (Agency, Department, Document, DocumentKind, DocumentVersion,
+                        OnlineLevel, Procedure, ProcedureVersion, ProcessStep, StepKind, StepRole,
+                        SupplementRule, TimeUnit, VersionStatus)
+from qms.models.procedures import MINUTES_PER_WORKING_DAY
+from qms.text import fold
+
+# The keys of a version's procedure data, in the order files and diffs show them.
+DATA_KEYS = ("legal_bases", "time_limit", "time_unit", "same_day", "supplement_rule",
+             "supplement_max", "fee", "online_level", "result", "components", "steps")
+STEP_KEYS = ("name", "kind", "role", "responsible", "hours", "output")
+
+
+def number(value: Decimal | int | float | str) -> int | float:
+    """A plain number for files and hashes: 10 not 10.00, 0.5 not 0.50."""
+    value = Decimal(str(value)).normalize()
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def procedure_data_of(version: DocumentVersion) -> dict | None:
+    """The canonical procedure data of a version (None for other documents)."""
+    pv = db.session.get(ProcedureVersion, version.id) if version.id else None
+    if pv is None:
+        return None
+    return {
+        "legal_bases": list(pv.legal_bases or []),
+        "time_limit": number(pv.time_limit),
+        "time_unit": pv.time_unit.value,
+        "same_day": bool(pv.same_day),
+        "supplement_rule": pv.supplement_rule.value,
+        "supplement_max": pv.supplement_max,
+        "fee": pv.fee or "",
+        "online_level": pv.online_level.value,
+        "result": pv.result or "",
+        "components": [dict(c) for c in pv.components or []],
+        "steps": [{"name": s.name, "kind": s.kind.value, "role": s.role.value,
+                   "responsible": s.responsible or "", "hours": number(Decimal(s.minutes) / 60),
+                   "output": s.output or ""} for s in pv.steps],
+    }
+
+
+def format_duration(minutes: int) -> str:
+    days, rest = divmod(minutes, MINUTES_PER_WORKING_DAY)
+    hours = number(Decimal(rest) / 60)
+    if days and hours:
+        return _("%(d)s ngày %(h)s giờ làm việc", d=days, h=hours)
+    if days:
+        return _("%(d)s ngày làm việc", d=days)
+    return _("%(h)s giờ làm việc", h=hours)
+
+
+def limit_minutes(time_limit, unit: TimeUnit) -> int:
+    if unit is TimeUnit.working_hours:
+        return int(Decimal(str(time_limit)) * 60)
+    return int(Decimal(str(time_limit)) * MINUTES_PER_WORKING_DAY)
+
+
+def problems_in(data: dict) -> list[str]:
+    """Every rule a procedure version's data breaks, as messages naming the figures.
+
+    Rules: a positive time limit (halves of days at most); each step has a name, a kind, a
+    role and a positive time in half hours; the first step receives and the last returns
+    the result; the steps' total does not exceed the legal limit."""
+    problems = []
+    try:
+        limit = Decimal(str(data.get("time_limit")))
+        unit = TimeUnit(data.get("time_unit"))
+    except (InvalidOperation, ValueError, TypeError):
+        return [_("Thời hạn giải quyết phải là một số và đơn vị working_hours, working_days hoặc calendar_days.")]
+    if limit <= 0:
+        problems.append(_("Thời hạn giải quyết phải lớn hơn 0."))
+    if unit is not TimeUnit.working_hours and (limit * 2) != (limit * 2).to_integral_value():
+        problems.append(_("Thời hạn tính theo ngày chỉ chia đến nửa ngày (0,5)."))
+    steps = data.get("steps") or []
+    if not steps:
+        problems.append(_("Quy trình phải có các bước xử lý."))
+    total = 0
+    for index, step in enumerate(steps, start=1):
+        try:
+            minutes = Decimal(str(step.get("hours"))) * 60
+        except (InvalidOperation, TypeError):
+            minutes = Decimal(-1)
+        if minutes <= 0 or minutes != minutes.to_integral_value() or minutes % 30:
+            problems.append(_("Bước %(i)d: thời gian phải là số giờ dương, chia đến nửa giờ.", i=index))
+        else:
+            total += int(minutes)
+        if not str(step.get("name") or "").strip():
+            problems.append(_("Bước %(i)d: thiếu tên bước.", i=index))
+        if step.get("kind") not in {k.value for k in StepKind}:
+            problems.append(_("Bước %(i)d: loại bước “%(k)s” không hợp lệ.", i=index, k=step.get("kind")))
+        if step.get("role") not in {r.value for r in StepRole}:
+            problems.append(_("Bước %(i)d: vai trò “%(r)s” không hợp lệ.", i=index, r=step.get("role")))
+    kinds = [step.get("kind") for step in steps]
+    if steps and (StepKind.receive.value not in kinds or kinds[0] != StepKind.receive.value):
+        problems.append(_("Bước đầu tiên phải là bước tiếp nhận hồ sơ (receive)."))
+    if steps and (StepKind.return_result.value not in kinds or kinds[-1] != StepKind.return_result.value):
+        problems.append(_("Bước cuối cùng phải là bước trả kết quả (return_result)."))
+    if limit > 0 and total > limit_minutes(limit, unit):
+        problems.append(_("Tổng thời gian các bước (%(steps)s) vượt thời hạn giải quyết theo quy định (%(limit)s).",
+                          steps=format_duration(total),
+                          limit=format_duration(limit_minutes(limit, unit))))
+    return problems
+
+
+def validate_version(version: DocumentVersion) -> None:
+    """Raise ValidationError with every problem of a process version (others pass)."""
+    data = procedure_data_of(version)
+    if data is not None:
+        problems = problems_in(data)
+        if problems:
+            raise ValidationError(" ".join(problems))
+
+
+def write_procedure_data(version: DocumentVersion, procedure: Procedure, data: dict) -> ProcedureVersion:
+    """Set a version's procedure data (a new version, or a draft) from canonical data, and
+    the version's content hash with it."""
+    from qms.services.documents import refresh_hash
+
+    db.session.flush()  # the version needs its id: the procedure data shares it
+    pv = db.session.get(ProcedureVersion, version.id)
+    if pv is None:
+        pv = ProcedureVersion(id=version.id, procedure=procedure)
+        db.session.add(pv)
+    pv.legal_bases = [str(b).strip() for b in data.get("legal_bases") or []]
+    pv.time_limit = Decimal(str(data["time_limit"]))
+    pv.time_unit = TimeUnit(data["time_unit"])
+    pv.same_day = bool(data.get("same_day", False))
+    pv.supplement_rule = SupplementRule(data.get("supplement_rule") or "restart")
+    pv.supplement_max = int(data.get("supplement_max", 1))
+    pv.fee = str(data.get("fee") or "")
+    pv.online_level = OnlineLevel(data.get("online_level") or "partial")
+    pv.result = str(data.get("result") or "")
+    pv.components = [{"name": str(c["name"]), "originals": int(c.get("originals", 1)),
+                      "copies": int(c.get("copies", 0))} for c in data.get("components") or []]
+    pv.steps.clear()
+    db.session.flush()  # free the positions before the new steps take them
+    for position, step in enumerate(data.get("steps") or [], start=1):
+        pv.steps.append(ProcessStep(
+            position=position, name=str(step["name"]).strip(), kind=StepKind(step["kind"]),
+            role=StepRole(step["role"]), responsible=str(step.get("responsible") or ""),
+            minutes=int(Decimal(str(step["hours"])) * 60), output=str(step.get("output") or "")))
+    db.session.flush()
+    refresh_hash(version)
+    return pv
+
+
+def departments_concerned(document: Document) -> list[Department]:
+    """The departments whose staff work by a document: its owner's, and for a procedure's
+    process, every active department of the agencies that apply the procedure."""
+    departments = {document.owner_department_id: document.owner_department}
+    procedure = db.session.scalar(sa.select(Procedure).where(Procedure.document_id == document.id))
+    if procedure is not None:
+        for agency in applying_agencies(procedure):
+            for department in agency.departments:
+                if department.active:
+                    departments[department.id] = department
+    return sorted(departments.values(), key=lambda d: d.code)
+
+
+def applying_agencies(procedure: Procedure) -> list[Agency]:
+    """The agencies named on the procedure, or else every current agency of its level."""
+    if procedure.agencies:
+        return list(procedure.agencies)
+    return db.session.scalars(sa.select(Agency).where(Agency.level == procedure.level,
+                                                      Agency.effective_to.is_(None))
+                              .order_by(Agency.code)).all()
+
+
+def refresh_search_text(procedure: Procedure) -> None:
+    procedure.search_text = fold(f"{procedure.code} {procedure.name}")[:600]
+
+
+def search(query: str = "", *, field_id: int | None = None, level=None,
+           effective_only: bool = True):
+    """Procedures matching words of `query` (accents and case ignored), by field and level."""
+    statement = sa.select(Procedure).order_by(Procedure.code)
+    for word in fold(query).split():
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = statement.where(Procedure.search_text.like(f"%{escaped}%", escape="\\"))
+    if field_id:
+        statement = statement.where(Procedure.field_id == field_id)
+    if level is not None:
+        statement = statement.where(Procedure.level == level)
+    if effective_only:
+        statement = statement.where(Procedure.document_id.in_(
+            sa.select(DocumentVersion.document_id).where(DocumentVersion.status == VersionStatus.effective)))
+    return statement
+
+
+# --- comparison ------------------------------------------------------------------------------
+def semantic_diff(old: dict | None, new: dict | None) -> list[str]:
+    """What changed between two versions' procedure data, in the office's words: steps added,
+    removed, reordered or retimed, responsible units, time limit, legal bases, ..."""
+    if old is None or new is None:
+        return []
+    changes = []
+    if (old["time_limit"], old["time_unit"]) != (new["time_limit"], new["time_unit"]):
+        changes.append(_("Thời hạn giải quyết: %(a)s → %(b)s.",
+                         a=_limit_label(old), b=_limit_label(new)))
+    for key, label in (("same_day", _("Quy tắc trong ngày (15 giờ)")),
+                       ("supplement_rule", _("Quy tắc bổ sung hồ sơ")),
+                       ("supplement_max", _("Số lần yêu cầu bổ sung")),
+                       ("fee", _("Phí, lệ phí")), ("online_level", _("Mức độ trực tuyến")),
+                       ("result", _("Kết quả"))):
+        if old.get(key) != new.get(key):
+            changes.append(_("%(label)s: %(a)s → %(b)s.", label=label, a=old.get(key), b=new.get(key)))
+    for basis in new["legal_bases"]:
+        if basis not in old["legal_bases"]:
+            changes.append(_("Thêm căn cứ pháp lý: %(b)s.", b=basis))
+    for basis in old["legal_bases"]:
+        if basis not in new["legal_bases"]:
+            changes.append(_("Bỏ căn cứ pháp lý: %(b)s.", b=basis))
+    old_components = [c["name"] for c in old["components"]]
+    new_components = [c["name"] for c in new["components"]]
+    for name in new_components:
+        if name not in old_components:
+            changes.append(_("Thêm thành phần hồ sơ: %(n)s.", n=name))
+    for name in old_components:
+        if name not in new_components:
+            changes.append(_("Bỏ thành phần hồ sơ: %(n)s.", n=name))
+    changes.extend(_step_changes(old["steps"], new["steps"]))
+    return changes
+
+
+def _limit_label(data: dict) -> str:
+    return f"{data['time_limit']} {TimeUnit(data['time_unit']).label}"
+
+
+def _step_changes(old_steps: list[dict], new_steps: list[dict]) -> list[str]:
+    changes = []
+    old_by_name = {s["name"]: (i, s) for i, s in enumerate(old_steps, start=1)}
+    new_by_name = {s["name"]: (i, s) for i, s in enumerate(new_steps, start=1)}
+    for name, (i, step) in new_by_name.items():
+        if name not in old_by_name:
+            changes.append(_("Thêm bước %(i)d: %(n)s (%(h)s giờ).", i=i, n=name, h=step["hours"]))
+    for name, (i, _step) in old_by_name.items():
+        if name not in new_by_name:
+            changes.append(_("Bỏ bước %(i)d: %(n)s.", i=i, n=name))
+    common_old = [s["name"] for s in old_steps if s["name"] in new_by_name]
+    common_new = [s["name"] for s in new_steps if s["name"] in old_by_name]
+    if common_old != common_new:
+        changes.append(_("Đổi thứ tự các bước: %(order)s.", order=" → ".join(common_new)))
+    for name in common_new:
+        a, b = old_by_name[name][1], new_by_name[name][1]
+        if a["hours"] != b["hours"]:
+            changes.append(_("Bước “%(n)s”: thời gian %(a)s → %(b)s giờ.", n=name, a=a["hours"], b=b["hours"]))
+        if (a["role"], a["responsible"]) != (b["role"], b["responsible"]):
+            changes.append(_("Bước “%(n)s”: đơn vị thực hiện %(a)s → %(b)s.", n=name,
+                             a=a["responsible"] or StepRole(a["role"]).label,
+                             b=b["responsible"] or StepRole(b["role"]).label))
+        if a["output"] != b["output"]:
+            changes.append(_("Bước “%(n)s”: kết quả của bước %(a)s → %(b)s.", n=name,
+                             a=a["output"] or "—", b=b["output"] or "—"))
+    return changes
+
+
+def create_procedure(*, code: str, name: str, field, level, document: Document,
+                     agencies: list[Agency] | None = None) -> Procedure:
+    if document.kind is not DocumentKind.process:
+        raise ValidationError(_("Tài liệu của thủ tục phải là quy trình nội bộ."))
+    procedure = Procedure(code=code.strip(), name=name.strip(), field=field, level=level,
+                          document=document, agencies=list(agencies or []))
+    refresh_search_text(procedure)
+    db.session.add(procedure)
+    return procedure

@@ -1,0 +1,71 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from qms.extensions import db
+from qms.models import DocumentKind, Field, Role
+from qms.services import documents, procedures
+
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # 10:00 in Hà Nội, a Monday
+
+
+@pytest.fixture
+def staff(make_user, orgtree):
+    return {
+        "quality": make_user("quality", Role.quality_officer, department=orgtree["centre"]),
+        "leader": make_user("leader", Role.leader, department=orgtree["centre"]),
+        "officer": make_user("officer", Role.officer, department=orgtree["onestop"]),
+        "head": make_user("head", Role.department_head, department=orgtree["culture"]),
+    }
+
+
+@pytest.fixture
+def policy(staff, orgtree):
+    document = documents.create_document(actor=staff["quality"], code="CSCL",
+                                         title="Chính sách chất lượng", kind=DocumentKind.policy,
+                                         owner=orgtree["office"])
+    documents.draft_version(document, actor=staff["quality"], title="Chính sách chất lượng",
+                            body="Phục vụ nhân dân.\n", change_summary="", now=NOW)
+    db.session.commit()
+    return document
+
+
+def birth_data(**changes) -> dict:
+    data = {
+        "legal_bases": ["Luật Hộ tịch số 60/2014/QH13"],
+        "time_limit": 1, "time_unit": "working_days", "same_day": True,
+        "supplement_rule": "restart", "supplement_max": 1, "fee": "Miễn lệ phí",
+        "online_level": "full", "result": "Giấy khai sinh",
+        "components": [{"name": "Tờ khai đăng ký khai sinh", "originals": 1, "copies": 0}],
+        "steps": [
+            {"name": "Tiếp nhận, kiểm tra hồ sơ", "kind": "receive", "role": "one_stop",
+             "responsible": "", "hours": 1, "output": "Giấy tiếp nhận"},
+            {"name": "Thẩm tra, dự thảo giấy khai sinh", "kind": "review", "role": "specialist",
+             "responsible": "Công chức Tư pháp - Hộ tịch", "hours": 4, "output": ""},
+            {"name": "Ký giấy khai sinh", "kind": "approve", "role": "leader",
+             "responsible": "", "hours": 2, "output": ""},
+            {"name": "Trả kết quả", "kind": "return_result", "role": "one_stop",
+             "responsible": "", "hours": 1, "output": ""},
+        ],
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.fixture
+def birth(staff, orgtree):
+    """A procedure whose process document has a draft first version."""
+    from qms.models import AgencyLevel
+
+    field = Field(code="HT", name="Hộ tịch")
+    db.session.add(field)
+    document = documents.create_document(actor=staff["quality"], code="QT-HT-01",
+                                         title="Quy trình đăng ký khai sinh",
+                                         kind=DocumentKind.process, owner=orgtree["onestop"])
+    procedure = procedures.create_procedure(code="1.001193", name="Đăng ký khai sinh", field=field,
+                                            level=AgencyLevel.commune, document=document)
+    version = documents.draft_version(document, actor=staff["quality"], title=document.title,
+                                      body="", change_summary="", now=NOW)
+    procedures.write_procedure_data(version, procedure, birth_data())
+    db.session.commit()
+    return procedure
