@@ -128,6 +128,10 @@ def _init_templates(app: Flask) -> None:
     def vndate(value):
         return value.strftime("%d/%m/%Y") if value else ""
 
+    from qms.services.procedures import format_duration
+
+    app.jinja_env.globals["format_duration"] = format_duration
+
     @app.context_processor
     def template_helpers():
         return {

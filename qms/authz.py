@@ -21,6 +21,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit_log.view": frozenset({A, QO, AUD}),
     # Reading the organisation (needed to pick departments and agencies elsewhere)
     "org.view": frozenset({A, QO, OF, HEAD, LEAD, AUD}),
+    # Controlled documents: everyone reads them; the quality officer keeps them (creates,
+    # drafts, records periodic reviews, imports, attaches files). The workflow's own role
+    # rules (submit, return, approve, withdraw) are `services.documents.may`.
+    "documents.view": frozenset({A, QO, OF, HEAD, LEAD, AUD}),
+    "documents.manage": frozenset({QO}),
 }
 
 

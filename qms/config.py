@@ -51,6 +51,11 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
     PAGE_SIZE = 50
 
+    # Documents: files attached to a draft version (PDF, DOCX, XLSX), and procedures_iso
+    # files uploaded for import.
+    DOCUMENT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+    PROCEDURE_IMPORT_MAX_BYTES = 1024 * 1024
+
 
 # Environment variables understood on top of instance/config.py: name → (key, parser).
 def _bool(value: str) -> bool:

@@ -129,14 +129,30 @@ def draft_version(document: Document, *, actor: User | None, title: str, body: s
     number = max((v.number for v in document.versions), default=0) + 1
     if number > 1 and not (change_summary or "").strip():
         raise ValidationError(_("Hãy tóm tắt nội dung sửa đổi của lần ban hành này."))
+    previous = next((v for v in reversed(document.versions) if v.status is not S.withdrawn), None)
     version = DocumentVersion(document=document, number=number, status=S.draft,
                               title=(title or document.title).strip(), body=body or "",
                               change_summary=(change_summary or "").strip(),
                               author=actor, created_at=now, content_hash="")
     db.session.add(version)
+    if previous is not None:
+        _carry_over_procedure_data(previous, version, actor)
     refresh_hash(version)
     audit.flush_as(db.session, actor)
     return version
+
+
+def _carry_over_procedure_data(previous: DocumentVersion, version: DocumentVersion,
+                               actor: User | None) -> None:
+    """A process's new version starts from the procedure data of the one before it, so a
+    draft made in the app (title and text only) never drops the steps; an import then
+    overwrites them with the file's."""
+    from qms.services.procedures import procedure_data_of, procedure_version_of, write_procedure_data
+
+    pv = procedure_version_of(previous)
+    if pv is not None:
+        with audit.acting_as(actor):
+            write_procedure_data(version, pv.procedure, procedure_data_of(previous))
 
 
 def edit_draft(version: DocumentVersion, *, actor: User | None, title: str, body: str,

@@ -27,6 +27,10 @@ def number(value: Decimal | int | float | str) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def procedure_version_of(version: DocumentVersion) -> ProcedureVersion | None:
+    return db.session.get(ProcedureVersion, version.id) if version.id else None
+
+
 def procedure_data_of(version: DocumentVersion) -> dict | None:
     """The canonical procedure data of a version (None for other documents)."""
     pv = db.session.get(ProcedureVersion, version.id) if version.id else None
@@ -273,3 +277,15 @@ def create_procedure(*, code: str, name: str, field, level, document: Document,
     refresh_search_text(procedure)
     db.session.add(procedure)
     return procedure
+
+
+def print_context(version: DocumentVersion) -> dict:
+    """What the printable internal-process document of a version shows."""
+    pv = procedure_version_of(version)
+    procedure = pv.procedure
+    history = [v for v in version.document.versions
+               if v.number <= version.number and v.status is not VersionStatus.withdrawn]
+    forms = list(dict.fromkeys(s.output for s in pv.steps if s.output))
+    agencies = ", ".join(a.name for a in applying_agencies(procedure)) or procedure.level.value
+    return {"version": version, "procedure": procedure, "pv": pv, "data": procedure_data_of(version),
+            "history": history, "forms": forms, "agencies": agencies}

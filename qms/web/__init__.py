@@ -7,7 +7,9 @@ def register_blueprints(app: Flask) -> None:
     from qms.web.admin import bp as admin_bp
     from qms.web.auth import bp as auth_bp
     from qms.web.main import bp as main_bp
+    from qms.web.public import bp as public_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(public_bp, url_prefix="/thu-tuc")

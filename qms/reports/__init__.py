@@ -1,0 +1,1 @@
+"""Reports: printable documents (PDF) rendered from the same Jinja templates as the pages."""
