@@ -13,9 +13,9 @@ from qms import config as settings
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def _resource_folder(name: str) -> str:
-    """A top-level folder (templates/, migrations/): the checkout's copy when running from
-    source, else the copy shipped inside the package by the wheel."""
+def resource_folder(name: str) -> str:
+    """A top-level folder (templates/, migrations/, procedures_iso/): the checkout's copy
+    when running from source, else the copy shipped inside the package by the wheel."""
     checkout = PACKAGE_DIR.parent / name
     return str(checkout if checkout.is_dir() else PACKAGE_DIR / name)
 
@@ -27,7 +27,7 @@ def create_app(config: dict | type | None = None) -> Flask:
         __name__,
         instance_path=str(instance_path),
         instance_relative_config=True,
-        template_folder=_resource_folder("templates"),
+        template_folder=resource_folder("templates"),
     )
     app.config.from_object(settings.Config)
     app.config.from_pyfile("config.py", silent=True)
@@ -54,6 +54,13 @@ def create_app(config: dict | type | None = None) -> Flask:
 
     register_blueprints(app)
     register_error_handlers(app)
+
+    @app.before_request
+    def _effective_dates():
+        from qms import clock
+        from qms.services.documents import apply_effective_dates_daily
+
+        apply_effective_dates_daily(clock.now())
     if not app.debug and not app.testing:
         logging.getLogger("waitress").setLevel(logging.INFO)
     return app
@@ -67,7 +74,7 @@ def _init_extensions(app: Flask) -> None:
     from qms.services.accounts import load_session_user
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=_resource_folder("migrations"))
+    migrate.init_app(app, db, directory=resource_folder("migrations"))
     csrf.init_app(app)
     bootstrap.init_app(app)
     limiter.init_app(app)

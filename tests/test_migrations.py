@@ -18,11 +18,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
 
-from qms import _resource_folder, create_app
+from qms import resource_folder, create_app
 from qms.extensions import db
 from tests.cli.conftest import fresh_database
 
-MIGRATIONS = _resource_folder("migrations")
+MIGRATIONS = resource_folder("migrations")
 HEAD = ScriptDirectory(MIGRATIONS).get_current_head()
 DATABASES = ["sqlite", "postgresql"]
 

@@ -78,6 +78,10 @@ def wheel_names(wheel) -> set[str]:
 
 def test_wheel_contains_the_templates(wheel_names):
     assert "qms/templates/base.html" in wheel_names
+    # The shipped quality documents and procedures, which `qms seed-demo` imports.
+    for source in (ROOT / "procedures_iso").rglob("*"):
+        if source.suffix in (".md", ".yaml"):
+            assert "qms/procedures_iso/" + source.relative_to(ROOT / "procedures_iso").as_posix() in wheel_names
     for template in (ROOT / "templates").rglob("*.html"):
         name = "qms/templates/" + template.relative_to(ROOT / "templates").as_posix()
         assert name in wheel_names, f"{name} missing from the wheel"

@@ -2,11 +2,25 @@
 from qms.models.accounts import Role, User, UserRole
 from qms.models.audit_log import AuditLog
 from qms.models.base import Base
-from qms.models.documents import (Acknowledgement, Attachment, Document, DocumentKind,
-                                  DocumentVersion, VersionStatus)
+from qms.models.documents import (
+                                  Acknowledgement,
+                                  Attachment,
+                                  Document,
+                                  DocumentKind,
+                                  DocumentVersion,
+                                  VersionStatus,
+)
 from qms.models.org import Agency, AgencyLevel, Department, Field
-from qms.models.procedures import (OnlineLevel, Procedure, ProcedureVersion, ProcessStep,
-                                   StepKind, StepRole, SupplementRule, TimeUnit)
+from qms.models.procedures import (
+                                  OnlineLevel,
+                                  Procedure,
+                                  ProcedureVersion,
+                                  ProcessStep,
+                                  StepKind,
+                                  StepRole,
+                                  SupplementRule,
+                                  TimeUnit,
+)
 
 __all__ = [
     "Acknowledgement",

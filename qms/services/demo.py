@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import secrets
 import string
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from qms.errors import Conflict
 from qms.extensions import db
 from qms.models import AgencyLevel, Role, User
-from qms.services import accounts, org
+from qms import clock, resource_folder
+from qms.services import accounts, org, procedure_files
 
 REFORM_DAY = date(2025, 7, 1)  # two-tier local government (province, commune/ward)
 
@@ -79,8 +81,9 @@ def is_empty() -> bool:
     return db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
-def seed_demo() -> dict[str, str]:
-    """Create the demo organisation and users; returns {username: password}.
+def seed_demo(now: datetime | None = None) -> dict[str, str]:
+    """Create the demo organisation and users, and import the shipped quality documents
+    and procedures (procedures_iso/); returns {username: password}.
 
     Rule: only into a database without users, so it never mixes with real data."""
     if not is_empty():
@@ -103,4 +106,10 @@ def seed_demo() -> dict[str, str]:
         accounts.create_user(actor=None, username=username, full_name=full_name,
                              password=passwords[username], department=departments[department],
                              roles=roles, email=f"{username}@demo.qms.local")
+    # The quality office (CT-VP) owns the system documents; the service centre owns the
+    # internal processes of the procedures it receives.
+    shipped = Path(resource_folder("procedures_iso"))
+    now = now or clock.now()
+    procedure_files.import_tree(shipped / "documents", now=now, default_owner="CT-VP")
+    procedure_files.import_tree(shipped / "procedures", now=now, default_owner="CT-TTPVHCC")
     return passwords

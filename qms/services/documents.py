@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -23,8 +24,16 @@ from flask_babel import gettext as _
 
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
-from qms.models import (Acknowledgement, Department, Document, DocumentKind, DocumentVersion,
-                        Role, User, VersionStatus)
+from qms.models import (
+    Acknowledgement,
+    Department,
+    Document,
+    DocumentKind,
+    DocumentVersion,
+    Role,
+    User,
+    VersionStatus,
+)
 from qms.services import audit
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -147,7 +156,11 @@ def _carry_over_procedure_data(previous: DocumentVersion, version: DocumentVersi
     """A process's new version starts from the procedure data of the one before it, so a
     draft made in the app (title and text only) never drops the steps; an import then
     overwrites them with the file's."""
-    from qms.services.procedures import procedure_data_of, procedure_version_of, write_procedure_data
+    from qms.services.procedures import (
+        procedure_data_of,
+        procedure_version_of,
+        write_procedure_data,
+    )
 
     pv = procedure_version_of(previous)
     if pv is not None:
@@ -306,3 +319,26 @@ def acknowledgement_status(version: DocumentVersion) -> tuple[list[tuple[User, d
     for user in concerned_users(version):
         (done.append((user, acks[user.id].acknowledged_at)) if user.id in acks else pending.append(user))
     return done, pending
+
+
+_daily_lock = threading.Lock()
+_daily_done: date | None = None
+
+
+def apply_effective_dates_daily(now: datetime) -> None:
+    """Run `apply_effective_dates` once per day per process, on the first request of the
+    day, so versions take effect on their date even without the cron job. Commits."""
+    global _daily_done
+    today = local_date(now)
+    if _daily_done == today or not _daily_lock.acquire(blocking=False):
+        return
+    try:
+        with audit.acting_as(None, system="effective-dates"):
+            if apply_effective_dates(now):
+                db.session.commit()
+        _daily_done = today
+    except Exception:
+        db.session.rollback()
+        raise
+    finally:
+        _daily_lock.release()

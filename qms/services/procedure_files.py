@@ -21,8 +21,20 @@ import yaml
 
 from qms.errors import ValidationError
 from qms.extensions import db
-from qms.models import (Agency, AgencyLevel, Department, Document, DocumentKind, DocumentVersion,
-                        Field, OnlineLevel, Procedure, SupplementRule, TimeUnit, VersionStatus)
+from qms.models import (
+    Agency,
+    AgencyLevel,
+    Department,
+    Document,
+    DocumentKind,
+    DocumentVersion,
+    Field,
+    OnlineLevel,
+    Procedure,
+    SupplementRule,
+    TimeUnit,
+    VersionStatus,
+)
 from qms.services import audit, documents, procedures
 from qms.text import nfc
 

@@ -9,9 +9,22 @@ from flask_babel import gettext as _
 
 from qms.errors import ValidationError
 from qms.extensions import db
-from qms.models import (Agency, Department, Document, DocumentKind, DocumentVersion,
-                        OnlineLevel, Procedure, ProcedureVersion, ProcessStep, StepKind, StepRole,
-                        SupplementRule, TimeUnit, VersionStatus)
+from qms.models import (
+    Agency,
+    Department,
+    Document,
+    DocumentKind,
+    DocumentVersion,
+    OnlineLevel,
+    Procedure,
+    ProcedureVersion,
+    ProcessStep,
+    StepKind,
+    StepRole,
+    SupplementRule,
+    TimeUnit,
+    VersionStatus,
+)
 from qms.models.procedures import MINUTES_PER_WORKING_DAY
 from qms.text import fold
 

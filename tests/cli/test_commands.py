@@ -12,14 +12,14 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from qms import _resource_folder
+from qms import resource_folder
 from qms.extensions import db
 from qms.models import Agency, AgencyLevel, Department, Role, User
 from qms.services import accounts, demo
 from tests.cli.conftest import QMS_BIN, ROOT, clean_env, table_names
 from tests.conftest import PASSWORD
 
-HEAD = ScriptDirectory(_resource_folder("migrations")).get_current_head()
+HEAD = ScriptDirectory(resource_folder("migrations")).get_current_head()
 NEW_PASSWORD = "Mot-mat-khau-moi-2026"
 DEMO_ROLES = {
     "admin": {Role.admin},

@@ -49,3 +49,19 @@ def test_documents_cannot_read_files_outside_the_font_folder(app, tmp_path):
             f'<body><img src="file://{secret}"><img src="../../../../etc/passwd"><img src="http://127.0.0.1:9/x.png"><p>ok</p></body></html>')
     text = pdf_text(html_to_pdf(html))
     assert "database password" not in text and "ok" in text
+
+
+def test_pdf_route_serves_each_kind_of_document(client, birth, policy, staff):
+    from tests.conftest import login
+
+    login(client, "officer")
+    response = client.get("/documents/QT-HT-01/versions/1/pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "Thẩm tra, dự thảo giấy khai sinh" in " ".join(pdf_text(response.data).split())
+    response = client.get("/documents/CSCL/versions/1/pdf")
+    assert response.status_code == 200
+    assert "Phục vụ nhân dân." in pdf_text(response.data)
+    assert client.get("/documents/CSCL/versions/9/pdf").status_code == 404
+    client.post("/auth/logout")
+    anonymous = client.application.test_client()
+    assert anonymous.get("/documents/CSCL/versions/1/pdf").status_code == 302

@@ -63,3 +63,28 @@ def test_a_new_version_replaces_the_listing_only_on_its_effective_date(client, b
     db.session.commit()
     page = client.get("/thu-tuc/1.001193").get_data(as_text=True)
     assert "3 giờ làm việc" in page and "lần ban hành 2" in page
+
+
+def test_versions_take_effect_on_their_date_without_the_cron_job(client, birth, staff, monkeypatch):
+    from datetime import timedelta
+
+    from qms import clock
+    from qms.services import procedures
+    from tests.documents.conftest import birth_data
+
+    make_effective(birth, staff)
+    v2 = documents.draft_version(birth.document, actor=staff["quality"], title=birth.document.title,
+                                 body="", change_summary="Rút ngắn thẩm tra", now=NOW)
+    changed = birth_data()
+    changed["steps"][1]["hours"] = 3
+    procedures.write_procedure_data(v2, birth, changed)
+    documents.submit(v2, actor=staff["quality"], now=NOW)
+    documents.approve(v2, actor=staff["leader"], effective_date=date(2026, 12, 1), now=NOW)
+    db.session.commit()
+    monkeypatch.setattr(documents, "_daily_done", None)
+    with clock.frozen(NOW + timedelta(days=7)):  # 30 November: not yet
+        assert "4 giờ làm việc" in client.get("/thu-tuc/1.001193").get_data(as_text=True)
+    with clock.frozen(NOW + timedelta(days=8)):  # 1 December: the first request applies it
+        assert "3 giờ làm việc" in client.get("/thu-tuc/1.001193").get_data(as_text=True)
+    db.session.expire_all()
+    assert [v.status.value for v in birth.document.versions] == ["superseded", "effective"]

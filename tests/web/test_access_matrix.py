@@ -5,14 +5,18 @@ who may see it.
 """
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
+from werkzeug.datastructures import FileStorage
 
+from qms import clock
 from qms.extensions import db
-from qms.models import Role
-from qms.services import org
+from qms.models import AgencyLevel, DocumentKind, Role
+from qms.services import attachments, documents, org, procedures
 from tests.conftest import login
+from tests.documents.conftest import birth_data
 from tests.web.conftest import ROLES, text, username_of
 
 OK, DENIED, MISSING, NO_GET = 200, 403, 404, 405
@@ -24,7 +28,10 @@ HOME = "home"    # 302 to /
 EVERYONE = (OK, OK, OK, OK, OK, OK, OK)
 MEMBERS = (LOGIN, OK, OK, OK, OK, OK, OK)
 ADMIN_ONLY = (LOGIN, OK, DENIED, DENIED, DENIED, DENIED, DENIED)
+QUALITY_ONLY = (LOGIN, DENIED, OK, DENIED, DENIED, DENIED, DENIED)
 POST_ONLY = (NO_GET,) * 7
+# /documents/CSCL has an open draft (version 2): "new version" sends the quality officer to it
+TO_OPEN_DRAFT = "302 → /documents/CSCL/versions/2"
 
 EXPECTED: dict[str, tuple] = {
     # rule                                     anon   admin   QO      officer head    leader  auditor
@@ -48,6 +55,31 @@ EXPECTED: dict[str, tuple] = {
     "/admin/users/new":                        ADMIN_ONLY,
     "/admin/users/<int:user_id>":              ADMIN_ONLY,
     "/admin/users/<int:user_id>/active":       POST_ONLY,
+    # Controlled documents: everyone logged in reads; the quality officer keeps them; the
+    # workflow buttons are POSTs (their role rules: tests/documents/test_web.py).
+    "/documents":                              MEMBERS,
+    "/documents/new":                          QUALITY_ONLY,
+    # POST only, but a GET matches /documents/<code> (a document coded "import": none, since
+    # codes are stored upper-case), so: log in first, then not found.
+    "/documents/import":                       (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/documents/<code>":                       MEMBERS,
+    "/documents/<code>/compare":               MEMBERS,
+    "/documents/<code>/review":                POST_ONLY,
+    "/documents/<code>/versions/new":          (LOGIN, DENIED, TO_OPEN_DRAFT, DENIED, DENIED, DENIED, DENIED),
+    "/documents/<code>/versions/<int:number>": MEMBERS,
+    "/documents/<code>/versions/<int:number>/edit":         QUALITY_ONLY,
+    "/documents/<code>/versions/<int:number>/pdf":          MEMBERS,
+    "/documents/<code>/versions/<int:number>/submit":       POST_ONLY,
+    "/documents/<code>/versions/<int:number>/return":       POST_ONLY,
+    "/documents/<code>/versions/<int:number>/approve":      POST_ONLY,
+    "/documents/<code>/versions/<int:number>/withdraw":     POST_ONLY,
+    "/documents/<code>/versions/<int:number>/acknowledge":  POST_ONLY,
+    "/documents/<code>/versions/<int:number>/attachments":  POST_ONLY,
+    "/documents/<code>/versions/<int:number>/attachments/<int:attachment_id>":         MEMBERS,
+    "/documents/<code>/versions/<int:number>/attachments/<int:attachment_id>/remove":  POST_ONLY,
+    # The public catalogue of procedures in force: no login
+    "/thu-tuc/":                               EVERYONE,
+    "/thu-tuc/<code>":                         EVERYONE,
 }
 
 # The same routes with ids that do not exist. Logging in comes first (anonymous → login
@@ -59,6 +91,15 @@ UNKNOWN_ID_EXPECTED: dict[str, tuple] = {
     "/admin/fields/<int:field_id>":            (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
     "/admin/users/<int:user_id>":              (LOGIN, MISSING, DENIED, DENIED, DENIED, DENIED, DENIED),
     "/language/<code>":                        (MISSING,) * 7,
+    "/documents/<code>":                       (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/documents/<code>/compare":               (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/documents/<code>/versions/new":          (LOGIN, DENIED, MISSING, DENIED, DENIED, DENIED, DENIED),
+    "/documents/<code>/versions/<int:number>": (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/documents/<code>/versions/<int:number>/edit": (LOGIN, DENIED, MISSING, DENIED, DENIED, DENIED, DENIED),
+    "/documents/<code>/versions/<int:number>/pdf":  (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/documents/<code>/versions/<int:number>/attachments/<int:attachment_id>":
+                                               (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/thu-tuc/<code>":                         (MISSING,) * 7,
 }
 
 SKIPPED_ENDPOINTS = {"static", "bootstrap.static"}
@@ -88,22 +129,69 @@ def test_every_route_is_in_the_table(app):
     assert {r for r in with_ids if EXPECTED[r] != POST_ONLY} <= set(UNKNOWN_ID_EXPECTED)
 
 
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
+
+def _make_effective(version, quality, leader):
+    now = clock.now()
+    documents.submit(version, actor=quality, now=now)
+    documents.approve(version, actor=leader, effective_date=documents.local_date(now), now=now)
+
+
 @pytest.fixture
 def real_ids(orgtree, users):
+    """Something real behind every url parameter: a policy whose version 1 is in force and
+    version 2 an open draft with an attached file, and a procedure in force (for /thu-tuc)."""
+    quality, leader = users[Role.quality_officer], users[Role.leader]
     field = org.save_field(None, actor=None, code="HT", name="Hộ tịch")
+    policy = documents.create_document(actor=quality, code="CSCL", title="Chính sách chất lượng",
+                                       kind=DocumentKind.policy, owner=orgtree["office"])
+    v1 = documents.draft_version(policy, actor=quality, title=policy.title, body="Phục vụ nhân dân.\n",
+                                 change_summary="", now=clock.now())
+    _make_effective(v1, quality, leader)
+    v2 = documents.draft_version(policy, actor=quality, title=policy.title, body="Phục vụ tận tụy.\n",
+                                 change_summary="Sửa lời văn", now=clock.now())
+    attachment = attachments.save_attachment(
+        v2, FileStorage(io.BytesIO(PDF), filename="Quyết định.pdf"), actor=quality, now=clock.now())
+    process = documents.create_document(actor=quality, code="QT-HT-01", title="Quy trình đăng ký khai sinh",
+                                        kind=DocumentKind.process, owner=orgtree["onestop"])
+    procedure = procedures.create_procedure(code="1.001193", name="Đăng ký khai sinh", field=field,
+                                            level=AgencyLevel.commune, document=process)
+    version = documents.draft_version(process, actor=quality, title=process.title, body="",
+                                      change_summary="", now=clock.now())
+    procedures.write_procedure_data(version, procedure, birth_data())
+    _make_effective(version, quality, leader)
     db.session.commit()
     return {"agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
-            "field_id": field.id, "user_id": users[Role.officer].id, "code": "vi"}
+            "field_id": field.id, "user_id": users[Role.officer].id, "code": "vi",
+            "documents.code": "CSCL", "number": v2.number, "attachment_id": attachment.id,
+            "public.code": procedure.code}
 
 
 UNKNOWN_IDS = {"agency_id": 987654, "department_id": 987654, "field_id": 987654,
-               "user_id": 987654, "code": "xx"}
+               "user_id": 987654, "code": "xx", "documents.code": "KHONG-CO",
+               "number": 987654, "attachment_id": 987654, "public.code": "9.999999"}
+
+# Unknown ids below a real one: a version number the document does not have, a file id the
+# version does not have. Each case walks only the rules that take the unknown parameter.
+UNKNOWN_CASES = {
+    "all-unknown": UNKNOWN_IDS,
+    "unknown-version-of-a-real-document": {"number": 987654},
+    "unknown-attachment-of-a-real-version": {"attachment_id": 987654},
+}
+
+
+def _key(rule, argument: str, values) -> str:
+    """`code` means a different thing per blueprint: "documents.code" before "code"."""
+    scoped = f"{rule.endpoint.partition('.')[0]}.{argument}"
+    return scoped if scoped in values else argument
 
 
 def build_url(rule, values) -> str:
     def value(match):
-        assert match.group(1) in values, f"no value for <{match.group(1)}> of {rule.rule}"
-        return str(values[match.group(1)])
+        key = _key(rule, match.group(1), values)
+        assert key in values, f"no value for <{match.group(1)}> of {rule.rule}"
+        return str(values[key])
 
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", value, rule.rule)
 
@@ -151,9 +239,24 @@ def test_role_route_matrix(app, real_ids):
     assert not mismatches, "\n".join(mismatches)
 
 
-def test_unknown_ids(app, real_ids):
-    mismatches = _walk(app, UNKNOWN_ID_EXPECTED, UNKNOWN_IDS, only_rules=set(UNKNOWN_ID_EXPECTED))
+@pytest.mark.parametrize("case", list(UNKNOWN_CASES))
+def test_unknown_ids(app, real_ids, case):
+    unknown = UNKNOWN_CASES[case]
+    rules = {rule.rule for rule in routes(app) if rule.rule in UNKNOWN_ID_EXPECTED
+             and any(_key(rule, argument, unknown) in unknown for argument in rule.arguments)}
+    assert rules, case
+    mismatches = _walk(app, UNKNOWN_ID_EXPECTED, {**real_ids, **unknown}, only_rules=rules)
     assert not mismatches, "\n".join(mismatches)
+
+
+def test_drafting_pages_follow_the_version_status(app, real_ids):
+    """The other side of the table's CSCL rows: with no open draft the quality officer gets
+    the new-version form, and an edit page for a version in force sends them back to it."""
+    quality = _clients(app)[1 + ROLES.index(Role.quality_officer)][1]
+    assert quality.get("/documents/CSCL/versions/1/edit").location == "/documents/CSCL/versions/1"
+    assert quality.get("/documents/QT-HT-01/versions/new").status_code == OK
+    assert quality.get("/documents/QT-HT-01/versions/1/edit").location == "/documents/QT-HT-01/versions/1"
+    assert quality.get("/documents/QT-HT-01/compare").location == "/documents/QT-HT-01"  # one version
 
 
 def test_anonymous_is_sent_to_login_and_back(app, real_ids):
@@ -172,3 +275,4 @@ def test_menu_shows_only_what_the_role_may_open(app, real_ids):
         assert ('href="/admin/audit-log"' in page) == (
             role in {Role.admin, Role.quality_officer, Role.auditor}), who
         assert 'href="/admin/agencies"' in page, who
+        assert 'href="/documents"' in page and 'href="/thu-tuc/"' in page, who

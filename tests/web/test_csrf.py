@@ -2,29 +2,90 @@
 not a single row changed."""
 from __future__ import annotations
 
-import pytest
+import io
+import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import timedelta
 
+import pytest
+from werkzeug.datastructures import FileStorage
+
+from qms import clock
 from qms.extensions import db
-from qms.models import Role
-from qms.services import org
+from qms.models import DocumentKind, Role
+from qms.services import attachments, documents, org
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.web.conftest import db_snapshot, logged_in, text
 
 CSRF_MESSAGE = "Biểu mẫu đã hết hạn hoặc thiếu mã bảo vệ (CSRF)."
 
 
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
+# One document per documents route, its version 1 in the status that route's button needs, so
+# that one control request does not spoil the next: code → that status.
+DOCUMENTS = {
+    "TL-RS": "effective",          # periodic review
+    "TL-PB": "effective",          # a new version
+    "TL-SUA": "draft",             # edit
+    "TL-TRINH": "draft",           # submit
+    "TL-TRA": "in_review",         # return
+    "TL-DUYET": "in_review",       # approve
+    "TL-THU": "effective",         # withdraw
+    "TL-DOC": "effective",         # acknowledge
+    "TL-DK": "draft",              # attach a file
+    "TL-GO": "draft",              # remove a file
+}
+
+
+def _document_in(code: str, status: str, quality, leader, owner):
+    document = documents.create_document(actor=quality, code=code, title=f"Tài liệu {code}",
+                                         kind=DocumentKind.form, owner=owner)
+    version = documents.draft_version(document, actor=quality, title=document.title,
+                                      body="Nội dung.\n", change_summary="", now=clock.now())
+    if status in ("in_review", "effective"):
+        documents.submit(version, actor=quality, now=clock.now())
+    if status == "effective":
+        documents.approve(version, actor=leader, effective_date=documents.local_date(clock.now()),
+                          now=clock.now())
+    return version
+
+
 @pytest.fixture
 def objects(orgtree, users):
     field = org.save_field(None, actor=None, code="HT", name="Hộ tịch")
+    quality, leader = users[Role.quality_officer], users[Role.leader]
+    versions = {code: _document_in(code, status, quality, leader, orgtree["office"])
+                for code, status in DOCUMENTS.items()}
+    # the review is overdue, so recording it moves the date (not only the audit log)
+    versions["TL-RS"].document.next_review_due = documents.local_date(clock.now()) - timedelta(days=30)
+    attachment = attachments.save_attachment(versions["TL-GO"], FileStorage(
+        io.BytesIO(PDF), filename="Biểu mẫu.pdf"), actor=quality, now=clock.now())
     db.session.commit()
     return {"agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
             "field_id": field.id, "user_id": users[Role.officer].id,
-            "province_id": orgtree["province"].id}
+            "province_id": orgtree["province"].id, "attachment_id": attachment.id,
+            "office_id": orgtree["office"].id}
 
 
-def payloads(o) -> dict[str, tuple[str, dict]]:
+@dataclass
+class Post:
+    who: str | None                                   # who posts (None: anonymous)
+    data: dict                                        # form data that would change something
+    at: dict = dataclass_field(default_factory=dict)  # this rule's url values (which document)
+    answer: int = 302                                 # the control request's status
+
+
+def _file(content: bytes, name: str) -> tuple:
+    return (io.BytesIO(content), name)  # the test client sends it as multipart/form-data
+
+
+def payloads(o) -> dict[str, Post | tuple]:
     """rule → (who posts, form data that would change something if accepted). Each rule
-    acts on a different account, so one control request does not spoil the next."""
+    acts on a different account or document, so one control request does not spoil the
+    next."""
+    in_a_week = (documents.local_date(clock.now()) + timedelta(days=7)).isoformat()
     return {
         "/auth/login": (None, {"username": "leader", "password": PASSWORD}),
         "/auth/logout": ("auditor", {}),
@@ -54,7 +115,42 @@ def payloads(o) -> dict[str, tuple[str, dict]]:
             "department_id": str(o["department_id"]), "roles": ["officer", "leader"],
             "password": ""}),
         "/admin/users/<int:user_id>/active": ("admin", {"active": "0"}),
+        # Controlled documents (DOCUMENTS above: one document each)
+        "/documents/new": Post("qualityofficer", {
+            "code": "TL-MOI", "title": "Biểu mẫu mới", "kind": "form",
+            "owner_department_id": str(o["office_id"]), "review_interval_months": "12",
+            "body": "Nội dung."}),
+        "/documents/import": Post("qualityofficer", {"file": _file(
+            "---\ncode: TL-NHAP\ntitle: Tài liệu nhập\nkind: form\n---\n\nNội dung.\n".encode(),
+            "TL-NHAP.md")}, answer=200),  # the import shows its result page
+        "/documents/<code>/review": Post("qualityofficer", {"note": "Vẫn phù hợp"},
+                                         at={"code": "TL-RS"}),
+        "/documents/<code>/versions/new": Post("qualityofficer", {
+            "title": "Tài liệu TL-PB", "body": "Nội dung mới.", "change_summary": "Sửa lời văn"},
+            at={"code": "TL-PB"}),
+        "/documents/<code>/versions/<int:number>/edit": Post("qualityofficer", {
+            "title": "Tài liệu TL-SUA", "body": "Nội dung đã sửa.", "change_summary": ""},
+            at={"code": "TL-SUA", "number": 1}),
+        "/documents/<code>/versions/<int:number>/submit": Post("qualityofficer", {},
+                                                               at={"code": "TL-TRINH", "number": 1}),
+        "/documents/<code>/versions/<int:number>/return": Post("leader", {"reason": "Thiếu căn cứ"},
+                                                               at={"code": "TL-TRA", "number": 1}),
+        "/documents/<code>/versions/<int:number>/approve": Post("leader", {"effective_date": in_a_week},
+                                                                at={"code": "TL-DUYET", "number": 1}),
+        "/documents/<code>/versions/<int:number>/withdraw": Post("leader", {"reason": "Hết hiệu lực"},
+                                                                 at={"code": "TL-THU", "number": 1}),
+        "/documents/<code>/versions/<int:number>/acknowledge": Post("auditor", {},
+                                                                    at={"code": "TL-DOC", "number": 1}),
+        "/documents/<code>/versions/<int:number>/attachments": Post(
+            "qualityofficer", {"file": _file(PDF, "Quyết định.pdf")}, at={"code": "TL-DK", "number": 1}),
+        "/documents/<code>/versions/<int:number>/attachments/<int:attachment_id>/remove": Post(
+            "qualityofficer", {}, at={"code": "TL-GO", "number": 1}),
     }
+
+
+def payload(o, rule) -> Post:
+    entry = payloads(o)[rule.rule]
+    return entry if isinstance(entry, Post) else Post(*entry)
 
 
 def post_rules(app):
@@ -62,28 +158,28 @@ def post_rules(app):
                   key=lambda r: r.rule)
 
 
-def url_for_rule(rule, objects) -> str:
-    url = rule.rule
-    for argument in rule.arguments:
-        url = url.replace(f"<int:{argument}>", str(objects[argument]))
+def url_for_rule(rule, values) -> str:
+    url = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
     assert "<" not in url, url
     return url
 
 
 def test_every_post_route_has_a_payload_here(app):
     """A new POST route must be added to `payloads` (and so to the CSRF check)."""
-    dummy = dict.fromkeys(["agency_id", "department_id", "field_id", "user_id", "province_id"], 0)
+    dummy = dict.fromkeys(["agency_id", "department_id", "field_id", "user_id", "province_id",
+                           "attachment_id", "office_id"], 0)
     assert {rule.rule for rule in post_rules(app)} == set(payloads(dummy))
 
 
 @pytest.mark.parametrize("with_token", [False, True], ids=["no-token", "control-with-token"])
 def test_post_without_csrf_token_is_refused_and_changes_nothing(app, objects, with_token):
     for rule in post_rules(app):
-        who, data = payloads(objects)[rule.rule]
+        post = payload(objects, rule)
+        who, data = post.who, post.data
         client = app.test_client()
         if who:
             assert login(client, who).status_code == 302
-        url = url_for_rule(rule, objects)
+        url = url_for_rule(rule, {**objects, **post.at})
         if with_token:
             # Control: the same request with the token does change the database, which
             # proves that the refusal below is the CSRF check and not a bad payload.
@@ -92,7 +188,8 @@ def test_post_without_csrf_token_is_refused_and_changes_nothing(app, objects, wi
         response = client.post(url, data=data)
         after = db_snapshot()
         if with_token:
-            assert response.status_code == 302, (rule.rule, response.status_code, text(response)[:2000])
+            assert response.status_code == post.answer, (rule.rule, response.status_code,
+                                                         text(response)[:2000])
             assert after != before, f"{rule.rule}: the control request changed nothing"
         else:
             assert response.status_code == 400, rule.rule

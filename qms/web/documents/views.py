@@ -1,13 +1,13 @@
 """Controlled documents: the list, each document and version, the workflow buttons, the
 comparison of two versions, attached files and the procedures_iso upload."""
 import difflib
+import io
 import tempfile
 from itertools import zip_longest
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import (abort, current_app, flash, redirect, render_template, request, send_file,
-                   url_for)
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import escape
@@ -16,14 +16,34 @@ from sqlalchemy.orm import selectinload
 from qms import authz, clock
 from qms.errors import QmsError
 from qms.extensions import db
-from qms.models import (Acknowledgement, Attachment, Department, Document, DocumentKind,
-                        DocumentVersion, Procedure, StepRole, VersionStatus)
+from qms.reports.pdf import render_pdf
+from qms.models import (
+    Acknowledgement,
+    Attachment,
+    Department,
+    Document,
+    DocumentKind,
+    DocumentVersion,
+    Procedure,
+    StepRole,
+    VersionStatus,
+)
 from qms.services import attachments, documents, procedure_files, procedures
 from qms.text import nfc
 from qms.web.documents import bp
-from qms.web.documents.forms import (IMPORT_OUTCOMES, SUPPLEMENT_LABELS, ActionForm,
-                                     ApproveForm, AttachmentForm, DocumentForm, ImportForm,
-                                     ReturnForm, ReviewForm, VersionForm, WithdrawForm)
+from qms.web.documents.forms import (
+    IMPORT_OUTCOMES,
+    SUPPLEMENT_LABELS,
+    ActionForm,
+    ApproveForm,
+    AttachmentForm,
+    DocumentForm,
+    ImportForm,
+    ReturnForm,
+    ReviewForm,
+    VersionForm,
+    WithdrawForm,
+)
 
 IMPORT_SUFFIXES = (".md", ".yaml", ".yml")
 
@@ -269,6 +289,22 @@ def version(code: str, number: int):
                                    if effective and authz.can("documents.manage") else None),
         attachments=attachments.attachments_of(version), attachment_form=AttachmentForm(),
         today=_today())
+
+
+@bp.get("/<code>/versions/<int:number>/pdf")
+def version_pdf(code: str, number: int):
+    """The version as a printable document (internal process layout for procedures)."""
+    authz.require("documents.view")
+    document = _document(code)
+    version = _version(document, number)
+    if procedures.procedure_version_of(version) is not None:
+        data = render_pdf("pdf/procedure.html", **procedures.print_context(version))
+    else:
+        history = [v for v in document.versions
+                   if v.number <= version.number and v.status is not VersionStatus.withdrawn]
+        data = render_pdf("pdf/document.html", version=version, history=history)
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=False,
+                     download_name=f"{document.code}-lan-{version.number}.pdf")
 
 
 def _move(code: str, number: int, action: str, form, call, message: str):
