@@ -49,7 +49,7 @@ def _copy_source(target: Path) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md", "cli.py"):
         shutil.copy2(ROOT / name, source / name)
-    for name in ("qms", "templates", "migrations"):
+    for name in ("qms", "templates", "migrations", "procedures_iso"):
         shutil.copytree(ROOT / name, source / name, ignore=ignore)
     return source
 

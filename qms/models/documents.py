@@ -76,7 +76,7 @@ class Document(IdMixin, Base):
     __audited__ = True
 
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)
-    title: Mapped[str] = mapped_column(sa.String(500))
+    title: Mapped[str] = mapped_column(sa.Text)
     kind: Mapped[DocumentKind] = mapped_column(enum_type(DocumentKind), index=True)
     owner_department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
     # Periodic review (ISO 9001 §7.5.2): every `review_interval_months`, from the last
@@ -101,7 +101,7 @@ class DocumentVersion(IdMixin, Base):
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("document.id"), index=True)
     number: Mapped[int]  # lần ban hành: 1, 2, ...
     status: Mapped[VersionStatus] = mapped_column(enum_type(VersionStatus), index=True)
-    title: Mapped[str] = mapped_column(sa.String(500))
+    title: Mapped[str] = mapped_column(sa.Text)
     body: Mapped[str] = mapped_column(sa.Text, default="")
     change_summary: Mapped[str] = mapped_column(sa.Text, default="")
     # SHA-256 of the canonical content (body and, for processes, the procedure data).

@@ -109,9 +109,9 @@ class Procedure(IdMixin, Base):
     __audited__ = True
 
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)  # mã TTHC, e.g. 1.001193
-    name: Mapped[str] = mapped_column(sa.String(500))
+    name: Mapped[str] = mapped_column(sa.Text)  # official names run past 500 characters
     # Unaccented lower-case name and code, for search that works alike on every database.
-    search_text: Mapped[str] = mapped_column(sa.String(600), index=True, default="")
+    search_text: Mapped[str] = mapped_column(sa.Text, default="")
     field_id: Mapped[int] = mapped_column(sa.ForeignKey("field.id"), index=True)
     level: Mapped[AgencyLevel] = mapped_column(enum_type(AgencyLevel, 16), index=True)
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("document.id"), unique=True)
@@ -141,9 +141,9 @@ class ProcedureVersion(Base):
     supplement_rule: Mapped[SupplementRule] = mapped_column(enum_type(SupplementRule),
                                                             default=SupplementRule.restart)
     supplement_max: Mapped[int] = mapped_column(default=1)
-    fee: Mapped[str] = mapped_column(sa.String(500), default="")
+    fee: Mapped[str] = mapped_column(sa.Text, default="")
     online_level: Mapped[OnlineLevel] = mapped_column(enum_type(OnlineLevel), default=OnlineLevel.partial)
-    result: Mapped[str] = mapped_column(sa.String(500), default="")
+    result: Mapped[str] = mapped_column(sa.Text, default="")
     # [{"name": ..., "originals": n, "copies": n}]
     components: Mapped[list] = mapped_column(sa.JSON, default=list)
 
@@ -172,11 +172,11 @@ class ProcessStep(IdMixin, Base):
 
     procedure_version_id: Mapped[int] = mapped_column(sa.ForeignKey("procedure_version.id"), index=True)
     position: Mapped[int]  # 1, 2, ...
-    name: Mapped[str] = mapped_column(sa.String(500))
+    name: Mapped[str] = mapped_column(sa.Text)
     kind: Mapped[StepKind] = mapped_column(enum_type(StepKind))
     role: Mapped[StepRole] = mapped_column(enum_type(StepRole))
-    responsible: Mapped[str] = mapped_column(sa.String(255), default="")  # e.g. "Công chức Tư pháp - Hộ tịch"
+    responsible: Mapped[str] = mapped_column(sa.Text, default="")  # e.g. "Công chức Tư pháp - Hộ tịch"
     minutes: Mapped[int]  # allotted working time
-    output: Mapped[str] = mapped_column(sa.String(500), default="")  # record or form produced
+    output: Mapped[str] = mapped_column(sa.Text, default="")  # record or form produced
 
     procedure_version: Mapped[ProcedureVersion] = relationship(back_populates="steps")

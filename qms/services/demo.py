@@ -9,10 +9,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from qms import clock, resource_folder
 from qms.errors import Conflict
 from qms.extensions import db
 from qms.models import AgencyLevel, Role, User
-from qms import clock, resource_folder
 from qms.services import accounts, org, procedure_files
 
 REFORM_DAY = date(2025, 7, 1)  # two-tier local government (province, commune/ward)

@@ -76,10 +76,14 @@ class FileProblems(ValidationError):
 
 
 # --- parsing --------------------------------------------------------------------------------
-def _require(mapping: dict, key: str, where: str, problems: list[str], kind=str):
+def _require(mapping: dict, key: str, where: str, problems: list[str], kind=str,
+             max_length: int | None = None):
     value = mapping.get(key)
     if value is None or (kind is str and not str(value).strip()):
         problems.append(f"{where}: field '{key}' is required")
+        return None
+    if max_length is not None and len(str(value).strip()) > max_length:
+        problems.append(f"{where}: field '{key}' is longer than {max_length} characters")
         return None
     if kind is not str and not isinstance(value, kind):
         problems.append(f"{where}: field '{key}' must be a {kind.__name__}")
@@ -113,7 +117,8 @@ def parse_markdown(path: Path, text: str, problems: list[str]) -> ParsedFile | N
     if kind not in DOCUMENT_KINDS:
         problems.append(f"{where}: field 'kind' is {kind!r}; expected one of {', '.join(sorted(DOCUMENT_KINDS))}")
         return None
-    code, title = _require(meta, "code", where, problems), _require(meta, "title", where, problems)
+    code = _require(meta, "code", where, problems, max_length=32)
+    title = _require(meta, "title", where, problems)
     interval = meta.get("review_interval_months", 12)
     if not isinstance(interval, int) or not 1 <= interval <= 60:
         problems.append(f"{where}: field 'review_interval_months' must be a whole number from 1 to 60")
@@ -135,7 +140,7 @@ def parse_procedure(path: Path, text: str, problems: list[str]) -> ParsedFile | 
         problems.append(f"{where}: must be a YAML mapping")
         return None
     before = len(problems)
-    code = _require(meta, "code", where, problems)
+    code = _require(meta, "code", where, problems, max_length=32)
     name = _require(meta, "name", where, problems)
     field_code = _require(meta, "field", where, problems)
     level = _enum_value(meta, "level", AgencyLevel, where, problems)
@@ -143,7 +148,7 @@ def parse_procedure(path: Path, text: str, problems: list[str]) -> ParsedFile | 
     if not isinstance(document, dict):
         problems.append(f"{where}: field 'document' must be a mapping with 'code' and 'title'")
         document = {}
-    doc_code = _require(document, "code", f"{where}: document", problems)
+    doc_code = _require(document, "code", f"{where}: document", problems, max_length=32)
     title = _require(document, "title", f"{where}: document", problems)
     version = meta.get("version")
     if not isinstance(version, dict):

@@ -194,7 +194,7 @@ def applying_agencies(procedure: Procedure) -> list[Agency]:
 
 
 def refresh_search_text(procedure: Procedure) -> None:
-    procedure.search_text = fold(f"{procedure.code} {procedure.name}")[:600]
+    procedure.search_text = fold(f"{procedure.code} {procedure.name}")
 
 
 def search(query: str = "", *, field_id: int | None = None, level=None,

@@ -71,7 +71,7 @@ def test_each_role_logs_in_sees_its_navigation_and_logs_out(page, make_user, rol
     expect(page.locator("#user-menu")).to_have_text(user.full_name)
 
     links = nav_links(page)
-    assert "Trang chủ" in links
+    assert {"Trang chủ", "Tài liệu", "Thủ tục hành chính"} <= set(links), links
     assert set(links) & GATED == NAV_BY_ROLE[role], links
     # Every page the navigation offers opens for this role (no link to a 403).
     for text, href in links.items():
@@ -94,7 +94,8 @@ def test_each_role_logs_in_sees_its_navigation_and_logs_out(page, make_user, rol
     expect(page.locator(".alert")).to_contain_text("Bạn đã đăng xuất.")
     expect(page.locator("#login-form")).to_be_visible()
     expect(page.locator("#user-menu")).to_have_count(0)
-    assert nav_links(page) == {}
+    # only the public catalogue of procedures stays: it needs no login
+    assert nav_links(page) == {"Thủ tục hành chính": "/thu-tuc/"}
     # The session really ended: an inner page asks for a login again.
     response = page.request.get("/admin/audit-log", max_redirects=0)
     assert response.status == 302 and "/auth/login" in response.headers["location"]
@@ -110,7 +111,7 @@ def test_failed_login_stays_on_login_page(page, make_user):
     expect(page.locator("#login-form")).to_be_visible()
     expect(page.locator("#login-form #password")).to_have_value("")
     expect(page.locator("#user-menu")).to_have_count(0)
-    assert nav_links(page) == {}
+    assert nav_links(page) == {"Thủ tục hành chính": "/thu-tuc/"}  # public, no login
     _screenshot(page, "login-failed")
 
 

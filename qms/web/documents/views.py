@@ -16,7 +16,6 @@ from sqlalchemy.orm import selectinload
 from qms import authz, clock
 from qms.errors import QmsError
 from qms.extensions import db
-from qms.reports.pdf import render_pdf
 from qms.models import (
     Acknowledgement,
     Attachment,
@@ -28,6 +27,7 @@ from qms.models import (
     StepRole,
     VersionStatus,
 )
+from qms.reports.pdf import render_pdf
 from qms.services import attachments, documents, procedure_files, procedures
 from qms.text import nfc
 from qms.web.documents import bp
