@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from qms.errors import ValidationError
@@ -67,9 +68,11 @@ def procedure_data_of(version: DocumentVersion) -> dict | None:
 
 
 def format_duration(minutes: int) -> str:
+    """Working minutes as the office says them: "1 ngày 3,5 giờ làm việc" (decimal comma
+    in Vietnamese, point in English)."""
     days, rest = divmod(minutes, MINUTES_PER_WORKING_DAY)
-    hours = number(Decimal(rest) / 60)
-    if days and hours:
+    hours = format_decimal(number(Decimal(rest) / 60))
+    if days and rest:
         return _("%(d)s ngày %(h)s giờ làm việc", d=days, h=hours)
     if days:
         return _("%(d)s ngày làm việc", d=days)

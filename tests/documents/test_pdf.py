@@ -65,3 +65,14 @@ def test_pdf_route_serves_each_kind_of_document(client, birth, policy, staff):
     client.post("/auth/logout")
     anonymous = client.application.test_client()
     assert anonymous.get("/documents/CSCL/versions/1/pdf").status_code == 302
+
+
+def test_system_document_pdf_has_header_log_and_signatures(app, policy):
+    version = policy.versions[0]
+    with app.test_request_context():
+        data = render_pdf("pdf/document.html", version=version, history=[version])
+    text = " ".join(pdf_text(data).split())
+    for expected in ("CHÍNH SÁCH CHẤT LƯỢNG", "Chính sách chất lượng", "Mã hiệu: CSCL",
+                     "Theo dõi sửa đổi tài liệu", "Người soạn thảo", "Phục vụ nhân dân."):
+        assert expected in text, expected
+    assert "<b>" not in text

@@ -143,3 +143,10 @@ def test_search_ignores_accents_and_case(tmp_path, fields):
         assert [p.code for p in db.session.scalars(procedures.search(query))] == ["1.001193"], query
     assert db.session.scalars(procedures.search("kết hôn")).all() == []
     assert db.session.scalars(procedures.search("100%_")).all() == []
+
+
+def test_durations_read_as_the_office_writes_them(app):
+    with app.test_request_context():
+        assert procedures.format_duration(210) == "3,5 giờ làm việc"
+        assert procedures.format_duration(480 + 90) == "1 ngày 1,5 giờ làm việc"
+        assert procedures.format_duration(2 * 480) == "2 ngày làm việc"
