@@ -18,6 +18,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Administration
     "users.manage": frozenset({A}),
     "org.manage": frozenset({A}),
+    "calendar.manage": frozenset({A}),
     "audit_log.view": frozenset({A, QO, AUD}),
     # Reading the organisation (needed to pick departments and agencies elsewhere)
     "org.view": frozenset({A, QO, OF, HEAD, LEAD, AUD}),

@@ -43,7 +43,7 @@ class WorkingHours:
         periods = []
         for part in text.split(","):
             start, _sep, end = part.strip().partition("-")
-            periods.append((time.fromisoformat(start.strip()), time.fromisoformat(end.strip())))
+            periods.append((_clock_time(start), _clock_time(end)))
         return cls(tuple(periods))
 
     def __str__(self) -> str:
@@ -60,6 +60,11 @@ class WorkingHours:
     @property
     def closing(self) -> time:
         return self.periods[-1][1]
+
+
+def _clock_time(text: str) -> time:
+    """"7:00" or "07:00" → time(7, 0); ValueError otherwise."""
+    return datetime.strptime(text.strip(), "%H:%M").time()
 
 
 def _minutes(t: time) -> int:

@@ -2,6 +2,7 @@
 from qms.models.accounts import Role, User, UserRole
 from qms.models.audit_log import AuditLog
 from qms.models.base import Base
+from qms.models.calendar import CalendarOverride, DayKind
 from qms.models.documents import (
                                   Acknowledgement,
                                   Attachment,
@@ -29,6 +30,8 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "Base",
+    "CalendarOverride",
+    "DayKind",
     "Department",
     "Document",
     "DocumentKind",

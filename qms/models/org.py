@@ -32,6 +32,8 @@ class Agency(IdMixin, Base):
     effective_to: Mapped[date | None]
     # The agency this one was merged into (sáp nhập); its records stay its own.
     successor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agency.id"))
+    # "07:00-11:30, 13:30-17:00"; None: the parent's, and at the top the default.
+    working_hours: Mapped[str | None] = mapped_column(sa.String(64))
 
     parent: Mapped[Agency | None] = relationship(
         remote_side="Agency.id", foreign_keys=[parent_id], back_populates="children"

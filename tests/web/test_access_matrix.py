@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 
 import pytest
 from werkzeug.datastructures import FileStorage
 
 from qms import clock
 from qms.extensions import db
-from qms.models import AgencyLevel, DocumentKind, Role
-from qms.services import attachments, documents, org, procedures
+from qms.models import AgencyLevel, DayKind, DocumentKind, Role
+from qms.services import attachments, calendars, documents, org, procedures
 from tests.conftest import login
 from tests.documents.conftest import birth_data
 from tests.web.conftest import ROLES, text, username_of
@@ -41,6 +42,10 @@ EXPECTED: dict[str, tuple] = {
     "/auth/login":                             (OK, HOME, HOME, HOME, HOME, HOME, HOME),
     "/auth/logout":                            POST_ONLY,
     "/auth/password":                          MEMBERS,
+    "/admin/calendar":                         MEMBERS,
+    "/admin/calendar/<int:agency_id>/hours":   POST_ONLY,
+    "/admin/calendar/<int:agency_id>/overrides": POST_ONLY,
+    "/admin/calendar/overrides/<int:override_id>/deactivate": POST_ONLY,
     "/admin/audit-log":                        (LOGIN, OK, OK, DENIED, DENIED, DENIED, OK),
     "/admin/agencies":                         MEMBERS,
     "/admin/agencies/new":                     ADMIN_ONLY,
@@ -161,16 +166,19 @@ def real_ids(orgtree, users):
                                       change_summary="", now=clock.now())
     procedures.write_procedure_data(version, procedure, birth_data())
     _make_effective(version, quality, leader)
+    override = calendars.add_override(orgtree["province"], day=date(2026, 12, 26),
+                                      kind=DayKind.working_day, reason="Làm bù", actor=None)
     db.session.commit()
     return {"agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
             "field_id": field.id, "user_id": users[Role.officer].id, "code": "vi",
             "documents.code": "CSCL", "number": v2.number, "attachment_id": attachment.id,
-            "public.code": procedure.code}
+            "public.code": procedure.code, "override_id": override.id}
 
 
 UNKNOWN_IDS = {"agency_id": 987654, "department_id": 987654, "field_id": 987654,
                "user_id": 987654, "code": "xx", "documents.code": "KHONG-CO",
-               "number": 987654, "attachment_id": 987654, "public.code": "9.999999"}
+               "number": 987654, "attachment_id": 987654, "public.code": "9.999999",
+               "override_id": 987654}
 
 # Unknown ids below a real one: a version number the document does not have, a file id the
 # version does not have. Each case walks only the rules that take the unknown parameter.

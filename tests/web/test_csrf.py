@@ -6,15 +6,15 @@ import io
 import re
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from werkzeug.datastructures import FileStorage
 
 from qms import clock
 from qms.extensions import db
-from qms.models import DocumentKind, Role
-from qms.services import attachments, documents, org
+from qms.models import DayKind, DocumentKind, Role
+from qms.services import attachments, calendars, documents, org
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.web.conftest import db_snapshot, logged_in, text
 
@@ -62,11 +62,13 @@ def objects(orgtree, users):
     versions["TL-RS"].document.next_review_due = documents.local_date(clock.now()) - timedelta(days=30)
     attachment = attachments.save_attachment(versions["TL-GO"], FileStorage(
         io.BytesIO(PDF), filename="Biểu mẫu.pdf"), actor=quality, now=clock.now())
+    override = calendars.add_override(orgtree["province"], day=date(2026, 12, 19),
+                                      kind=DayKind.working_day, reason="Làm bù", actor=None)
     db.session.commit()
     return {"agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
             "field_id": field.id, "user_id": users[Role.officer].id,
             "province_id": orgtree["province"].id, "attachment_id": attachment.id,
-            "office_id": orgtree["office"].id}
+            "office_id": orgtree["office"].id, "override_id": override.id}
 
 
 @dataclass
@@ -115,6 +117,13 @@ def payloads(o) -> dict[str, Post | tuple]:
             "department_id": str(o["department_id"]), "roles": ["officer", "leader"],
             "password": ""}),
         "/admin/users/<int:user_id>/active": ("admin", {"active": "0"}),
+        # The working calendar (on the province, so the agency edit above does not interfere)
+        "/admin/calendar/<int:agency_id>/hours": Post("admin", {
+            "working_hours": "07:30-11:30, 13:00-17:00"}, at={"agency_id": o["province_id"]}),
+        "/admin/calendar/<int:agency_id>/overrides": Post("admin", {
+            "day": "2026-12-26", "kind": "working_day", "reason": "Làm bù cho ngày 31/12"},
+            at={"agency_id": o["province_id"]}),
+        "/admin/calendar/overrides/<int:override_id>/deactivate": ("admin", {}),
         # Controlled documents (DOCUMENTS above: one document each)
         "/documents/new": Post("qualityofficer", {
             "code": "TL-MOI", "title": "Biểu mẫu mới", "kind": "form",
@@ -167,7 +176,7 @@ def url_for_rule(rule, values) -> str:
 def test_every_post_route_has_a_payload_here(app):
     """A new POST route must be added to `payloads` (and so to the CSRF check)."""
     dummy = dict.fromkeys(["agency_id", "department_id", "field_id", "user_id", "province_id",
-                           "attachment_id", "office_id"], 0)
+                           "attachment_id", "office_id", "override_id"], 0)
     assert {rule.rule for rule in post_rules(app)} == set(payloads(dummy))
 
 

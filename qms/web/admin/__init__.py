@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from qms.web.admin import audit_log, org, users  # noqa: E402,F401
+from qms.web.admin import audit_log, calendar, org, users  # noqa: E402,F401

@@ -125,3 +125,18 @@ class AuditFilterForm(FlaskForm):
     date_from = DateField(_l("Từ ngày"), validators=[Optional()])
     date_to = DateField(_l("Đến ngày"), validators=[Optional()])
     submit = SubmitField(_l("Lọc"))
+
+
+class WorkingHoursForm(FlaskForm):
+    working_hours = StringField(_l("Giờ làm việc"), validators=[Optional(), Length(max=64)],
+                                render_kw={"placeholder": "07:00-11:30, 13:30-17:00"})
+    submit = SubmitField(_l("Lưu giờ làm việc"))
+
+
+class OverrideForm(FlaskForm):
+    day = DateField(_l("Ngày"), validators=[DataRequired()])
+    kind = SelectField(_l("Loại"), choices=[("day_off", _l("Nghỉ (nghỉ bù, hoán đổi)")),
+                                            ("working_day", _l("Làm việc (làm bù)"))])
+    reason = StringField(_l("Căn cứ"), validators=[DataRequired(), Length(max=500)],
+                         render_kw={"placeholder": _l("Ví dụ: Thông báo số .../TB-UBND")})
+    submit = SubmitField(_l("Thêm"))
