@@ -149,6 +149,8 @@ class WorkCalendar:
         end of a period stays there (17:00, not the next morning)."""
         if minutes < 0:
             raise ValueError("minutes must not be negative")
+        if minutes == 0 and self.is_working_time(start):
+            return self.local(start)  # e.g. 17:00 plus nothing is still 17:00
         moment = self.working_start(start)
         left = minutes
         while True:

@@ -11,6 +11,7 @@ from qms.models.documents import (
                                   DocumentVersion,
                                   VersionStatus,
 )
+from qms.models.dossiers import Channel, Dossier, DossierSequence, DossierStatus, DossierStep
 from qms.models.org import Agency, AgencyLevel, Department, Field
 from qms.models.procedures import (
                                   OnlineLevel,
@@ -31,9 +32,14 @@ __all__ = [
     "AuditLog",
     "Base",
     "CalendarOverride",
+    "Channel",
     "DayKind",
     "Department",
     "Document",
+    "Dossier",
+    "DossierSequence",
+    "DossierStatus",
+    "DossierStep",
     "DocumentKind",
     "DocumentVersion",
     "Field",

@@ -119,6 +119,12 @@ def test_working_hours_are_configurable_and_checked():
             WorkingHours.parse(bad)
 
 
+def test_adding_nothing_at_closing_time_stays_at_closing_time():
+    # Found by the two-steps law: a due time at 17:00 plus 0 minutes is still 17:00.
+    assert CAL.add_working_minutes(at(2025, 12, 5, 17, 0), 0) == at(2025, 12, 5, 17, 0)
+    assert CAL.add_working_minutes(at(2025, 12, 5, 17, 30), 0) == at(2025, 12, 8, 7, 0)
+
+
 def test_naive_datetimes_are_refused():
     with pytest.raises(ValueError):
         CAL.add_working_minutes(datetime(2026, 11, 20, 9, 0), 10)

@@ -28,7 +28,7 @@ from qms.models import (
     VersionStatus,
 )
 from qms.reports.pdf import render_pdf
-from qms.services import attachments, documents, procedure_files, procedures
+from qms.services import attachments, documents, dossiers, procedure_files, procedures
 from qms.text import nfc
 from qms.web.documents import bp
 from qms.web.documents.forms import (
@@ -407,6 +407,7 @@ def compare(code: str):
         "documents/compare.html", document=document, old=old, new=new, numbers=numbers,
         changes=procedures.semantic_diff(old_data, new_data), body_diff=_body_diff(old, new),
         steps=steps, old_data=old_data, new_data=new_data,
+        in_flight=dossiers.in_flight_on(old.id) if old_data is not None else [],
         hours=lambda h: procedures.format_duration(round(h * 60)),
         role_label=lambda value: StepRole(value).label)
 

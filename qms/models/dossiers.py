@@ -1,0 +1,139 @@
+"""Dossiers (hồ sơ) received by a one-stop office, and the record of each process step
+(the control slip, phiếu kiểm soát quá trình giải quyết hồ sơ)."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qms import clock
+from qms.models.accounts import User
+from qms.models.base import Base, IdMixin, enum_type
+from qms.models.org import Agency, Department
+from qms.models.procedures import Procedure, ProcedureVersion, ProcessStep, StepRole
+
+
+class DossierStatus(enum.Enum):
+    """The national dossier status codes (exchanged with the national portal)."""
+
+    registered = "registered"  # 1: submitted online, not yet accepted
+    received = "received"  # 2
+    not_accepted = "not_accepted"  # 3
+    processing = "processing"  # 4
+    supplement_requested = "supplement_requested"  # 5
+    awaiting_payment = "awaiting_payment"  # 6: awaiting the financial obligation
+    withdrawn = "withdrawn"  # 7
+    stopped = "stopped"  # 8
+    processed = "processed"  # 9
+    returned = "returned"  # 10: result returned
+
+    @property
+    def national_code(self) -> int:
+        return list(DossierStatus).index(self) + 1
+
+    @property
+    def label(self) -> str:
+        return str(STATUS_LABELS[self])
+
+
+STATUS_LABELS = {
+    DossierStatus.registered: _l("Đã đăng ký"),
+    DossierStatus.received: _l("Đã tiếp nhận"),
+    DossierStatus.not_accepted: _l("Không được tiếp nhận"),
+    DossierStatus.processing: _l("Đang giải quyết"),
+    DossierStatus.supplement_requested: _l("Yêu cầu bổ sung"),
+    DossierStatus.awaiting_payment: _l("Chờ thực hiện nghĩa vụ tài chính"),
+    DossierStatus.withdrawn: _l("Công dân rút hồ sơ"),
+    DossierStatus.stopped: _l("Dừng xử lý"),
+    DossierStatus.processed: _l("Đã giải quyết xong"),
+    DossierStatus.returned: _l("Đã trả kết quả"),
+}
+
+
+class Channel(enum.Enum):
+    direct = "direct"  # 1: at the desk
+    online = "online"  # 2
+    postal = "postal"  # 3: public postal service
+
+    @property
+    def national_code(self) -> int:
+        return list(Channel).index(self) + 1
+
+
+class DossierSequence(Base):
+    """The last sequence number given to an agency's dossiers on one day."""
+
+    __tablename__ = "dossier_sequence"
+
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agency.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Dossier(IdMixin, Base):
+    __tablename__ = "dossier"
+    __audited__ = True
+    __audit_secret__ = ("lookup_secret_hash",)
+
+    code: Mapped[str] = mapped_column(sa.String(48), unique=True)  # {agency}-{yyMMdd}-{NNNN}
+    lookup_secret_hash: Mapped[str] = mapped_column(sa.String(255))
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agency.id"), index=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    procedure_id: Mapped[int] = mapped_column(sa.ForeignKey("procedure.id"), index=True)
+    # The version in force at receipt: later versions never change a dossier's rules.
+    procedure_version_id: Mapped[int] = mapped_column(sa.ForeignKey("procedure_version.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(enum_type(Channel, 16))
+    applicant_name: Mapped[str] = mapped_column(sa.String(255))
+    applicant_id_number: Mapped[str] = mapped_column(sa.String(32), default="")
+    applicant_phone: Mapped[str] = mapped_column(sa.String(32), default="")
+    applicant_address: Mapped[str] = mapped_column(sa.Text, default="")
+    applicant_email: Mapped[str] = mapped_column(sa.String(255), default="")
+    components: Mapped[list] = mapped_column(sa.JSON, default=list)  # names received
+    return_method: Mapped[str] = mapped_column(sa.String(64), default="")
+    status: Mapped[DossierStatus] = mapped_column(enum_type(DossierStatus), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    received_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    original_due_at: Mapped[datetime]
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    processed_at: Mapped[datetime | None]
+    returned_at: Mapped[datetime | None]
+
+    agency: Mapped[Agency] = relationship()
+    department: Mapped[Department] = relationship()
+    procedure: Mapped[Procedure] = relationship()
+    procedure_version: Mapped[ProcedureVersion] = relationship()
+    received_by: Mapped[User | None] = relationship()
+    steps: Mapped[list[DossierStep]] = relationship(
+        back_populates="dossier", order_by="DossierStep.position")
+
+
+class DossierStep(IdMixin, Base):
+    """One step of one dossier: handed over to a department with a due time, completed by
+    one of its officers."""
+
+    __tablename__ = "dossier_step"
+    __audited__ = True
+    __table_args__ = (sa.UniqueConstraint("dossier_id", "position"),)
+
+    dossier_id: Mapped[int] = mapped_column(sa.ForeignKey("dossier.id"), index=True)
+    position: Mapped[int]
+    process_step_id: Mapped[int] = mapped_column(sa.ForeignKey("process_step.id"))
+    name: Mapped[str] = mapped_column(sa.Text)
+    role: Mapped[StepRole] = mapped_column(enum_type(StepRole))
+    minutes: Mapped[int]  # allotted working time, from the pinned process
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    handed_over_at: Mapped[datetime | None]
+    handed_over_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    dossier: Mapped[Dossier] = relationship(back_populates="steps")
+    process_step: Mapped[ProcessStep] = relationship()
+    department: Mapped[Department | None] = relationship()
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    handed_over_by: Mapped[User | None] = relationship(foreign_keys=[handed_over_by_id])

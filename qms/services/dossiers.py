@@ -1,0 +1,215 @@
+"""Receiving dossiers and working their steps against working-time limits (DESIGN flow 2,
+§7 the one-stop rules)."""
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from qms.calendar import WorkCalendar
+from qms.errors import Conflict, Forbidden, ValidationError
+from qms.extensions import db
+from qms.models import (
+    Channel,
+    Dossier,
+    DossierSequence,
+    DossierStatus,
+    DossierStep,
+    Procedure,
+    ProcedureVersion,
+    Role,
+    StepRole,
+    TimeUnit,
+    User,
+    VersionStatus,
+)
+from qms.services import audit, calendars, documents
+from qms.services.procedures import limit_minutes, procedure_version_of
+
+SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the desk
+
+
+class Timeliness(enum.Enum):
+    early = "early"  # trước hạn
+    on_time = "on_time"  # đúng hạn
+    late = "late"  # quá hạn
+
+
+def classify(finished_at: datetime, due_at: datetime, calendar: WorkCalendar) -> Timeliness:
+    """The national reporting rule: compare the finishing *date* with the due date."""
+    finished, due = calendar.local(finished_at).date(), calendar.local(due_at).date()
+    if finished < due:
+        return Timeliness.early
+    return Timeliness.on_time if finished == due else Timeliness.late
+
+
+def due_time(pv: ProcedureVersion, received_at: datetime, calendar: WorkCalendar) -> datetime:
+    """The legal due time of a dossier received at `received_at`, by the version's rule."""
+    if pv.same_day:
+        return calendar.due_same_day(received_at)
+    if pv.time_unit is TimeUnit.calendar_days:
+        return calendar.due_calendar_days(received_at, int(pv.time_limit))
+    return calendar.add_working_minutes(received_at, limit_minutes(pv.time_limit, pv.time_unit))
+
+
+def _next_number(agency_id: int, day) -> int:
+    """The next sequence number of the day, in one atomic statement (an upsert returning the
+    new value), so two officers receiving at once never get the same code."""
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(DossierSequence)
+    statement = insert.values(agency_id=agency_id, day=day, last=1).on_conflict_do_update(
+        index_elements=["agency_id", "day"], set_={"last": DossierSequence.last + 1},
+    ).returning(DossierSequence.last)
+    return db.session.execute(statement).scalar_one()
+
+
+def new_lookup_secret() -> str:
+    return "".join(secrets.choice(SECRET_ALPHABET) for _ in range(8))
+
+
+def receive_dossier(*, actor: User, procedure: Procedure, applicant_name: str, now: datetime,
+                    channel: Channel = Channel.direct, applicant_id_number: str = "",
+                    applicant_phone: str = "", applicant_address: str = "",
+                    applicant_email: str = "", components: list[str] | None = None,
+                    return_method: str = "") -> tuple[Dossier, str]:
+    """Receive a complete dossier at the actor's one-stop office. Returns the dossier and its
+    lookup secret (shown once, on the receipt slip; only its hash is stored).
+
+    Rules: only an officer of a one-stop office receives; the procedure has a version in
+    force, which the dossier pins; the code is {agency code}-{yyMMdd}-{NNNN}, numbered per
+    agency and day; the due time follows the version's time rule on the agency's working
+    calendar; the first step is handed over to the receiving office at once."""
+    department = actor.department
+    if not (actor.has_role(Role.officer, Role.department_head) and department.is_one_stop):
+        raise Forbidden(_("Chỉ cán bộ Bộ phận một cửa được tiếp nhận hồ sơ."))
+    if not (applicant_name or "").strip():
+        raise ValidationError(_("Hãy nhập tên người nộp hồ sơ."))
+    version = documents.effective_version(procedure.document)
+    pv = procedure_version_of(version) if version is not None else None
+    if pv is None or version.status is not VersionStatus.effective:
+        raise Conflict(_("Thủ tục %(c)s chưa có quy trình đang hiệu lực.", c=procedure.code))
+    agency = department.agency
+    calendar = calendars.calendar_for(agency)
+    day = calendar.local(now).date()
+    code = f"{agency.code}-{day:%y%m%d}-{_next_number(agency.id, day):04d}"
+    secret = new_lookup_secret()
+    due = due_time(pv, now, calendar)
+    dossier = Dossier(
+        code=code, lookup_secret_hash=generate_password_hash(secret), agency=agency,
+        department=department, procedure=procedure, procedure_version=pv, channel=channel,
+        applicant_name=applicant_name.strip(), applicant_id_number=applicant_id_number.strip(),
+        applicant_phone=applicant_phone.strip(), applicant_address=applicant_address.strip(),
+        applicant_email=applicant_email.strip(), components=list(components or []),
+        return_method=return_method.strip(), status=DossierStatus.received, received_at=now,
+        received_by=actor, original_due_at=due, due_at=due)
+    db.session.add(dossier)
+    for process_step in pv.steps:
+        dossier.steps.append(DossierStep(position=process_step.position, process_step=process_step,
+                                         name=process_step.name, role=process_step.role,
+                                         minutes=process_step.minutes))
+    _hand_over(dossier.steps[0], department=department, by=actor, at=now, calendar=calendar)
+    audit.flush_as(db.session, actor)
+    return dossier, secret
+
+
+def _hand_over(step: DossierStep, *, department, by: User, at: datetime,
+               calendar: WorkCalendar) -> None:
+    step.department = department
+    step.handed_over_by, step.handed_over_at = by, at
+    step.due_at = calendar.add_working_minutes(at, step.minutes)
+
+
+def current_step(dossier: Dossier) -> DossierStep | None:
+    return next((s for s in dossier.steps if s.completed_at is None), None)
+
+
+def may_complete(actor: User, step: DossierStep) -> bool:
+    """Only the officers of the department holding the step (or its head) complete it."""
+    return (actor.is_active and step.department_id is not None
+            and actor.department_id == step.department_id
+            and actor.has_role(Role.officer, Role.department_head))
+
+
+def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = "",
+                  next_department=None) -> DossierStep:
+    """Record that `actor` finished the dossier's current step and hand the next one over
+    at that instant: to `next_department`, or for one-stop steps to the receiving office.
+
+    Rules: only the responsible department completes a step, once (of two concurrent
+    completions exactly one wins); steps go in order; completing the last step returns the
+    result and closes the dossier."""
+    dossier = step.dossier
+    if dossier.status not in (DossierStatus.received, DossierStatus.processing):
+        raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
+    if current_step(dossier) is not step:
+        raise Conflict(_("Bước này đã được hoàn thành hoặc chưa đến lượt."))
+    if not may_complete(actor, step):
+        raise Forbidden(_("Bước này thuộc phòng khác."))
+    following = next((s for s in dossier.steps if s.position == step.position + 1), None)
+    if following is not None:
+        if following.role is StepRole.one_stop:
+            next_department = dossier.department
+        if next_department is None:
+            raise ValidationError(_("Hãy chọn phòng ban nhận bước tiếp theo: %(n)s.", n=following.name))
+    # Compare-and-set: one UPDATE that matches only an open step, so of two concurrent
+    # officers exactly one wins, on SQLite and PostgreSQL alike.
+    won = db.session.execute(
+        sa.update(DossierStep)
+        .where(DossierStep.id == step.id, DossierStep.completed_at.is_(None))
+        .values(completed_at=now, completed_by_id=actor.id, note=(note or "").strip())
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not won:
+        raise Conflict(_("Bước này đã được hoàn thành."))
+    db.session.refresh(step)
+    audit.record(db.session, "dossier_step.completed", step, note=(note or "").strip() or None,
+                 changes={"completed_at": now.isoformat(), "completed_by": actor.username})
+    calendar = calendars.calendar_for(dossier.agency)
+    if following is not None:
+        _hand_over(following, department=next_department, by=actor, at=now, calendar=calendar)
+        dossier.status = DossierStatus.processing
+    else:
+        dossier.status = DossierStatus.returned
+        dossier.processed_at = dossier.processed_at or now
+        dossier.returned_at = now
+    audit.flush_as(db.session, actor)
+    return step
+
+
+def timeliness(dossier: Dossier) -> Timeliness | None:
+    """Early / on time / late once the result is returned; None while in progress."""
+    if dossier.returned_at is None:
+        return None
+    return classify(dossier.returned_at, dossier.due_at, calendars.calendar_for(dossier.agency))
+
+
+def step_timeliness(step: DossierStep) -> Timeliness | None:
+    if step.completed_at is None or step.due_at is None:
+        return None
+    return classify(step.completed_at, step.due_at, calendars.calendar_for(step.dossier.agency))
+
+
+def find_for_lookup(code: str, secret: str) -> Dossier | None:
+    """The dossier with this code, only if the secret matches (else None, alike)."""
+    dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == (code or "").strip().upper()))
+    if dossier is None or not check_password_hash(dossier.lookup_secret_hash,
+                                                  (secret or "").strip().upper()):
+        return None
+    return dossier
+
+
+OPEN_STATUSES = (DossierStatus.registered, DossierStatus.received, DossierStatus.processing,
+                 DossierStatus.supplement_requested, DossierStatus.awaiting_payment)
+
+
+def in_flight_on(procedure_version_id: int) -> list[Dossier]:
+    """Dossiers still being worked under a given process version (they keep its rules
+    even after a newer version takes effect)."""
+    return db.session.scalars(sa.select(Dossier).where(
+        Dossier.procedure_version_id == procedure_version_id,
+        Dossier.status.in_(OPEN_STATUSES)).order_by(Dossier.due_at)).all()
