@@ -69,3 +69,40 @@ def birth(staff, orgtree):
     procedures.write_procedure_data(version, procedure, birth_data())
     db.session.commit()
     return procedure
+
+
+def approve_second_version(procedure, staff, *, effective_date, step_hours=3):
+    """Draft, submit and approve a second version of `procedure` whose second step takes
+    `step_hours` instead of 4."""
+    from qms.services import procedures as procedure_service
+
+    version = documents.draft_version(procedure.document, actor=staff["quality"],
+                                      title=procedure.document.title, body="",
+                                      change_summary="Rút ngắn thẩm tra", now=NOW)
+    changed = birth_data()
+    changed["steps"][1]["hours"] = step_hours
+    procedure_service.write_procedure_data(version, procedure, changed)
+    documents.submit(version, actor=staff["quality"], now=NOW)
+    documents.approve(version, actor=staff["leader"], effective_date=effective_date, now=NOW)
+    db.session.commit()
+    return version
+
+
+@pytest.fixture
+def frozen_clock():
+    from qms import clock
+
+    with clock.frozen(NOW):
+        yield NOW
+
+
+@pytest.fixture
+def client_for(app, staff):
+    """A separate browser, logged in as one of the staff."""
+    from tests.conftest import login
+
+    def make(username: str):
+        browser = app.test_client()
+        assert login(browser, username).status_code == 302
+        return browser
+    return make

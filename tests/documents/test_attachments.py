@@ -8,12 +8,11 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
-from qms import clock
 from qms.errors import Conflict, ValidationError
 from qms.extensions import db
 from qms.models import Attachment
 from qms.services import attachments, documents
-from tests.conftest import FreshContextClient, login, post_form
+from tests.conftest import post_form
 from tests.documents.conftest import NOW
 
 VERSION_PAGE = "/documents/CSCL/versions/1"
@@ -32,20 +31,8 @@ DOCX = office_file("word/document.xml")
 XLSX = office_file("xl/workbook.xml")
 
 
-@pytest.fixture(autouse=True)
-def _frozen_clock():
-    with clock.frozen(NOW):
-        yield
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
-
-@pytest.fixture
-def client_for(app, staff):
-    def make(username: str):
-        app.test_client_class = FreshContextClient
-        browser = app.test_client()
-        assert login(browser, username).status_code == 302
-        return browser
-    return make
 
 
 def upload(browser, content: bytes, name: str, page: str = VERSION_PAGE):

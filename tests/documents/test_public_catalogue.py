@@ -3,7 +3,7 @@ from datetime import date
 
 from qms.extensions import db
 from qms.services import documents
-from tests.documents.conftest import NOW
+from tests.documents.conftest import NOW, approve_second_version
 
 
 def make_effective(procedure, staff):
@@ -46,18 +46,8 @@ def test_a_procedure_page_shows_steps_limit_fee_components_and_legal_bases(clien
 def test_a_new_version_replaces_the_listing_only_on_its_effective_date(client, birth, staff):
     from datetime import timedelta
 
-    from qms.services import procedures
-    from tests.documents.conftest import birth_data
-
     make_effective(birth, staff)
-    v2 = documents.draft_version(birth.document, actor=staff["quality"], title=birth.document.title,
-                                 body="", change_summary="Rút ngắn thẩm tra", now=NOW)
-    changed = birth_data()
-    changed["steps"][1]["hours"] = 3
-    procedures.write_procedure_data(v2, birth, changed)
-    documents.submit(v2, actor=staff["quality"], now=NOW)
-    documents.approve(v2, actor=staff["leader"], effective_date=date(2026, 12, 1), now=NOW)
-    db.session.commit()
+    approve_second_version(birth, staff, effective_date=date(2026, 12, 1))
     assert "4 giờ làm việc" in client.get("/thu-tuc/1.001193").get_data(as_text=True)
     documents.apply_effective_dates(NOW + timedelta(days=8))
     db.session.commit()
@@ -69,18 +59,8 @@ def test_versions_take_effect_on_their_date_without_the_cron_job(client, birth, 
     from datetime import timedelta
 
     from qms import clock
-    from qms.services import procedures
-    from tests.documents.conftest import birth_data
-
     make_effective(birth, staff)
-    v2 = documents.draft_version(birth.document, actor=staff["quality"], title=birth.document.title,
-                                 body="", change_summary="Rút ngắn thẩm tra", now=NOW)
-    changed = birth_data()
-    changed["steps"][1]["hours"] = 3
-    procedures.write_procedure_data(v2, birth, changed)
-    documents.submit(v2, actor=staff["quality"], now=NOW)
-    documents.approve(v2, actor=staff["leader"], effective_date=date(2026, 12, 1), now=NOW)
-    db.session.commit()
+    approve_second_version(birth, staff, effective_date=date(2026, 12, 1))
     monkeypatch.setattr(documents, "_daily_done", None)
     with clock.frozen(NOW + timedelta(days=7)):  # 30 November: not yet
         assert "4 giờ làm việc" in client.get("/thu-tuc/1.001193").get_data(as_text=True)

@@ -7,31 +7,17 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from qms import clock
 from qms.extensions import db
 from qms.models import Acknowledgement, Document, DocumentKind, Field, VersionStatus
 from qms.services import documents, procedures
-from tests.conftest import FreshContextClient, login, post_form
+from tests.conftest import post_form
 from tests.documents.conftest import NOW, birth_data
 
 TODAY = date(2026, 11, 23)  # NOW in Hà Nội
 
 
-@pytest.fixture(autouse=True)
-def _frozen_clock():
-    with clock.frozen(NOW):
-        yield
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
-
-@pytest.fixture
-def client_for(app, staff):
-    """A separate browser, logged in as one of the staff."""
-    def make(username: str):
-        app.test_client_class = FreshContextClient
-        browser = app.test_client()
-        assert login(browser, username).status_code == 302
-        return browser
-    return make
 
 
 def follow(browser, response) -> str:

@@ -205,9 +205,8 @@ def test_a_dossier_keeps_the_version_it_was_received_under(three_days, desk):
 def test_the_comparison_lists_dossiers_still_on_the_old_version(client, in_force, desk, staff, orgtree):
     from datetime import date
 
-    from qms.services import documents, procedures
     from tests.conftest import login
-    from tests.documents.conftest import NOW, birth_data
+    from tests.documents.conftest import approve_second_version
 
     old, _ = receive(in_force, desk["onestop"], at(2026, 11, 25, 8, 0))
     done, _ = receive(in_force, desk["onestop"], at(2026, 11, 25, 8, 5))
@@ -215,13 +214,7 @@ def test_the_comparison_lists_dossiers_still_on_the_old_version(client, in_force
         nxt = orgtree["culture"] if step.position == 1 else orgtree["office"]
         actor = {1: desk["onestop"], 2: desk["culture"], 3: desk["office"], 4: desk["onestop"]}[step.position]
         dossiers.complete_step(step, actor=actor, now=at(2026, 11, 25, 9, 0), next_department=nxt)
-    v2 = documents.draft_version(in_force.document, actor=staff["quality"], title=in_force.document.title,
-                                 body="", change_summary="Đổi", now=NOW)
-    changed = birth_data()
-    changed["steps"][1]["hours"] = 3
-    procedures.write_procedure_data(v2, in_force, changed)
-    documents.submit(v2, actor=staff["quality"], now=NOW)
-    documents.approve(v2, actor=staff["leader"], effective_date=date(2026, 11, 23), now=NOW)
+    approve_second_version(in_force, staff, effective_date=date(2026, 11, 23))
     new, _ = receive(in_force, desk["onestop"], at(2026, 11, 25, 10, 0))
     db.session.commit()
     assert new.procedure_version.version.number == 2 and old.procedure_version.version.number == 1
