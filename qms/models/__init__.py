@@ -11,7 +11,15 @@ from qms.models.documents import (
                                   DocumentVersion,
                                   VersionStatus,
 )
-from qms.models.dossiers import Channel, Dossier, DossierSequence, DossierStatus, DossierStep
+from qms.models.dossiers import (
+                                  Channel,
+                                  Dossier,
+                                  DossierEvent,
+                                  DossierSequence,
+                                  DossierStatus,
+                                  DossierStep,
+                                  EventKind,
+)
 from qms.models.org import Agency, AgencyLevel, Department, Field
 from qms.models.procedures import (
                                   OnlineLevel,
@@ -37,11 +45,13 @@ __all__ = [
     "Department",
     "Document",
     "Dossier",
+    "DossierEvent",
     "DossierSequence",
     "DossierStatus",
     "DossierStep",
     "DocumentKind",
     "DocumentVersion",
+    "EventKind",
     "Field",
     "OnlineLevel",
     "Procedure",

@@ -100,6 +100,10 @@ class Dossier(IdMixin, Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
     processed_at: Mapped[datetime | None]
     returned_at: Mapped[datetime | None]
+    # While the clock is stopped (supplementation, financial obligation): since when.
+    paused_at: Mapped[datetime | None]
+    # The new date promised in an apology letter (at most one); `due_at` stays the legal one.
+    promised_at: Mapped[datetime | None]
 
     agency: Mapped[Agency] = relationship()
     department: Mapped[Department] = relationship()
@@ -108,6 +112,11 @@ class Dossier(IdMixin, Base):
     received_by: Mapped[User | None] = relationship()
     steps: Mapped[list[DossierStep]] = relationship(
         back_populates="dossier", order_by="DossierStep.position")
+    events: Mapped[list[DossierEvent]] = relationship(
+        back_populates="dossier", order_by="DossierEvent.id")
+
+    def count(self, kind: EventKind) -> int:
+        return sum(1 for event in self.events if event.kind is kind)
 
 
 class DossierStep(IdMixin, Base):
@@ -137,3 +146,34 @@ class DossierStep(IdMixin, Base):
     department: Mapped[Department | None] = relationship()
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
     handed_over_by: Mapped[User | None] = relationship(foreign_keys=[handed_over_by_id])
+
+
+class EventKind(enum.Enum):
+    supplement_requested = "supplement_requested"  # Mẫu 02: the clock stops
+    supplement_received = "supplement_received"  # the clock restarts or resumes
+    payment_requested = "payment_requested"  # awaiting the financial obligation: stops
+    payment_received = "payment_received"  # resumes
+    apology = "apology"  # Mẫu 04: apology and a new promised date (once)
+    stopped = "stopped"  # Mẫu 05: processing stopped
+    withdrawn = "withdrawn"  # the applicant withdrew the dossier
+
+
+class DossierEvent(IdMixin, Base):
+    """Something that happened to a dossier outside its steps, with who and why."""
+
+    __tablename__ = "dossier_event"
+    __audited__ = True
+
+    dossier_id: Mapped[int] = mapped_column(sa.ForeignKey("dossier.id"), index=True)
+    kind: Mapped[EventKind] = mapped_column(enum_type(EventKind))
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+    by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    # The department causing a delay (apology) or asking for documents (supplementation).
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    due_before: Mapped[datetime | None]
+    due_after: Mapped[datetime | None]
+
+    dossier: Mapped[Dossier] = relationship(back_populates="events")
+    by: Mapped[User | None] = relationship()
+    department: Mapped[Department | None] = relationship()

@@ -17,9 +17,11 @@ from qms.extensions import db
 from qms.models import (
     Channel,
     Dossier,
+    DossierEvent,
     DossierSequence,
     DossierStatus,
     DossierStep,
+    EventKind,
     Procedure,
     ProcedureVersion,
     Role,
@@ -213,3 +215,148 @@ def in_flight_on(procedure_version_id: int) -> list[Dossier]:
     return db.session.scalars(sa.select(Dossier).where(
         Dossier.procedure_version_id == procedure_version_id,
         Dossier.status.in_(OPEN_STATUSES)).order_by(Dossier.due_at)).all()
+
+
+# --- pauses, delays and endings ---------------------------------------------------------------
+# Which events may happen in which dossier states, and where they lead (checked in one place).
+EVENT_TRANSITIONS: dict[EventKind, tuple[frozenset[DossierStatus], DossierStatus]] = {
+    EventKind.supplement_requested: (frozenset({DossierStatus.received, DossierStatus.processing}),
+                                     DossierStatus.supplement_requested),
+    EventKind.supplement_received: (frozenset({DossierStatus.supplement_requested}),
+                                    DossierStatus.processing),
+    EventKind.payment_requested: (frozenset({DossierStatus.received, DossierStatus.processing}),
+                                  DossierStatus.awaiting_payment),
+    EventKind.payment_received: (frozenset({DossierStatus.awaiting_payment}), DossierStatus.processing),
+    EventKind.apology: (frozenset({DossierStatus.received, DossierStatus.processing}), None),
+    EventKind.stopped: (frozenset(OPEN_STATUSES), DossierStatus.stopped),
+    EventKind.withdrawn: (frozenset(OPEN_STATUSES), DossierStatus.withdrawn),
+}
+
+
+def _record_event(dossier: Dossier, kind: EventKind, *, actor: User, now: datetime, reason: str = "",
+                  department=None, due_before=None, due_after=None) -> DossierEvent:
+    sources, target = EVENT_TRANSITIONS[kind]
+    if dossier.status not in sources:
+        raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
+    event = DossierEvent(dossier=dossier, kind=kind, at=now, by=actor, reason=(reason or "").strip(),
+                         department=department, due_before=due_before, due_after=due_after)
+    db.session.add(event)
+    if target is not None:
+        dossier.status = target
+    audit.flush_as(db.session, actor)
+    return event
+
+
+def _require_reason(reason: str) -> None:
+    if not (reason or "").strip():
+        raise ValidationError(_("Hãy ghi lý do."))
+
+
+def _may_act_on(actor: User, dossier: Dossier) -> bool:
+    """The officers of the department holding the current step, and the one-stop office."""
+    step = current_step(dossier)
+    departments = {dossier.department_id, step.department_id if step else None}
+    return actor.is_active and actor.department_id in departments and \
+        actor.has_role(Role.officer, Role.department_head)
+
+
+def request_supplement(dossier: Dossier, *, actor: User, reason: str, now: datetime) -> DossierEvent:
+    """Ask the applicant for missing documents (Mẫu 02): the clock stops.
+
+    Rule: at most `supplement_max` times (once unless the procedure says otherwise), with
+    the reason; by the department holding the dossier or the one-stop office."""
+    _require_reason(reason)
+    if not _may_act_on(actor, dossier):
+        raise Forbidden(_("Hồ sơ đang do phòng khác giải quyết."))
+    allowed = dossier.procedure_version.supplement_max
+    if dossier.count(EventKind.supplement_requested) >= allowed:
+        raise Conflict(_("Đã yêu cầu bổ sung %(n)d lần, tối đa theo quy định.", n=allowed))
+    event = _record_event(dossier, EventKind.supplement_requested, actor=actor, now=now,
+                          reason=reason, department=actor.department, due_before=dossier.due_at)
+    dossier.paused_at = now
+    return event
+
+
+def receive_supplement(dossier: Dossier, *, actor: User, now: datetime) -> DossierEvent:
+    """The applicant brought the documents: the clock runs again, by the version's rule —
+    restart the whole limit from the complete dossier (default), or resume what was left."""
+    if actor.department_id != dossier.department_id:
+        raise Forbidden(_("Chỉ Bộ phận một cửa nhận hồ sơ bổ sung."))
+    return _resume(dossier, EventKind.supplement_received, actor=actor, now=now,
+                   restart=dossier.procedure_version.supplement_rule.value == "restart")
+
+
+def request_payment(dossier: Dossier, *, actor: User, reason: str, now: datetime) -> DossierEvent:
+    """Waiting for the applicant's financial obligation (taxes, fees): the clock stops."""
+    _require_reason(reason)
+    if not _may_act_on(actor, dossier):
+        raise Forbidden(_("Hồ sơ đang do phòng khác giải quyết."))
+    event = _record_event(dossier, EventKind.payment_requested, actor=actor, now=now, reason=reason,
+                          department=actor.department, due_before=dossier.due_at)
+    dossier.paused_at = now
+    return event
+
+
+def receive_payment(dossier: Dossier, *, actor: User, now: datetime) -> DossierEvent:
+    if not _may_act_on(actor, dossier):
+        raise Forbidden(_("Hồ sơ đang do phòng khác giải quyết."))
+    return _resume(dossier, EventKind.payment_received, actor=actor, now=now, restart=False)
+
+
+def _resume(dossier: Dossier, kind: EventKind, *, actor: User, now: datetime, restart: bool) -> DossierEvent:
+    calendar = calendars.calendar_for(dossier.agency)
+    before = dossier.due_at
+    step = current_step(dossier)
+    if restart:
+        dossier.due_at = due_time(dossier.procedure_version, now, calendar)
+        if step is not None:
+            step.due_at = calendar.add_working_minutes(now, step.minutes)
+    else:
+        paused = dossier.paused_at or now
+        left = calendar.working_minutes_between(paused, before)
+        dossier.due_at = calendar.add_working_minutes(now, left)
+        if step is not None and step.due_at is not None:
+            step_left = calendar.working_minutes_between(paused, step.due_at)
+            step.due_at = calendar.add_working_minutes(now, step_left)
+    dossier.paused_at = None
+    return _record_event(dossier, kind, actor=actor, now=now, due_before=before,
+                         due_after=dossier.due_at)
+
+
+def apologise(dossier: Dossier, *, actor: User, reason: str, promised_at: datetime,
+              now: datetime) -> DossierEvent:
+    """The apology letter with a new date (Mẫu 04).
+
+    Rules: issued before the due time, at most once per dossier, signed by the head of the
+    department causing the delay (the one holding the current step), with a reason and a
+    new date after the due time. The legal due time stays for the reports."""
+    _require_reason(reason)
+    step = current_step(dossier)
+    if step is None or actor.department_id != step.department_id or not actor.has_role(Role.department_head):
+        raise Forbidden(_("Văn bản xin lỗi do trưởng phòng đang giải quyết hồ sơ ký."))
+    if dossier.count(EventKind.apology):
+        raise Conflict(_("Hồ sơ đã có văn bản xin lỗi; chỉ được hẹn lại một lần."))
+    if now >= dossier.due_at:
+        raise Conflict(_("Văn bản xin lỗi phải được gửi trước thời hạn trả kết quả."))
+    if promised_at <= dossier.due_at:
+        raise ValidationError(_("Ngày hẹn mới phải sau thời hạn hiện tại."))
+    event = _record_event(dossier, EventKind.apology, actor=actor, now=now, reason=reason,
+                          department=step.department, due_before=dossier.due_at, due_after=promised_at)
+    dossier.promised_at = promised_at
+    return event
+
+
+def stop_processing(dossier: Dossier, *, actor: User, reason: str, now: datetime) -> DossierEvent:
+    """Stop processing (Mẫu 05) with the reason; the dossier ends."""
+    _require_reason(reason)
+    if not _may_act_on(actor, dossier):
+        raise Forbidden(_("Hồ sơ đang do phòng khác giải quyết."))
+    return _record_event(dossier, EventKind.stopped, actor=actor, now=now, reason=reason)
+
+
+def withdraw(dossier: Dossier, *, actor: User, reason: str, now: datetime) -> DossierEvent:
+    """The applicant withdraws the dossier, recorded at the one-stop office."""
+    _require_reason(reason)
+    if actor.department_id != dossier.department_id:
+        raise Forbidden(_("Chỉ Bộ phận một cửa ghi nhận việc rút hồ sơ."))
+    return _record_event(dossier, EventKind.withdrawn, actor=actor, now=now, reason=reason)
