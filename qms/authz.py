@@ -19,6 +19,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "users.manage": frozenset({A}),
     "org.manage": frozenset({A}),
     "calendar.manage": frozenset({A}),
+    # Dossiers: the desk receives; departments work their steps (object rules in the service)
+    "dossiers.receive": frozenset({OF, HEAD}),
+    "dossiers.work": frozenset({A, QO, OF, HEAD, LEAD, AUD}),
     "audit_log.view": frozenset({A, QO, AUD}),
     # Reading the organisation (needed to pick departments and agencies elsewhere)
     "org.view": frozenset({A, QO, OF, HEAD, LEAD, AUD}),

@@ -7,6 +7,7 @@ def register_blueprints(app: Flask) -> None:
     from qms.web.admin import bp as admin_bp
     from qms.web.auth import bp as auth_bp
     from qms.web.documents import bp as documents_bp
+    from qms.web.dossiers import bp as dossiers_bp
     from qms.web.main import bp as main_bp
     from qms.web.public import bp as public_bp
 
@@ -15,3 +16,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(documents_bp, url_prefix="/documents")
     app.register_blueprint(public_bp, url_prefix="/thu-tuc")
+    app.register_blueprint(dossiers_bp, url_prefix="/dossiers")

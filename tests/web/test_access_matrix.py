@@ -15,8 +15,8 @@ from werkzeug.datastructures import FileStorage
 from qms import clock
 from qms.extensions import db
 from qms.models import AgencyLevel, DayKind, DocumentKind, Role
-from qms.services import attachments, calendars, documents, org, procedures
-from tests.conftest import login
+from qms.services import accounts, attachments, calendars, documents, dossiers, org, procedures
+from tests.conftest import PASSWORD, login
 from tests.documents.conftest import birth_data
 from tests.web.conftest import ROLES, text, username_of
 
@@ -85,6 +85,14 @@ EXPECTED: dict[str, tuple] = {
     # The public catalogue of procedures in force: no login
     "/thu-tuc/":                               EVERYONE,
     "/thu-tuc/<code>":                         EVERYONE,
+    # The citizen's dossier lookup: no login
+    "/tra-cuu":                                EVERYONE,
+    # Dossiers. None of the matrix users sits in a one-stop office, so none opens the desk;
+    # a dossier is read by oversight roles and the departments it went through only.
+    "/dossiers/receive":                       (LOGIN, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
+    "/dossiers/queue":                         MEMBERS,
+    "/dossiers/<code>":                        (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
+    "/dossiers/<code>/steps/<int:position>/complete": POST_ONLY,
 }
 
 # The same routes with ids that do not exist. Logging in comes first (anonymous → login
@@ -105,6 +113,7 @@ UNKNOWN_ID_EXPECTED: dict[str, tuple] = {
     "/documents/<code>/versions/<int:number>/attachments/<int:attachment_id>":
                                                (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
     "/thu-tuc/<code>":                         (MISSING,) * 7,
+    "/dossiers/<code>":                        (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
 }
 
 SKIPPED_ENDPOINTS = {"static", "bootstrap.static"}
@@ -168,17 +177,22 @@ def real_ids(orgtree, users):
     _make_effective(version, quality, leader)
     override = calendars.add_override(orgtree["province"], day=date(2026, 12, 26),
                                       kind=DayKind.working_day, reason="Làm bù", actor=None)
+    desk = accounts.create_user(actor=None, username="motcua", full_name="Một Cửa", password=PASSWORD,
+                                department=orgtree["onestop"], roles={Role.officer})
+    dossier, _secret = dossiers.receive_dossier(actor=desk, procedure=procedure,
+                                                applicant_name="Lê Văn Tám", now=clock.now())
     db.session.commit()
     return {"agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
             "field_id": field.id, "user_id": users[Role.officer].id, "code": "vi",
             "documents.code": "CSCL", "number": v2.number, "attachment_id": attachment.id,
-            "public.code": procedure.code, "override_id": override.id}
+            "public.code": procedure.code, "override_id": override.id,
+            "dossiers.code": dossier.code, "position": 1}
 
 
 UNKNOWN_IDS = {"agency_id": 987654, "department_id": 987654, "field_id": 987654,
                "user_id": 987654, "code": "xx", "documents.code": "KHONG-CO",
                "number": 987654, "attachment_id": 987654, "public.code": "9.999999",
-               "override_id": 987654}
+               "override_id": 987654, "dossiers.code": "TP-A-000000-0000", "position": 99}
 
 # Unknown ids below a real one: a version number the document does not have, a file id the
 # version does not have. Each case walks only the rules that take the unknown parameter.

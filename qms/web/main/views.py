@@ -1,8 +1,10 @@
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
+from qms.extensions import limiter
 from qms.web.main import bp
 
 
@@ -28,3 +30,21 @@ def set_language(code: str):
 @bp.get("/healthz")
 def health():
     return {"status": "ok"}
+
+
+@bp.route("/tra-cuu", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"],
+               error_message=lambda: _("Bạn đã tra cứu quá nhiều lần. Vui lòng thử lại sau ít phút."))
+def lookup():
+    """Citizens look up a dossier by its code and lookup secret: its status, current step
+    and promised date, and nothing personal beyond what they typed."""
+    from qms.services import dossiers
+    from qms.web.dossiers.forms import LookupForm
+
+    form = LookupForm()
+    found, not_found = None, False
+    if form.validate_on_submit():
+        found = dossiers.find_for_lookup(form.code.data, form.secret.data)
+        not_found = found is None
+    return render_template("main/lookup.html", form=form, dossier=found, not_found=not_found,
+                           step=dossiers.current_step(found) if found else None)

@@ -1,0 +1,32 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from qms.web.admin.forms import MultiCheckboxField
+
+CHANNEL_LABELS = {"direct": _l("Trực tiếp"), "online": _l("Trực tuyến"), "postal": _l("Bưu chính công ích")}
+
+
+class ReceiveForm(FlaskForm):
+    procedure_id = SelectField(_l("Thủ tục"), coerce=int, validators=[DataRequired()])
+    applicant_name = StringField(_l("Người nộp hồ sơ"), validators=[DataRequired(), Length(max=255)])
+    applicant_id_number = StringField(_l("Số định danh cá nhân"), validators=[Optional(), Length(max=32)])
+    applicant_phone = StringField(_l("Điện thoại"), validators=[Optional(), Length(max=32)])
+    applicant_address = StringField(_l("Địa chỉ"), validators=[Optional(), Length(max=500)])
+    applicant_email = EmailField(_l("Thư điện tử"), validators=[Optional(), Email(), Length(max=255)])
+    channel = SelectField(_l("Kênh tiếp nhận"), choices=list(CHANNEL_LABELS.items()))
+    components = MultiCheckboxField(_l("Thành phần hồ sơ đã nhận"), choices=[], validate_choice=False)
+    return_method = StringField(_l("Hình thức nhận kết quả"), validators=[Optional(), Length(max=64)])
+
+
+class CompleteForm(FlaskForm):
+    note = TextAreaField(_l("Ghi chú"), validators=[Optional(), Length(max=2000)])
+    next_department_id = SelectField(_l("Chuyển bước tiếp theo cho"), coerce=int, validators=[Optional()])
+
+
+class LookupForm(FlaskForm):
+    code = StringField(_l("Mã hồ sơ"), validators=[DataRequired(), Length(max=48)])
+    secret = StringField(_l("Mã tra cứu"), validators=[DataRequired(), Length(max=16)])
+    submit = SubmitField(_l("Tra cứu"))
+

@@ -1,0 +1,110 @@
+"""The one-stop desk and the departments: receive dossiers, work the queue, complete steps."""
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from qms import authz, clock
+from qms.errors import QmsError
+from qms.extensions import db
+from qms.models import Channel, Department, Dossier, Procedure
+from qms.services import calendars, dossiers
+from qms.web.dossiers import bp
+from qms.web.dossiers.forms import CHANNEL_LABELS, CompleteForm, ReceiveForm
+
+
+@bp.before_request
+@login_required
+def _require_login():
+    """Every page here needs a login; each view asks authz for its permission."""
+
+
+def _dossier(code: str) -> Dossier:
+    dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == code))
+    if dossier is None:
+        abort(404)
+    if not dossiers.may_read(current_user, dossier):
+        abort(403)
+    return dossier
+
+
+@bp.route("/receive", methods=["GET", "POST"])
+def receive():
+    authz.require("dossiers.receive")
+    if not current_user.department.is_one_stop:
+        abort(403)
+    form = ReceiveForm()
+    available = dossiers.receivable_procedures(current_user.department.agency)
+    form.procedure_id.choices = [(p.id, f"{p.code} — {p.name}") for p in available]
+    chosen = db.session.get(Procedure, form.procedure_id.data) if form.procedure_id.data else None
+    if form.validate_on_submit() and chosen is not None:
+        try:
+            dossier, secret = dossiers.receive_dossier(
+                actor=current_user, procedure=chosen, now=clock.now(),
+                applicant_name=form.applicant_name.data,
+                applicant_id_number=form.applicant_id_number.data or "",
+                applicant_phone=form.applicant_phone.data or "",
+                applicant_address=form.applicant_address.data or "",
+                applicant_email=form.applicant_email.data or "",
+                channel=Channel(form.channel.data), components=form.components.data,
+                return_method=form.return_method.data or "")
+        except QmsError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            db.session.commit()
+            # The lookup secret is shown this once, to be written on the receipt slip.
+            return render_template("dossiers/received.html", dossier=dossier, secret=secret)
+    return render_template("dossiers/receive.html", form=form, procedures=available)
+
+
+@bp.get("/queue")
+def queue():
+    authz.require("dossiers.work")
+    steps = db.session.scalars(dossiers.queue(current_user.department_id)).unique().all()
+    now = clock.now()
+    return render_template("dossiers/queue.html", steps=steps, now=now,
+                           soon=now + timedelta(hours=4))
+
+
+@bp.get("/<code>")
+def show(code: str):
+    authz.require("dossiers.work")
+    dossier = _dossier(code)
+    step = dossiers.current_step(dossier)
+    form = CompleteForm()
+    agency_departments = db.session.scalars(sa.select(Department).where(
+        Department.agency_id == dossier.agency_id, Department.active.is_(True))
+        .order_by(Department.code)).all()
+    form.next_department_id.choices = [(0, "—")] + [(d.id, f"{d.code} — {d.name}") for d in agency_departments]
+    return render_template(
+        "dossiers/show.html", dossier=dossier, step=step, form=form,
+        may_complete=step is not None and dossiers.may_complete(current_user, step),
+        timeliness=dossiers.timeliness(dossier), step_timeliness=dossiers.step_timeliness,
+        channel_labels=CHANNEL_LABELS, calendar=calendars.calendar_for(dossier.agency))
+
+
+@bp.post("/<code>/steps/<int:position>/complete")
+def complete(code: str, position: int):
+    authz.require("dossiers.work")
+    dossier = _dossier(code)
+    step = next((s for s in dossier.steps if s.position == position), None)
+    if step is None:
+        abort(404)
+    form = CompleteForm()
+    form.next_department_id.choices = [(0, "—")] + [
+        (d.id, d.code) for d in db.session.scalars(sa.select(Department))]
+    if form.validate_on_submit():
+        try:
+            dossiers.complete_step(
+                step, actor=current_user, now=clock.now(), note=form.note.data or "",
+                next_department=db.session.get(Department, form.next_department_id.data or 0))
+        except QmsError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            db.session.commit()
+            flash(_("Đã hoàn thành bước “%(n)s”.", n=step.name), "success")
+    return redirect(url_for(".show", code=dossier.code))

@@ -1,0 +1,87 @@
+"""The desk and the departments through the pages, and the citizen's lookup."""
+import re
+
+import pytest
+
+from qms import clock
+from qms.extensions import db
+from qms.models import Dossier
+from tests.conftest import login, post_form
+from tests.dossiers.conftest import at
+from tests.web.conftest import text
+
+
+@pytest.fixture
+def friday_afternoon():
+    with clock.frozen(at(2026, 11, 20, 14, 0)):
+        yield
+
+
+def browser_as(app, username):
+    browser = app.test_client()
+    assert login(browser, username).status_code == 302
+    return browser
+
+
+pytestmark = pytest.mark.usefixtures("friday_afternoon")
+
+
+def test_a_dossier_is_received_worked_and_looked_up(app, in_force, desk, orgtree):
+    desk_browser = browser_as(app, "motcua")
+    page = text(post_form(desk_browser, "/dossiers/receive", {
+        "procedure_id": in_force.id, "applicant_name": "Nguyễn Thị Hoa", "channel": "direct",
+        "applicant_phone": "0901234567"}))
+    code = re.search(r'id="dossier-code">([^<]+)<', page).group(1)
+    secret = re.search(r'id="lookup-secret">([^<]+)<', page).group(1)
+    assert code == "TP-A-261120-0001" and len(secret) == 8
+    assert "20/11/2026 17:00" in page  # same-day procedure received before 15:00
+
+    assert code in text(desk_browser.get("/dossiers/queue"))
+    culture = browser_as(app, "vanhoa")
+    assert culture.get(f"/dossiers/{code}").status_code == 403  # not theirs yet
+    post_form(desk_browser, f"/dossiers/{code}/steps/1/complete",
+              {"note": "Đủ thành phần", "next_department_id": orgtree["culture"].id},
+              token_from=f"/dossiers/{code}")
+    assert code in text(culture.get("/dossiers/queue"))
+    assert code not in text(desk_browser.get("/dossiers/queue"))
+    response = post_form(culture, f"/dossiers/{code}/steps/2/complete",
+                         {"next_department_id": orgtree["office"].id}, token_from=f"/dossiers/{code}")
+    assert response.status_code == 302
+    office = browser_as(app, "vanphong")
+    post_form(office, f"/dossiers/{code}/steps/3/complete", {}, token_from=f"/dossiers/{code}")
+    post_form(desk_browser, f"/dossiers/{code}/steps/4/complete", {}, token_from=f"/dossiers/{code}")
+    dossier = db.session.query(Dossier).one()
+    assert dossier.status.value == "returned"
+    page = text(desk_browser.get(f"/dossiers/{code}"))
+    assert "Đã trả kết quả" in page and "Đúng hạn" in page
+
+    citizen = app.test_client()
+    result = text(post_form(citizen, "/tra-cuu", {"code": code.lower(), "secret": secret}))
+    assert "Đã trả kết quả" in result and "Nguyễn Thị Hoa" not in result and "0901234567" not in result
+    wrong = text(post_form(citizen, "/tra-cuu", {"code": code, "secret": "ABCDEFGH"}))
+    assert "Không tìm thấy hồ sơ." in wrong and "Đăng ký khai sinh" not in wrong
+
+
+def test_completing_someone_elses_step_is_refused_with_a_message(app, in_force, desk, orgtree):
+    desk_browser = browser_as(app, "motcua")
+    page = text(post_form(desk_browser, "/dossiers/receive", {
+        "procedure_id": in_force.id, "applicant_name": "Trần Văn Nam", "channel": "online"}))
+    code = re.search(r'id="dossier-code">([^<]+)<', page).group(1)
+    post_form(desk_browser, f"/dossiers/{code}/steps/1/complete",
+              {"next_department_id": orgtree["culture"].id}, token_from=f"/dossiers/{code}")
+    # The one-stop officer can read the dossier but step 2 belongs to the culture department.
+    response = post_form(desk_browser, f"/dossiers/{code}/steps/2/complete",
+                         {"next_department_id": orgtree["office"].id}, token_from=f"/dossiers/{code}")
+    assert "Bước này thuộc phòng khác." in text(desk_browser.get(response.location))
+
+
+def test_only_one_stop_officers_open_the_receiving_desk(app, in_force, desk):
+    assert browser_as(app, "vanhoa").get("/dossiers/receive").status_code == 403
+    assert browser_as(app, "motcua").get("/dossiers/receive").status_code == 200
+
+
+def test_the_lookup_is_rate_limited(app, in_force, desk):
+    citizen = app.test_client()
+    for _ in range(20):
+        post_form(citizen, "/tra-cuu", {"code": "X", "secret": "Y"})
+    assert post_form(citizen, "/tra-cuu", {"code": "X", "secret": "Y"}).status_code == 429
