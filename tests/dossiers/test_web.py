@@ -85,3 +85,40 @@ def test_the_lookup_is_rate_limited(app, in_force, desk):
     for _ in range(20):
         post_form(citizen, "/tra-cuu", {"code": "X", "secret": "Y"})
     assert post_form(citizen, "/tra-cuu", {"code": "X", "secret": "Y"}).status_code == 429
+
+
+def test_receipt_and_control_slips_print_in_vietnamese(app, in_force, desk, orgtree):
+    import base64
+    import io
+
+    from pypdf import PdfReader
+
+    def pdf_text(data):
+        return " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).split())
+
+    desk_browser = browser_as(app, "motcua")
+    page = post_form(desk_browser, "/dossiers/receive", {
+        "procedure_id": in_force.id, "applicant_name": "Nguyễn Thị Hoa", "channel": "direct"}
+    ).get_data(as_text=True)
+    code = re.search(r'id="dossier-code">([^<]+)<', page).group(1)
+    secret = re.search(r'id="lookup-secret">([^<]+)<', page).group(1)
+    receipt = base64.b64decode(re.search(r'data:application/pdf;base64,([^"]+)"', page).group(1))
+    text_ = pdf_text(receipt)
+    for expected in ("GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ", code, secret, "Nguyễn Thị Hoa",
+                     "Đăng ký khai sinh", "Tờ khai đăng ký khai sinh", "17 giờ 00 phút, ngày 20/11/2026"):
+        assert expected in text_, expected
+    post_form(desk_browser, f"/dossiers/{code}/steps/1/complete",
+              {"next_department_id": orgtree["culture"].id}, token_from=f"/dossiers/{code}")
+    with clock.frozen(at(2026, 11, 25, 9, 0)):  # the review, due 23/11 8:00, comes back late
+        culture = browser_as(app, "vanhoa")
+        post_form(culture, f"/dossiers/{code}/steps/2/complete",
+                  {"next_department_id": orgtree["office"].id, "note": "Chờ xác minh"},
+                  token_from=f"/dossiers/{code}")
+    slip = desk_browser.get(f"/dossiers/{code}/control-slip.pdf")
+    assert slip.mimetype == "application/pdf"
+    text_ = pdf_text(slip.data)
+    for expected in ("PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ", code, "Phòng Văn hóa - Xã hội",
+                     "Đúng hạn", "Quá hạn", "Chờ xác minh"):
+        assert expected in text_, expected
+    assert browser_as(app, "vanphong").get(f"/dossiers/{code}/control-slip.pdf").status_code == 200
+    assert app.test_client().get(f"/dossiers/{code}/control-slip.pdf").status_code == 302

@@ -92,6 +92,7 @@ EXPECTED: dict[str, tuple] = {
     "/dossiers/receive":                       (LOGIN, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
     "/dossiers/queue":                         MEMBERS,
     "/dossiers/<code>":                        (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
+    "/dossiers/<code>/control-slip.pdf":       (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
     "/dossiers/<code>/steps/<int:position>/complete": POST_ONLY,
 }
 
@@ -114,6 +115,7 @@ UNKNOWN_ID_EXPECTED: dict[str, tuple] = {
                                                (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
     "/thu-tuc/<code>":                         (MISSING,) * 7,
     "/dossiers/<code>":                        (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/dossiers/<code>/control-slip.pdf":       (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
 }
 
 SKIPPED_ENDPOINTS = {"static", "bootstrap.static"}

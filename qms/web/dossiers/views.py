@@ -1,8 +1,10 @@
 """The one-stop desk and the departments: receive dossiers, work the queue, complete steps."""
+import base64
+import io
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -10,7 +12,8 @@ from qms import authz, clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Channel, Department, Dossier, Procedure
-from qms.services import calendars, dossiers
+from qms.reports.pdf import render_pdf
+from qms.services import dossiers, procedures
 from qms.web.dossiers import bp
 from qms.web.dossiers.forms import CHANNEL_LABELS, CompleteForm, ReceiveForm
 
@@ -55,9 +58,25 @@ def receive():
             flash(error.message, "danger")
         else:
             db.session.commit()
-            # The lookup secret is shown this once, to be written on the receipt slip.
-            return render_template("dossiers/received.html", dossier=dossier, secret=secret)
+            # The lookup secret exists only now: it is shown once and printed on the slip.
+            receipt = render_pdf("pdf/receipt.html", dossier=dossier, secret=secret,
+                                 components=_components_of(dossier),
+                                 limit=_limit_text(dossier))
+            return render_template("dossiers/received.html", dossier=dossier, secret=secret,
+                                   receipt=base64.b64encode(receipt).decode())
     return render_template("dossiers/receive.html", form=form, procedures=available)
+
+
+def _components_of(dossier: Dossier) -> list[dict]:
+    """The components of the pinned version, or only those ticked at the desk."""
+    listed = dossier.procedure_version.components or []
+    received = set(dossier.components or [])
+    return [c for c in listed if not received or c["name"] in received]
+
+
+def _limit_text(dossier: Dossier) -> str:
+    pv = dossier.procedure_version
+    return f"{procedures.number(pv.time_limit)} {pv.time_unit.label}"
 
 
 @bp.get("/queue")
@@ -83,7 +102,7 @@ def show(code: str):
         "dossiers/show.html", dossier=dossier, step=step, form=form,
         may_complete=step is not None and dossiers.may_complete(current_user, step),
         timeliness=dossiers.timeliness(dossier), step_timeliness=dossiers.step_timeliness,
-        channel_labels=CHANNEL_LABELS, calendar=calendars.calendar_for(dossier.agency))
+        channel_labels=CHANNEL_LABELS, labels=_timeliness_labels())
 
 
 @bp.post("/<code>/steps/<int:position>/complete")
@@ -108,3 +127,18 @@ def complete(code: str, position: int):
             db.session.commit()
             flash(_("Đã hoàn thành bước “%(n)s”.", n=step.name), "success")
     return redirect(url_for(".show", code=dossier.code))
+
+
+@bp.get("/<code>/control-slip.pdf")
+def control_slip(code: str):
+    """Mẫu 06 (Circular 03/2025/TT-VPCP): every hand-over and completion, and which were late."""
+    authz.require("dossiers.work")
+    dossier = _dossier(code)
+    data = render_pdf("pdf/control_slip.html", dossier=dossier, step_timeliness=dossiers.step_timeliness,
+                      labels=_timeliness_labels())
+    return send_file(io.BytesIO(data), mimetype="application/pdf",
+                     download_name=f"phieu-kiem-soat-{dossier.code}.pdf")
+
+
+def _timeliness_labels() -> dict[str, str]:
+    return {"early": _("Trước hạn"), "on_time": _("Đúng hạn"), "late": _("Quá hạn")}
