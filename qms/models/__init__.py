@@ -1,5 +1,6 @@
 """All models, imported here so that Alembic and the app see the whole schema."""
 from qms.models.accounts import Role, User, UserRole
+from qms.models.api_tokens import ApiToken
 from qms.models.audit_log import AuditLog
 from qms.models.base import Base
 from qms.models.calendar import CalendarOverride, DayKind
@@ -15,11 +16,13 @@ from qms.models.dossiers import (
                                   Channel,
                                   Dossier,
                                   DossierEvent,
+                                  DossierFile,
                                   DossierSequence,
                                   DossierStatus,
                                   DossierStep,
                                   EventKind,
 )
+from qms.models.notifications import Notification, NotificationKind
 from qms.models.org import Agency, AgencyLevel, Department, Field
 from qms.models.procedures import (
                                   OnlineLevel,
@@ -35,6 +38,7 @@ from qms.models.procedures import (
 __all__ = [
     "Acknowledgement",
     "Agency",
+    "ApiToken",
     "AgencyLevel",
     "Attachment",
     "AuditLog",
@@ -46,6 +50,7 @@ __all__ = [
     "Document",
     "Dossier",
     "DossierEvent",
+    "DossierFile",
     "DossierSequence",
     "DossierStatus",
     "DossierStep",
@@ -53,6 +58,8 @@ __all__ = [
     "DocumentVersion",
     "EventKind",
     "Field",
+    "Notification",
+    "NotificationKind",
     "OnlineLevel",
     "Procedure",
     "ProcedureVersion",

@@ -114,6 +114,8 @@ class Dossier(IdMixin, Base):
         back_populates="dossier", order_by="DossierStep.position")
     events: Mapped[list[DossierEvent]] = relationship(
         back_populates="dossier", order_by="DossierEvent.id")
+    files: Mapped[list[DossierFile]] = relationship(
+        back_populates="dossier", order_by="DossierFile.id")
 
     def count(self, kind: EventKind) -> int:
         return sum(1 for event in self.events if event.kind is kind)
@@ -140,6 +142,8 @@ class DossierStep(IdMixin, Base):
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     note: Mapped[str] = mapped_column(sa.Text, default="")
+    # What the step produced (e.g. "Đủ điều kiện", "Đã ký Giấy khai sinh số 12"), as recorded
+    result: Mapped[str] = mapped_column(sa.Text, default="")
 
     dossier: Mapped[Dossier] = relationship(back_populates="steps")
     process_step: Mapped[ProcessStep] = relationship()
@@ -156,6 +160,8 @@ class EventKind(enum.Enum):
     apology = "apology"  # Mẫu 04: apology and a new promised date (once)
     stopped = "stopped"  # Mẫu 05: processing stopped
     withdrawn = "withdrawn"  # the applicant withdrew the dossier
+    not_accepted = "not_accepted"  # Mẫu 03: refused at reception, with the reasons
+    sent_back = "sent_back"  # a step returned to the previous one, with the reason
 
 
 class DossierEvent(IdMixin, Base):
@@ -173,7 +179,31 @@ class DossierEvent(IdMixin, Base):
     reason: Mapped[str] = mapped_column(sa.Text, default="")
     due_before: Mapped[datetime | None]
     due_after: Mapped[datetime | None]
+    # The step concerned (sent back: the step that was returned from)
+    step_position: Mapped[int | None]
 
     dossier: Mapped[Dossier] = relationship(back_populates="events")
     by: Mapped[User | None] = relationship()
     department: Mapped[Department | None] = relationship()
+
+
+class DossierFile(IdMixin, Base):
+    """A file an officer attached when completing a step (a draft decision, a signed result),
+    stored under <instance>/dossier_files/ by a random name; never deleted."""
+
+    __tablename__ = "dossier_file"
+    __audited__ = True
+
+    dossier_id: Mapped[int] = mapped_column(sa.ForeignKey("dossier.id"), index=True)
+    step_id: Mapped[int | None] = mapped_column(sa.ForeignKey("dossier_step.id"), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))  # as uploaded, for the download
+    storage_name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    media_type: Mapped[str] = mapped_column(sa.String(128))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    dossier: Mapped[Dossier] = relationship(back_populates="files")
+    step: Mapped[DossierStep | None] = relationship()
+    uploaded_by: Mapped[User] = relationship()
