@@ -13,6 +13,7 @@ import os
 import secrets
 import unicodedata
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -35,7 +36,8 @@ def storage_dir() -> Path:
     return Path(current_app.instance_path) / "attachments"
 
 
-def path_of(attachment: Attachment) -> Path:
+def path_of(attachment) -> Path:
+    """Where an attachment (of a document version or a dossier step) is stored."""
     return storage_dir() / attachment.storage_name
 
 
@@ -67,16 +69,21 @@ def clean_filename(name: str | None) -> str:
     return name[-255:]
 
 
-def save_attachment(version: DocumentVersion, file_storage, *, actor: User, now: datetime) -> Attachment:
-    """Attach an uploaded file to a draft version.
+@dataclass(frozen=True)
+class StoredFile:
+    filename: str  # as uploaded, cleaned
+    storage_name: str
+    media_type: str
+    size: int
+    sha256: str
+    path: Path
 
-    Rule: quality officers attach to drafts only; the file is non-empty, not larger than
-    DOCUMENT_ATTACHMENT_MAX_BYTES, and really a PDF, DOCX or XLSX (by content), named
-    with the matching extension."""
-    if not documents.may(actor, "edit"):
-        raise Forbidden(_("Chỉ cán bộ ISO được đính kèm tệp."))
-    if version.status is not VersionStatus.draft:
-        raise Conflict(_("Chỉ đính kèm tệp vào bản dự thảo; bản đã trình hoặc đã duyệt là bất biến."))
+
+def store_upload(file_storage) -> StoredFile:
+    """Store an uploaded PDF, DOCX or XLSX under a random name, after checking it.
+
+    Rules: a file is chosen and non-empty, at most DOCUMENT_ATTACHMENT_MAX_BYTES, really a
+    PDF, DOCX or XLSX by its bytes, and named with the matching extension."""
     filename = clean_filename(getattr(file_storage, "filename", None))
     if file_storage is None or not filename:
         raise ValidationError(_("Hãy chọn một tệp để đính kèm."))
@@ -110,14 +117,28 @@ def save_attachment(version: DocumentVersion, file_storage, *, actor: User, now:
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    attachment = Attachment(version_id=version.id, filename=filename, storage_name=storage_name,
-                            media_type=media_type, size=size, sha256=digest.hexdigest(),
+    return StoredFile(filename, storage_name, media_type, size, digest.hexdigest(), target)
+
+
+def save_attachment(version: DocumentVersion, file_storage, *, actor: User, now: datetime) -> Attachment:
+    """Attach an uploaded file to a draft version.
+
+    Rule: quality officers attach to drafts only; the file is non-empty, not larger than
+    DOCUMENT_ATTACHMENT_MAX_BYTES, and really a PDF, DOCX or XLSX (by content), named
+    with the matching extension."""
+    if not documents.may(actor, "edit"):
+        raise Forbidden(_("Chỉ cán bộ ISO được đính kèm tệp."))
+    if version.status is not VersionStatus.draft:
+        raise Conflict(_("Chỉ đính kèm tệp vào bản dự thảo; bản đã trình hoặc đã duyệt là bất biến."))
+    stored = store_upload(file_storage)
+    attachment = Attachment(version_id=version.id, filename=stored.filename, storage_name=stored.storage_name,
+                            media_type=stored.media_type, size=stored.size, sha256=stored.sha256,
                             uploaded_by_id=actor.id, uploaded_at=now)
     db.session.add(attachment)
     try:
         audit.flush_as(db.session, actor)
     except Exception:
-        target.unlink(missing_ok=True)
+        stored.path.unlink(missing_ok=True)
         raise
     return attachment
 

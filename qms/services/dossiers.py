@@ -18,6 +18,7 @@ from qms.models import (
     Channel,
     Dossier,
     DossierEvent,
+    DossierFile,
     DossierSequence,
     DossierStatus,
     DossierStep,
@@ -30,7 +31,7 @@ from qms.models import (
     User,
     VersionStatus,
 )
-from qms.services import audit, calendars, documents
+from qms.services import attachments, audit, calendars, documents
 from qms.services.procedures import limit_minutes, procedure_version_of
 
 SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the desk
@@ -90,19 +91,13 @@ def receive_dossier(*, actor: User, procedure: Procedure, applicant_name: str, n
     force, which the dossier pins; the code is {agency code}-{yyMMdd}-{NNNN}, numbered per
     agency and day; the due time follows the version's time rule on the agency's working
     calendar; the first step is handed over to the receiving office at once."""
-    department = actor.department
-    if not (actor.has_role(Role.officer, Role.department_head) and department.is_one_stop):
-        raise Forbidden(_("Chỉ cán bộ Bộ phận một cửa được tiếp nhận hồ sơ."))
+    department = _desk_of(actor)
     if not (applicant_name or "").strip():
         raise ValidationError(_("Hãy nhập tên người nộp hồ sơ."))
-    version = documents.effective_version(procedure.document)
-    pv = procedure_version_of(version) if version is not None else None
-    if pv is None or version.status is not VersionStatus.effective:
-        raise Conflict(_("Thủ tục %(c)s chưa có quy trình đang hiệu lực.", c=procedure.code))
+    pv = _version_in_force(procedure)
     agency = department.agency
     calendar = calendars.calendar_for(agency)
-    day = calendar.local(now).date()
-    code = f"{agency.code}-{day:%y%m%d}-{_next_number(agency.id, day):04d}"
+    code = _new_code(agency, calendar.local(now).date())
     secret = new_lookup_secret()
     due = due_time(pv, now, calendar)
     dossier = Dossier(
@@ -121,6 +116,108 @@ def receive_dossier(*, actor: User, procedure: Procedure, applicant_name: str, n
     _hand_over(dossier.steps[0], department=department, by=actor, at=now, calendar=calendar)
     audit.flush_as(db.session, actor)
     return dossier, secret
+
+
+def _desk_of(actor: User):
+    """The actor's one-stop office; only its officers (or head) work the desk."""
+    department = actor.department
+    if not (actor.has_role(Role.officer, Role.department_head) and department.is_one_stop):
+        raise Forbidden(_("Chỉ cán bộ Bộ phận một cửa được tiếp nhận hồ sơ."))
+    return department
+
+
+def _version_in_force(procedure: Procedure) -> ProcedureVersion:
+    version = documents.effective_version(procedure.document)
+    pv = procedure_version_of(version) if version is not None else None
+    if pv is None or version.status is not VersionStatus.effective:
+        raise Conflict(_("Thủ tục %(c)s chưa có quy trình đang hiệu lực.", c=procedure.code))
+    return pv
+
+
+def _new_code(agency, day) -> str:
+    """{agency code}-{yyMMdd}-{NNNN}: the next number of the agency's day (Decree 118/2025:
+    agency identifier + receipt date + sequence within the day)."""
+    return f"{agency.code}-{day:%y%m%d}-{_next_number(agency.id, day):04d}"
+
+
+def _lines(text: str) -> list[str]:
+    """The non-empty lines of a textarea, stripped (one missing item or reason per line)."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def issue_guidance(*, actor: User, procedure: Procedure, applicant_name: str, missing: str,
+                   now: datetime, channel: Channel = Channel.direct, applicant_id_number: str = "",
+                   applicant_phone: str = "", applicant_address: str = "",
+                   applicant_email: str = "") -> dict:
+    """Guide the applicant of an incomplete dossier (Mẫu 02, phiếu yêu cầu bổ sung, hoàn
+    thiện hồ sơ, at reception). Returns what the slip prints.
+
+    Rules: nothing is received and no dossier code is used (the clock does not start: an
+    incomplete dossier is not received); only a one-stop officer guides; the applicant and
+    the missing items are required; the slip is attributable through an explicit audit row
+    (who, when, for whom, what was missing)."""
+    department = _desk_of(actor)
+    items = _lines(missing)
+    if not (applicant_name or "").strip():
+        raise ValidationError(_("Hãy nhập tên người nộp hồ sơ."))
+    if not items:
+        raise ValidationError(_("Hãy ghi nội dung cần bổ sung, hoàn thiện."))
+    slip = {
+        "agency": department.agency, "department": department, "procedure": procedure,
+        "channel": channel, "applicant_name": applicant_name.strip(),
+        "applicant_id_number": (applicant_id_number or "").strip(),
+        "applicant_phone": (applicant_phone or "").strip(),
+        "applicant_address": (applicant_address or "").strip(),
+        "applicant_email": (applicant_email or "").strip(),
+        "missing": items, "at": now, "by": actor,
+    }
+    with audit.acting_as(actor):
+        audit.record(db.session, "dossier.guidance_issued", None, note="\n".join(items), changes={
+            "agency": department.agency.code, "department": department.code,
+            "procedure": procedure.code, "channel": channel.value,
+            "applicant_name": slip["applicant_name"],
+            "applicant_id_number": slip["applicant_id_number"],
+            "applicant_phone": slip["applicant_phone"], "missing": items,
+            "at": now.isoformat()})
+    return slip
+
+
+def refuse_dossier(*, actor: User, procedure: Procedure, applicant_name: str, reasons: str,
+                   now: datetime, channel: Channel = Channel.direct, applicant_id_number: str = "",
+                   applicant_phone: str = "", applicant_address: str = "",
+                   applicant_email: str = "", components: list[str] | None = None) -> Dossier:
+    """Refuse to receive a dossier (Mẫu 03, phiếu từ chối tiếp nhận giải quyết hồ sơ).
+
+    Rules: as for receiving (a one-stop officer; the procedure has a version in force,
+    pinned for the record), the refusal gets a dossier code of the same numbering, the
+    national status 3 "not accepted" and a not-accepted event with the reasons (required);
+    it has no steps, and no time runs: the due time is the refusal time. No lookup secret
+    is given (a random, never shown one is hashed): the slip is the citizen's record."""
+    department = _desk_of(actor)
+    if not (applicant_name or "").strip():
+        raise ValidationError(_("Hãy nhập tên người nộp hồ sơ."))
+    items = _lines(reasons)
+    if not items:
+        raise ValidationError(_("Hãy ghi lý do từ chối tiếp nhận."))
+    pv = _version_in_force(procedure)
+    agency = department.agency
+    calendar = calendars.calendar_for(agency)
+    dossier = Dossier(
+        code=_new_code(agency, calendar.local(now).date()),
+        lookup_secret_hash=generate_password_hash(new_lookup_secret(), method=LOOKUP_HASH),
+        agency=agency, department=department, procedure=procedure, procedure_version=pv,
+        channel=channel, applicant_name=applicant_name.strip(),
+        applicant_id_number=(applicant_id_number or "").strip(),
+        applicant_phone=(applicant_phone or "").strip(),
+        applicant_address=(applicant_address or "").strip(),
+        applicant_email=(applicant_email or "").strip(), components=list(components or []),
+        status=DossierStatus.not_accepted, received_at=now, received_by=actor,
+        original_due_at=now, due_at=now)
+    db.session.add(dossier)
+    db.session.add(DossierEvent(dossier=dossier, kind=EventKind.not_accepted, at=now, by=actor,
+                                department=department, reason="\n".join(items)))
+    audit.flush_as(db.session, actor)
+    return dossier
 
 
 def _hand_over(step: DossierStep, *, department, by: User, at: datetime,
@@ -142,9 +239,11 @@ def may_complete(actor: User, step: DossierStep) -> bool:
 
 
 def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = "",
-                  next_department=None) -> DossierStep:
-    """Record that `actor` finished the dossier's current step and hand the next one over
-    at that instant: to `next_department`, or for one-stop steps to the receiving office.
+                  result: str = "", files=(), next_department=None) -> DossierStep:
+    """Record that `actor` finished the dossier's current step (with a note, what it
+    produced and optional files) and hand the next one over at that instant: to
+    `next_department`, for one-stop steps to the receiving office, and for a step sent back
+    earlier to the department that held it.
 
     Rules: only the responsible department completes a step, once (of two concurrent
     completions exactly one wins); steps go in order; completing the last step returns the
@@ -160,21 +259,35 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
     if following is not None:
         if following.role is StepRole.one_stop:
             next_department = dossier.department
+        elif next_department is None and following.department is not None:
+            next_department = following.department  # it was sent back from there
         if next_department is None:
             raise ValidationError(_("Hãy chọn phòng ban nhận bước tiếp theo: %(n)s.", n=following.name))
     # Compare-and-set: one UPDATE that matches only an open step, so of two concurrent
     # officers exactly one wins, on SQLite and PostgreSQL alike.
+    # Files are checked and stored first: a bad file refuses the completion as a whole.
+    stored = [attachments.store_upload(f) for f in files if f and getattr(f, "filename", "")]
     won = db.session.execute(
         sa.update(DossierStep)
-        .where(DossierStep.id == step.id, DossierStep.completed_at.is_(None))
-        .values(completed_at=now, completed_by_id=actor.id, note=(note or "").strip())
+        .where(DossierStep.id == step.id, DossierStep.completed_at.is_(None),
+               DossierStep.handed_over_at == step.handed_over_at)
+        .values(completed_at=now, completed_by_id=actor.id, note=(note or "").strip(),
+                result=(result or "").strip())
         .execution_options(synchronize_session=False)
     ).rowcount == 1
     if not won:
+        for file in stored:
+            file.path.unlink(missing_ok=True)
         raise Conflict(_("Bước này đã được hoàn thành."))
     db.session.refresh(step)
     audit.record(db.session, "dossier_step.completed", step, note=(note or "").strip() or None,
-                 changes={"completed_at": now.isoformat(), "completed_by": actor.username})
+                 changes={"completed_at": now.isoformat(), "completed_by": actor.username,
+                          "result": step.result, "files": [f.filename for f in stored]})
+    for file in stored:
+        db.session.add(DossierFile(dossier=dossier, step=step, filename=file.filename,
+                                   storage_name=file.storage_name, media_type=file.media_type,
+                                   size=file.size, sha256=file.sha256, uploaded_by_id=actor.id,
+                                   uploaded_at=now))
     calendar = calendars.calendar_for(dossier.agency)
     if following is not None:
         _hand_over(following, department=next_department, by=actor, at=now, calendar=calendar)
@@ -185,6 +298,47 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
         dossier.returned_at = now
     audit.flush_as(db.session, actor)
     return step
+
+
+def send_back(step: DossierStep, *, actor: User, reason: str, now: datetime) -> DossierEvent:
+    """Return the current step to the previous one, with the reason (e.g. the appraisal
+    finds the draft incomplete). The previous step is handed over again at that instant
+    with its full allotted time; its earlier completion stays in the audit log and the
+    event. The dossier's own due time does not move.
+
+    Rules: only the department holding the current step sends it back, with a reason; the
+    first step has nothing to go back to."""
+    _require_reason(reason)
+    dossier = step.dossier
+    if dossier.status not in (DossierStatus.received, DossierStatus.processing):
+        raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
+    if current_step(dossier) is not step:
+        raise Conflict(_("Bước này đã được hoàn thành hoặc chưa đến lượt."))
+    if not may_complete(actor, step):
+        raise Forbidden(_("Bước này thuộc phòng khác."))
+    if step.position == 1:
+        raise Conflict(_("Bước đầu tiên không có bước trước để chuyển trả."))
+    previous = next(s for s in dossier.steps if s.position == step.position - 1)
+    # Compare-and-set, as for completions: of a completion and a send-back racing, one wins.
+    won = db.session.execute(
+        sa.update(DossierStep)
+        .where(DossierStep.id == step.id, DossierStep.completed_at.is_(None),
+               DossierStep.handed_over_at == step.handed_over_at)
+        .values(handed_over_at=None, handed_over_by_id=None, due_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not won:
+        raise Conflict(_("Bước này đã được hoàn thành hoặc chuyển trả."))
+    db.session.refresh(step)
+    event = _record_event(dossier, EventKind.sent_back, actor=actor, now=now, reason=reason,
+                          department=step.department, step_position=step.position)
+    previous.completed_at = previous.completed_by = None
+    previous.note = previous.result = ""
+    department = dossier.department if previous.role is StepRole.one_stop else previous.department
+    _hand_over(previous, department=department, by=actor, at=now,
+               calendar=calendars.calendar_for(dossier.agency))
+    audit.flush_as(db.session, actor)
+    return event
 
 
 def timeliness(dossier: Dossier) -> Timeliness | None:
@@ -234,16 +388,19 @@ EVENT_TRANSITIONS: dict[EventKind, tuple[frozenset[DossierStatus], DossierStatus
     EventKind.apology: (frozenset({DossierStatus.received, DossierStatus.processing}), None),
     EventKind.stopped: (frozenset(OPEN_STATUSES), DossierStatus.stopped),
     EventKind.withdrawn: (frozenset(OPEN_STATUSES), DossierStatus.withdrawn),
+    EventKind.sent_back: (frozenset({DossierStatus.received, DossierStatus.processing}), None),
 }
 
 
 def _record_event(dossier: Dossier, kind: EventKind, *, actor: User, now: datetime, reason: str = "",
-                  department=None, due_before=None, due_after=None) -> DossierEvent:
+                  department=None, due_before=None, due_after=None,
+                  step_position: int | None = None) -> DossierEvent:
     sources, target = EVENT_TRANSITIONS[kind]
     if dossier.status not in sources:
         raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
     event = DossierEvent(dossier=dossier, kind=kind, at=now, by=actor, reason=(reason or "").strip(),
-                         department=department, due_before=due_before, due_after=due_after)
+                         department=department, due_before=due_before, due_after=due_after,
+                         step_position=step_position)
     db.session.add(event)
     if target is not None:
         dossier.status = target

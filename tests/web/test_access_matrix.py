@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 
 from qms import clock
 from qms.extensions import db
-from qms.models import AgencyLevel, DayKind, DocumentKind, Role
+from qms.models import AgencyLevel, DayKind, DocumentKind, DossierFile, Role
 from qms.services import accounts, attachments, calendars, documents, dossiers, org, procedures
 from tests.conftest import PASSWORD, login
 from tests.documents.conftest import birth_data
@@ -94,6 +94,8 @@ EXPECTED: dict[str, tuple] = {
     "/dossiers/<code>":                        (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
     "/dossiers/<code>/control-slip.pdf":       (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
     "/dossiers/<code>/steps/<int:position>/complete": POST_ONLY,
+    "/dossiers/<code>/steps/<int:position>/send-back": POST_ONLY,
+    "/dossiers/<code>/files/<int:file_id>":    (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
 }
 
 # The same routes with ids that do not exist. Logging in comes first (anonymous → login
@@ -116,6 +118,7 @@ UNKNOWN_ID_EXPECTED: dict[str, tuple] = {
     "/thu-tuc/<code>":                         (MISSING,) * 7,
     "/dossiers/<code>":                        (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
     "/dossiers/<code>/control-slip.pdf":       (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/dossiers/<code>/files/<int:file_id>":    (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
 }
 
 SKIPPED_ENDPOINTS = {"static", "bootstrap.static"}
@@ -183,18 +186,24 @@ def real_ids(orgtree, users):
                                 department=orgtree["onestop"], roles={Role.officer})
     dossier, _secret = dossiers.receive_dossier(actor=desk, procedure=procedure,
                                                 applicant_name="Lê Văn Tám", now=clock.now())
+    stored = attachments.store_upload(FileStorage(io.BytesIO(PDF), filename="Tờ khai.pdf"))
+    dossier_file = DossierFile(dossier=dossier, filename=stored.filename, storage_name=stored.storage_name,
+                               media_type=stored.media_type, size=stored.size, sha256=stored.sha256,
+                               uploaded_by_id=desk.id, uploaded_at=clock.now())
+    db.session.add(dossier_file)
     db.session.commit()
     return {"agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
             "field_id": field.id, "user_id": users[Role.officer].id, "code": "vi",
             "documents.code": "CSCL", "number": v2.number, "attachment_id": attachment.id,
             "public.code": procedure.code, "override_id": override.id,
-            "dossiers.code": dossier.code, "position": 1}
+            "dossiers.code": dossier.code, "position": 1, "file_id": dossier_file.id}
 
 
 UNKNOWN_IDS = {"agency_id": 987654, "department_id": 987654, "field_id": 987654,
                "user_id": 987654, "code": "xx", "documents.code": "KHONG-CO",
                "number": 987654, "attachment_id": 987654, "public.code": "9.999999",
-               "override_id": 987654, "dossiers.code": "TP-A-000000-0000", "position": 99}
+               "override_id": 987654, "dossiers.code": "TP-A-000000-0000", "position": 99,
+               "file_id": 987654}
 
 # Unknown ids below a real one: a version number the document does not have, a file id the
 # version does not have. Each case walks only the rules that take the unknown parameter.

@@ -80,13 +80,20 @@ def objects(orgtree, users):
                       now=clock.now())
     dossier, _secret = dossiers.receive_dossier(actor=desk, procedure=procedure,
                                                 applicant_name="Lê Văn Tám", now=clock.now())
+    # A second dossier at its second step, held by the office (its own officer: the matrix
+    # users' accounts are changed by the admin payloads above)
+    accounts.create_user(actor=None, username="vanphong", full_name="Văn Phòng", password=PASSWORD,
+                         department=orgtree["office"], roles={Role.officer})
+    at_step_2, _secret = dossiers.receive_dossier(actor=desk, procedure=procedure,
+                                                  applicant_name="Vũ Thị Hà", now=clock.now())
+    dossiers.complete_step(at_step_2.steps[0], actor=desk, now=clock.now(), next_department=orgtree["office"])
     db.session.commit()
     return {"agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
             "field_id": field.id, "user_id": users[Role.officer].id,
             "province_id": orgtree["province"].id, "attachment_id": attachment.id,
             "office_id": orgtree["office"].id, "override_id": override.id,
             "procedure_id": procedure.id, "code": dossier.code, "position": 1,
-            "culture_id": orgtree["culture"].id}
+            "culture_id": orgtree["culture"].id, "at_step_2": at_step_2.code}
 
 
 @dataclass
@@ -149,6 +156,8 @@ def payloads(o) -> dict[str, Post | tuple]:
                                   answer=200),
         "/dossiers/<code>/steps/<int:position>/complete": Post("motcua", {
             "next_department_id": o["culture_id"], "note": ""}),
+        "/dossiers/<code>/steps/<int:position>/send-back": Post(
+            "vanphong", {"reason": "Thiếu chữ ký"}, at={"code": o["at_step_2"], "position": 2}),
         "/tra-cuu": Post(None, {"code": "TP-A-000000-0001", "secret": "ABCDEFGH"}, answer=200,
                          changes=False),
         # Controlled documents (DOCUMENTS above: one document each)
@@ -204,7 +213,7 @@ def test_every_post_route_has_a_payload_here(app):
     """A new POST route must be added to `payloads` (and so to the CSRF check)."""
     dummy = dict.fromkeys(["agency_id", "department_id", "field_id", "user_id", "province_id",
                            "attachment_id", "office_id", "override_id", "procedure_id",
-                           "code", "position", "culture_id"], 0)
+                           "code", "position", "culture_id", "at_step_2"], 0)
     assert {rule.rule for rule in post_rules(app)} == set(payloads(dummy))
 
 

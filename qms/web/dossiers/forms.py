@@ -1,6 +1,13 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    EmailField,
+    MultipleFileField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from qms.web.admin.forms import MultiCheckboxField
@@ -18,11 +25,23 @@ class ReceiveForm(FlaskForm):
     channel = SelectField(_l("Kênh tiếp nhận"), choices=list(CHANNEL_LABELS.items()))
     components = MultiCheckboxField(_l("Thành phần hồ sơ đã nhận"), choices=[], validate_choice=False)
     return_method = StringField(_l("Hình thức nhận kết quả"), validators=[Optional(), Length(max=64)])
+    # Only for an incomplete dossier (guidance slip, refusal): required there, see
+    # qms/web/dossiers/reception.py; receiving a complete dossier ignores it.
+    missing = TextAreaField(_l("Nội dung cần bổ sung / lý do từ chối"),
+                            validators=[Optional(), Length(max=4000)],
+                            description=_l("Mỗi dòng một nội dung. Bắt buộc khi hướng dẫn bổ sung hoặc từ chối tiếp nhận."))
 
 
 class CompleteForm(FlaskForm):
+    result = StringField(_l("Kết quả"), validators=[Optional(), Length(max=500)],
+                         description=_l("Ví dụ: Đủ điều kiện; Đã ký Giấy khai sinh số 12/2026"))
     note = TextAreaField(_l("Ghi chú"), validators=[Optional(), Length(max=2000)])
+    files = MultipleFileField(_l("Tệp kèm theo (PDF, DOCX, XLSX)"))
     next_department_id = SelectField(_l("Chuyển bước tiếp theo cho"), coerce=int, validators=[Optional()])
+
+
+class SendBackForm(FlaskForm):
+    reason = TextAreaField(_l("Lý do chuyển trả"), validators=[DataRequired(), Length(max=2000)])
 
 
 class LookupForm(FlaskForm):

@@ -11,11 +11,11 @@ from flask_login import current_user, login_required
 from qms import authz, clock
 from qms.errors import QmsError
 from qms.extensions import db
-from qms.models import Channel, Department, Dossier, Procedure
+from qms.models import Channel, Department, Dossier, EventKind, Procedure
 from qms.reports.pdf import render_pdf
-from qms.services import dossiers, procedures
+from qms.services import attachments, dossiers, procedures
 from qms.web.dossiers import bp
-from qms.web.dossiers.forms import CHANNEL_LABELS, CompleteForm, ReceiveForm
+from qms.web.dossiers.forms import CHANNEL_LABELS, CompleteForm, ReceiveForm, SendBackForm
 
 
 @bp.before_request
@@ -98,9 +98,10 @@ def show(code: str):
         Department.agency_id == dossier.agency_id, Department.active.is_(True))
         .order_by(Department.code)).all()
     form.next_department_id.choices = [(0, "—")] + [(d.id, f"{d.code} — {d.name}") for d in agency_departments]
+    may_complete = step is not None and dossiers.may_complete(current_user, step)
     return render_template(
-        "dossiers/show.html", dossier=dossier, step=step, form=form,
-        may_complete=step is not None and dossiers.may_complete(current_user, step),
+        "dossiers/show.html", dossier=dossier, step=step, form=form, send_back_form=SendBackForm(),
+        may_complete=may_complete, may_send_back=may_complete and step.position > 1,
         timeliness=dossiers.timeliness(dossier), step_timeliness=dossiers.step_timeliness,
         channel_labels=CHANNEL_LABELS, labels=_timeliness_labels())
 
@@ -115,10 +116,13 @@ def complete(code: str, position: int):
     form = CompleteForm()
     form.next_department_id.choices = [(0, "—")] + [
         (d.id, d.code) for d in db.session.scalars(sa.select(Department))]
-    if form.validate_on_submit():
+    if not form.validate_on_submit():
+        _flash_form_errors(form)
+    else:
         try:
             dossiers.complete_step(
                 step, actor=current_user, now=clock.now(), note=form.note.data or "",
+                result=form.result.data or "", files=form.files.data or (),
                 next_department=db.session.get(Department, form.next_department_id.data or 0))
         except QmsError as error:
             db.session.rollback()
@@ -129,13 +133,54 @@ def complete(code: str, position: int):
     return redirect(url_for(".show", code=dossier.code))
 
 
+@bp.post("/<code>/steps/<int:position>/send-back")
+def send_back(code: str, position: int):
+    authz.require("dossiers.work")
+    dossier = _dossier(code)
+    step = next((s for s in dossier.steps if s.position == position), None)
+    if step is None:
+        abort(404)
+    form = SendBackForm()
+    if not form.validate_on_submit():
+        _flash_form_errors(form)
+    else:
+        try:
+            dossiers.send_back(step, actor=current_user, reason=form.reason.data, now=clock.now())
+        except QmsError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            db.session.commit()
+            flash(_("Đã chuyển trả bước “%(n)s” về bước trước.", n=step.name), "success")
+    return redirect(url_for(".show", code=dossier.code))
+
+
+@bp.get("/<code>/files/<int:file_id>")
+def download_file(code: str, file_id: int):
+    """A file attached to a step, for whoever may read the dossier."""
+    authz.require("dossiers.work")
+    dossier = _dossier(code)
+    file = next((f for f in dossier.files if f.id == file_id), None)
+    if file is None:
+        abort(404)
+    return send_file(attachments.path_of(file), mimetype=file.media_type, as_attachment=True,
+                     download_name=file.filename)
+
+
+def _flash_form_errors(form) -> None:
+    for field in form:
+        for error in field.errors:
+            flash(f"{field.label.text}: {error}", "danger")
+
+
 @bp.get("/<code>/control-slip.pdf")
 def control_slip(code: str):
     """Mẫu 06 (Circular 03/2025/TT-VPCP): every hand-over and completion, and which were late."""
     authz.require("dossiers.work")
     dossier = _dossier(code)
     data = render_pdf("pdf/control_slip.html", dossier=dossier, step_timeliness=dossiers.step_timeliness,
-                      labels=_timeliness_labels())
+                      labels=_timeliness_labels(),
+                      sent_back=[e for e in dossier.events if e.kind is EventKind.sent_back])
     return send_file(io.BytesIO(data), mimetype="application/pdf",
                      download_name=f"phieu-kiem-soat-{dossier.code}.pdf")
 
