@@ -51,6 +51,10 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
     PAGE_SIZE = 50
 
+    # Early / on time / late: "date" compares the finishing date with the due date (the
+    # national reporting rule); "timestamp" is stricter (late one minute after the due time).
+    TIMELINESS_RULE = "date"
+
     # Documents: files attached to a draft version (PDF, DOCX, XLSX), and procedures_iso
     # files uploaded for import.
     DOCUMENT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
@@ -69,6 +73,7 @@ ENV_SETTINGS = {
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "LOGIN_FAILURE_LIMIT": ("LOGIN_FAILURE_LIMIT", str),
     "DEFAULT_LOCALE": ("BABEL_DEFAULT_LOCALE", str),
+    "TIMELINESS_RULE": ("TIMELINESS_RULE", str),
 }
 
 

@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -47,12 +48,21 @@ class Timeliness(enum.Enum):
     late = "late"  # quá hạn
 
 
-def classify(finished_at: datetime, due_at: datetime, calendar: WorkCalendar) -> Timeliness:
-    """The national reporting rule: compare the finishing *date* with the due date."""
+def classify(finished_at: datetime, due_at: datetime, calendar: WorkCalendar, *,
+             strict: bool = False) -> Timeliness:
+    """The national reporting rule: compare the finishing *date* with the due date. With
+    `strict` (setting TIMELINESS_RULE = "timestamp"), finishing after the due time on the
+    due date is late; early still means an earlier date."""
     finished, due = calendar.local(finished_at).date(), calendar.local(due_at).date()
     if finished < due:
         return Timeliness.early
-    return Timeliness.on_time if finished == due else Timeliness.late
+    if finished == due and not (strict and finished_at > due_at):
+        return Timeliness.on_time
+    return Timeliness.late
+
+
+def _strict() -> bool:
+    return current_app.config.get("TIMELINESS_RULE", "date") == "timestamp"
 
 
 def due_time(pv: ProcedureVersion, received_at: datetime, calendar: WorkCalendar) -> datetime:
@@ -345,13 +355,15 @@ def timeliness(dossier: Dossier) -> Timeliness | None:
     """Early / on time / late once the result is returned; None while in progress."""
     if dossier.returned_at is None:
         return None
-    return classify(dossier.returned_at, dossier.due_at, calendars.calendar_for(dossier.agency))
+    return classify(dossier.returned_at, dossier.due_at, calendars.calendar_for(dossier.agency),
+                    strict=_strict())
 
 
 def step_timeliness(step: DossierStep) -> Timeliness | None:
     if step.completed_at is None or step.due_at is None:
         return None
-    return classify(step.completed_at, step.due_at, calendars.calendar_for(step.dossier.agency))
+    return classify(step.completed_at, step.due_at, calendars.calendar_for(step.dossier.agency),
+                    strict=_strict())
 
 
 def find_for_lookup(code: str, secret: str) -> Dossier | None:

@@ -147,6 +147,25 @@ def test_classification_by_date():
     assert dossiers.classify(at(2026, 11, 27, 7, 0), due, cal) is Timeliness.late
 
 
+def test_the_stricter_timestamp_rule_is_a_setting(app, three_days, desk, orgtree):
+    from qms.calendar import WorkCalendar
+
+    cal, due = WorkCalendar(), at(2026, 11, 26, 9, 0)
+    assert dossiers.classify(at(2026, 11, 26, 9, 0), due, cal, strict=True) is Timeliness.on_time
+    assert dossiers.classify(at(2026, 11, 26, 9, 1), due, cal, strict=True) is Timeliness.late
+    assert dossiers.classify(at(2026, 11, 25, 17, 0), due, cal, strict=True) is Timeliness.early
+    dossier, _ = receive(three_days, desk["onestop"], at(2026, 11, 20, 9, 0))  # due 26/11 9:00
+    for step, who in zip(dossier.steps, ("onestop", "culture", "office", "onestop"), strict=True):
+        dossiers.complete_step(step, actor=desk[who], now=at(2026, 11, 26, 16, 0),
+                               next_department=orgtree["culture"] if who == "onestop" else orgtree["office"])
+    assert dossiers.timeliness(dossier) is Timeliness.on_time  # by date
+    app.config["TIMELINESS_RULE"] = "timestamp"
+    try:
+        assert dossiers.timeliness(dossier) is Timeliness.late
+    finally:
+        app.config["TIMELINESS_RULE"] = "date"
+
+
 def test_two_simultaneous_completions_of_one_step_exactly_one_wins(app, in_force, desk, orgtree):
     dossier, _ = receive(in_force, desk["onestop"], at(2026, 11, 25, 8, 0))
     step_id, officer_id, culture_id = dossier.steps[0].id, desk["onestop"].id, orgtree["culture"].id
