@@ -307,6 +307,9 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
         dossier.processed_at = dossier.processed_at or now
         dossier.returned_at = now
     audit.flush_as(db.session, actor)
+    from qms.services import nonconformities  # it reads these rules: imported late
+
+    nonconformities.after_completion(step, now=now)
     return step
 
 
