@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import current_app
@@ -179,8 +179,12 @@ def issue_guidance(*, actor: User, procedure: Procedure, applicant_name: str, mi
         "applicant_phone": (applicant_phone or "").strip(),
         "applicant_address": (applicant_address or "").strip(),
         "applicant_email": (applicant_email or "").strip(),
-        "missing": items, "at": now, "by": actor,
+        "missing": items, "at": now, "by": actor, "components": [],
     }
+    version = documents.effective_version(procedure.document)
+    pv = procedure_version_of(version) if version is not None else None
+    if pv is not None:  # the components the procedure asks for, printed for reference
+        slip["components"] = list(pv.components or [])
     with audit.acting_as(actor):
         audit.record(db.session, "dossier.guidance_issued", None, note="\n".join(items), changes={
             "agency": department.agency.code, "department": department.code,
@@ -536,6 +540,56 @@ def withdraw(dossier: Dossier, *, actor: User, reason: str, now: datetime) -> Do
     if actor.department_id != dossier.department_id:
         raise Forbidden(_("Chỉ Bộ phận một cửa ghi nhận việc rút hồ sơ."))
     return _record_event(dossier, EventKind.withdrawn, actor=actor, now=now, reason=reason)
+
+
+def promised_time(dossier: Dossier, day: date) -> datetime:
+    """The new promised time of an apology from the day the officer picks: the close of
+    that working day on the agency's calendar (e.g. 17:00), as a letter promises "by that
+    day". A day off is refused rather than moved, so a letter never names a day nobody works."""
+    calendar = calendars.calendar_for(dossier.agency)
+    if not calendar.is_working_day(day):
+        raise ValidationError(_("Ngày %(d)s không phải ngày làm việc; hãy chọn một ngày làm việc.",
+                                d=day.strftime("%d/%m/%Y")))
+    return calendar.close_of(day)
+
+
+# The pause / delay / ending actions by name (the web routes and the dossier page use them).
+EVENT_ACTIONS = ("supplement_request", "supplement_receive", "payment_request", "payment_receive",
+                 "apology", "stop", "withdraw")
+
+
+def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
+    """The actions of EVENT_ACTIONS `actor` may take on `dossier` at `now`: the conditions
+    the services above check (state, department, role, counts, time), so the dossier page
+    shows no button that only leads to a refusal. Keep in step with those services; the
+    services stay the authority (a page may be stale)."""
+    if not actor.is_active:
+        return set()
+
+    def state_allows(kind: EventKind) -> bool:
+        return dossier.status in EVENT_TRANSITIONS[kind][0]
+
+    acts, desk, step = _may_act_on(actor, dossier), actor.department_id == dossier.department_id, \
+        current_step(dossier)
+    allowed = set()
+    if acts and state_allows(EventKind.supplement_requested) and \
+            dossier.count(EventKind.supplement_requested) < dossier.procedure_version.supplement_max:
+        allowed.add("supplement_request")
+    if desk and state_allows(EventKind.supplement_received):
+        allowed.add("supplement_receive")
+    if acts and state_allows(EventKind.payment_requested):
+        allowed.add("payment_request")
+    if acts and state_allows(EventKind.payment_received):
+        allowed.add("payment_receive")
+    if (state_allows(EventKind.apology) and step is not None
+            and actor.department_id == step.department_id and actor.has_role(Role.department_head)
+            and not dossier.count(EventKind.apology) and now < dossier.due_at):
+        allowed.add("apology")
+    if acts and state_allows(EventKind.stopped):
+        allowed.add("stop")
+    if desk and state_allows(EventKind.withdrawn):
+        allowed.add("withdraw")
+    return allowed
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -2,4 +2,9 @@ from flask import Blueprint
 
 bp = Blueprint("dossiers", __name__)
 
-from qms.web.dossiers import views  # noqa: E402,F401
+from qms.web.dossiers import (  # noqa: E402,F401
+    events,
+    reception,
+    register,
+    views,  # noqa: E402,F401
+)

@@ -1,0 +1,247 @@
+"""The dossier register (sổ theo dõi hồ sơ, Mẫu 07 of Circular 03/2025/TT-VPCP): which
+dossiers a user may list, the register's filters, and its rows for the page and the export.
+
+The filters run in SQL, including timeliness: the national rule compares the *local* date
+the result was returned with the local due date (dossiers.classify). Times are stored in
+UTC, so the local date is computed in the database, the same way on SQLite and PostgreSQL
+(`local_date` below)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.functions import FunctionElement
+
+from qms.calendar import WorkCalendar
+from qms.errors import ValidationError
+from qms.extensions import db
+from qms.models import Channel, Dossier, DossierStatus, DossierStep, EventKind, Procedure, User
+from qms.services.dossiers import OVERSIGHT_ROLES, Timeliness, classify
+from qms.services.procedures import search
+
+# Vietnam has kept UTC+7 without daylight saving since 1975, so the SQLite form below may
+# shift by a fixed 7 hours; PostgreSQL converts by the zone's name.
+TIMEZONE = "Asia/Ho_Chi_Minh"
+TZ = ZoneInfo(TIMEZONE)
+PER_PAGE = 50
+MAX_EXPORT_ROWS = 100_000
+
+TIMELINESS_FILTERS = ("early", "on_time", "late", "in_progress")
+# Ended without a result (refused, withdrawn, stopped): neither timely nor in progress; the
+# reports count them apart.
+ENDED_WITHOUT_RESULT = (DossierStatus.not_accepted, DossierStatus.withdrawn, DossierStatus.stopped)
+
+
+class local_date(FunctionElement):  # noqa: N801  (reads as an SQL function)
+    """The Asia/Ho_Chi_Minh calendar date of a stored UTC time, in SQL."""
+
+    type = sa.Date()
+    name = "local_date"
+    inherit_cache = True
+
+
+@compiles(local_date)
+def _local_date_sqlite(element, compiler, **kw):
+    # SQLite keeps the UTC time as text "YYYY-MM-DD HH:MM:SS.ffffff"; date() reads it.
+    return f"date({compiler.process(element.clauses, **kw)}, '+7 hours')"
+
+
+@compiles(local_date, "postgresql")
+def _local_date_postgresql(element, compiler, **kw):
+    # timestamptz AT TIME ZONE zone → the local wall time (timestamp), whatever the
+    # session's TimeZone setting; then its date.
+    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE '{TIMEZONE}') AS DATE)"
+
+
+def timeliness_expression():
+    """early / on_time / late once returned; in_progress while open; NULL when the dossier
+    ended without a result."""
+    returned, due = local_date(Dossier.returned_at), local_date(Dossier.due_at)
+    done = Dossier.returned_at.is_not(None)
+    return sa.case(
+        (sa.and_(done, returned < due), Timeliness.early.value),
+        (sa.and_(done, returned == due), Timeliness.on_time.value),
+        (done, Timeliness.late.value),
+        (Dossier.status.not_in(ENDED_WITHOUT_RESULT), "in_progress"),
+        else_=None)
+
+
+def timeliness_of(dossier: Dossier, calendar: WorkCalendar) -> str | None:
+    """The same classification for one loaded dossier (no query)."""
+    if dossier.returned_at is not None:
+        return classify(dossier.returned_at, dossier.due_at, calendar).value
+    return None if dossier.status in ENDED_WITHOUT_RESULT else "in_progress"
+
+
+# --- who sees what --------------------------------------------------------------------------
+def visible_to(actor: User):
+    """The register's rows a user may see (the query form of dossiers.may_read): oversight
+    roles and the one-stop office see their agency's dossiers; a department sees only the
+    dossiers it received or handled a step of."""
+    department = actor.department
+    if actor.has_role(*OVERSIGHT_ROLES) or department.is_one_stop:
+        return Dossier.agency_id == department.agency_id
+    handled = sa.select(DossierStep.dossier_id).where(DossierStep.department_id == department.id)
+    return sa.or_(Dossier.department_id == department.id, Dossier.id.in_(handled))
+
+
+# --- filters --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Filters:
+    received_from: date | None = None
+    received_to: date | None = None
+    procedure: str = ""
+    status: DossierStatus | None = None
+    channel: Channel | None = None
+    timeliness: str | None = None
+
+    def args(self) -> dict[str, str]:
+        """The filters as query-string arguments (for page links and the export)."""
+        values = {"received_from": self.received_from.isoformat() if self.received_from else "",
+                  "received_to": self.received_to.isoformat() if self.received_to else "",
+                  "procedure": self.procedure,
+                  "status": self.status.value if self.status else "",
+                  "channel": self.channel.value if self.channel else "",
+                  "timeliness": self.timeliness or ""}
+        return {key: value for key, value in values.items() if value}
+
+
+_ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+_VN = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
+
+
+def _parse_date(text: str, label: str) -> date | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        if _ISO.match(text):
+            return date(*(int(part) for part in text.split("-")))
+        if _VN.match(text):
+            day, month, year = (int(part) for part in text.split("/"))
+            return date(year, month, day)
+    except ValueError:
+        pass
+    raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”. Hãy nhập ngày theo dạng ngày/tháng/năm, ví dụ 20/11/2026.",
+                            label=label, value=text[:40]))
+
+
+def _parse_enum(enum_class, text: str, label: str):
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return enum_class(text)
+    except ValueError:
+        raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”.", label=label,
+                                value=text[:40])) from None
+
+
+def parse_filters(args: Mapping[str, str]) -> Filters:
+    """Read the register's filters from a query string; a value that cannot be read is a
+    ValidationError with a message naming it (never a silently wider list)."""
+    received_from = _parse_date(args.get("received_from", ""), _("Ngày nhận từ"))
+    received_to = _parse_date(args.get("received_to", ""), _("Ngày nhận đến"))
+    if received_from and received_to and received_from > received_to:
+        raise ValidationError(_("Ngày nhận từ phải trước hoặc bằng ngày nhận đến."))
+    timeliness = (args.get("timeliness") or "").strip() or None
+    if timeliness is not None and timeliness not in TIMELINESS_FILTERS:
+        raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”.", label=_("Tình trạng hạn"),
+                                value=timeliness[:40]))
+    return Filters(received_from=received_from, received_to=received_to,
+                   procedure=(args.get("procedure") or "").strip()[:200],
+                   status=_parse_enum(DossierStatus, args.get("status", ""), _("Trạng thái")),
+                   channel=_parse_enum(Channel, args.get("channel", ""), _("Kênh tiếp nhận")),
+                   timeliness=timeliness)
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=TZ)
+
+
+def conditions(actor: User, filters: Filters) -> list:
+    """The WHERE clauses of the register for `actor` with `filters`."""
+    where = [visible_to(actor)]
+    if filters.received_from:
+        where.append(Dossier.received_at >= _local_midnight(filters.received_from))
+    if filters.received_to:
+        where.append(Dossier.received_at < _local_midnight(filters.received_to + timedelta(days=1)))
+    if filters.procedure:
+        # The catalogue's search: code or name, accents and case ignored, any version.
+        matching = search(filters.procedure, effective_only=False).with_only_columns(
+            Procedure.id).order_by(None)
+        where.append(Dossier.procedure_id.in_(matching))
+    if filters.status:
+        where.append(Dossier.status == filters.status)
+    if filters.channel:
+        where.append(Dossier.channel == filters.channel)
+    if filters.timeliness:
+        where.append(timeliness_expression() == filters.timeliness)
+    return where
+
+
+def register_query(actor: User, filters: Filters):
+    """The register's dossiers in book order (received first, first), with what a row
+    shows loaded in a few queries per page, never one per row."""
+    return (sa.select(Dossier).where(*conditions(actor, filters))
+            .options(selectinload(Dossier.procedure), selectinload(Dossier.events))
+            .order_by(Dossier.received_at, Dossier.id))
+
+
+def count(actor: User, filters: Filters) -> int:
+    return db.session.scalar(sa.select(sa.func.count(Dossier.id)).where(*conditions(actor, filters)))
+
+
+def export_rows(actor: User, filters: Filters, limit: int | None = None) -> Iterator[Dossier]:
+    """The matching dossiers in book order, at most `limit` (default MAX_EXPORT_ROWS), read
+    in batches rather than all at once."""
+    limit = MAX_EXPORT_ROWS if limit is None else limit
+    statement = register_query(actor, filters).limit(limit).execution_options(yield_per=500)
+    result = db.session.scalars(statement)
+    try:
+        yield from result
+    finally:  # the export may stop early: release the cursor now, not at garbage collection
+        result.close()
+
+
+def local_naive(moment: datetime | None) -> datetime | None:
+    """A stored time as local wall time without zone (what a spreadsheet cell holds)."""
+    return moment.astimezone(TZ).replace(tzinfo=None) if moment is not None else None
+
+
+def local_time_text(moment: datetime) -> str:
+    return moment.astimezone(TZ).strftime("%d/%m/%Y %H:%M")
+
+
+# --- the "ghi chú" column -------------------------------------------------------------------
+_NOTE_KINDS = (EventKind.not_accepted, EventKind.supplement_requested, EventKind.apology,
+               EventKind.stopped, EventKind.withdrawn)
+
+
+def note_of(dossier: Dossier) -> str:
+    """What the register's remarks column says: refusal, supplementation, apology with its
+    new date, stop or withdrawal, with the reasons (from the loaded events)."""
+    labels = {
+        EventKind.not_accepted: _("Từ chối tiếp nhận"),
+        EventKind.supplement_requested: _("Yêu cầu bổ sung"),
+        EventKind.apology: _("Xin lỗi, hẹn lại"),
+        EventKind.stopped: _("Dừng xử lý"),
+        EventKind.withdrawn: _("Rút hồ sơ"),
+    }
+    parts = []
+    for event in dossier.events:
+        if event.kind not in _NOTE_KINDS:
+            continue
+        text = str(labels[event.kind])
+        if event.kind is EventKind.apology and event.due_after is not None:
+            text += " " + event.due_after.astimezone(TZ).strftime("%d/%m/%Y")
+        reason = " ".join((event.reason or "").split())
+        parts.append(f"{text}: {reason}" if reason else text)
+    return "; ".join(parts)

@@ -1,0 +1,68 @@
+"""Forms of the dossier's pauses, delays and endings (see events.py). Each form has a prefix,
+so that the several forms of the dossier page keep distinct field names and ids."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from qms.models import EventKind
+
+REASON_REQUIRED = _l("Hãy ghi lý do.")
+
+
+def _reason(label, description=None):
+    return TextAreaField(label, validators=[DataRequired(message=REASON_REQUIRED), Length(max=4000)],
+                         description=description)
+
+
+class SupplementRequestForm(FlaskForm):
+    reason = _reason(_l("Nội dung cần bổ sung, hoàn thiện"),
+                     _l("Mỗi dòng một nội dung; in trên phiếu yêu cầu bổ sung (Mẫu 02)."))
+
+
+class PaymentRequestForm(FlaskForm):
+    reason = _reason(_l("Nghĩa vụ tài chính cần thực hiện"), _l("Ví dụ: Nộp lệ phí trước bạ."))
+
+
+class ApologyForm(FlaskForm):
+    reason = _reason(_l("Lý do chậm trả kết quả"))
+    promised_date = DateField(_l("Ngày hẹn trả kết quả mới"),
+                              validators=[DataRequired(message=_l("Hãy chọn ngày hẹn trả kết quả mới."))],
+                              description=_l("Hẹn trả trước giờ kết thúc làm việc của ngày đó."))
+
+
+class StopForm(FlaskForm):
+    reason = _reason(_l("Lý do dừng xử lý hồ sơ"), _l("In trên thông báo dừng xử lý hồ sơ (Mẫu 05)."))
+
+
+class WithdrawForm(FlaskForm):
+    reason = _reason(_l("Lý do rút hồ sơ"), _l("Theo đề nghị của người nộp hồ sơ."))
+
+
+# action name (services.dossiers.EVENT_ACTIONS) → (form class, field prefix); actions with
+# no input (receiving the documents or the payment) post the CSRF token only.
+FORMS = {
+    "supplement_request": (SupplementRequestForm, "supplement"),
+    "payment_request": (PaymentRequestForm, "payment"),
+    "apology": (ApologyForm, "apology"),
+    "stop": (StopForm, "stop"),
+    "withdraw": (WithdrawForm, "withdraw"),
+}
+
+
+def form_for(action: str) -> FlaskForm:
+    form_class, prefix = FORMS[action]
+    return form_class(prefix=prefix)
+
+
+EVENT_LABELS = {
+    EventKind.supplement_requested: _l("Yêu cầu bổ sung, hoàn thiện hồ sơ"),
+    EventKind.supplement_received: _l("Nhận hồ sơ bổ sung"),
+    EventKind.payment_requested: _l("Chờ thực hiện nghĩa vụ tài chính"),
+    EventKind.payment_received: _l("Đã thực hiện nghĩa vụ tài chính"),
+    EventKind.apology: _l("Xin lỗi và hẹn lại ngày trả kết quả"),
+    EventKind.stopped: _l("Dừng xử lý hồ sơ"),
+    EventKind.withdrawn: _l("Công dân rút hồ sơ"),
+    EventKind.not_accepted: _l("Từ chối tiếp nhận hồ sơ"),
+    EventKind.sent_back: _l("Chuyển trả bước trước"),
+}

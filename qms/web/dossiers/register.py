@@ -1,0 +1,68 @@
+"""The dossier register (sổ theo dõi hồ sơ, Mẫu 07 of Circular 03/2025/TT-VPCP): a
+filterable list and its spreadsheet export."""
+import io
+
+from flask import render_template, request, send_file
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from qms import authz, clock
+from qms.calendar import WorkCalendar
+from qms.errors import QmsError
+from qms.extensions import db
+from qms.models import DossierStatus
+from qms.reports.register_xlsx import register_workbook
+from qms.services import register as register_service
+from qms.web.dossiers import bp
+from qms.web.dossiers.forms import CHANNEL_LABELS
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _timeliness_labels() -> dict[str, str]:
+    return {"early": _("Trước hạn"), "on_time": _("Đúng hạn"), "late": _("Quá hạn"),
+            "in_progress": _("Đang giải quyết")}
+
+
+def _filters():
+    """(filters, error message): a filter that cannot be read shows its message and no rows,
+    never a silently wider register."""
+    try:
+        return register_service.parse_filters(request.args), None
+    except QmsError as error:
+        return None, error.message
+
+
+@bp.get("/register")
+def register():
+    authz.require("dossiers.work")
+    filters, error = _filters()
+    page = None
+    if filters is not None:
+        page = db.paginate(register_service.register_query(current_user, filters),
+                           per_page=register_service.PER_PAGE, error_out=False)
+    return render_template(
+        "dossiers/register.html", page=page, total=page.total if page else None, error=error,
+        args=(filters.args() if filters else {}), values=request.args,
+        statuses=list(DossierStatus), channel_labels=CHANNEL_LABELS,
+        timeliness_labels=_timeliness_labels(), calendar=WorkCalendar(),
+        timeliness_of=register_service.timeliness_of, note_of=register_service.note_of,
+        agency=current_user.department.agency), 400 if error else 200
+
+
+@bp.get("/register.xlsx")
+def register_xlsx():
+    """Every matching row, up to MAX_EXPORT_ROWS (the cut is noted in the file)."""
+    authz.require("dossiers.work")
+    filters, error = _filters()
+    if error:
+        return register()  # the page with the message, not a broken file
+    limit = register_service.MAX_EXPORT_ROWS
+    agency = current_user.department.agency
+    data = register_workbook(
+        # one row more than the limit tells whether the export was cut short
+        register_service.export_rows(current_user, filters, limit=limit + 1),
+        agency=agency, now=clock.now(), limit=limit, channel_labels=CHANNEL_LABELS,
+        timeliness_labels=_timeliness_labels())
+    return send_file(io.BytesIO(data), as_attachment=True, mimetype=XLSX,
+                     download_name=f"so-theo-doi-ho-so-{agency.code}.xlsx")
