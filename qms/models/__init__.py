@@ -60,6 +60,12 @@ from qms.models.quality import (
                                   Severity,
                                   Verification,
 )
+from qms.models.reviews import (
+                                  MonthlyReview,
+                                  MonthlyReviewStatus,
+                                  ObjectiveComparison,
+                                  QualityObjective,
+)
 
 __all__ = [
     "Acknowledgement",
@@ -100,15 +106,19 @@ __all__ = [
     "Finding",
     "FindingKind",
     "ManagementReview",
+    "MonthlyReview",
+    "MonthlyReviewStatus",
     "NcSource",
     "NcStatus",
     "Nonconformity",
     "Notification",
     "NotificationKind",
+    "ObjectiveComparison",
     "OnlineLevel",
     "Procedure",
     "ProcedureVersion",
     "ProcessStep",
+    "QualityObjective",
     "ReviewAction",
     "Role",
     "SatisfactionLevel",

@@ -277,6 +277,9 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
             next_department = following.department  # it was sent back from there
         if next_department is None:
             raise ValidationError(_("Hãy chọn phòng ban nhận bước tiếp theo: %(n)s.", n=following.name))
+        if next_department.agency_id != dossier.agency_id or not next_department.active:
+            raise ValidationError(_("Phòng ban nhận bước tiếp theo phải là phòng ban đang hoạt động "
+                                    "của %(a)s.", a=dossier.agency.name))
     # Compare-and-set: one UPDATE that matches only an open step, so of two concurrent
     # officers exactly one wins, on SQLite and PostgreSQL alike.
     # Files are checked and stored first: a bad file refuses the completion as a whole.

@@ -152,3 +152,16 @@ def _token(client, url):
     from tests.conftest import csrf_token
 
     return csrf_token(client, url)
+
+
+def test_the_next_step_goes_only_to_an_active_department_of_the_same_agency(three_days, desk, orgtree):
+    dossier, _secret = dossiers.receive_dossier(actor=desk["onestop"], procedure=three_days,
+                                                applicant_name="Phạm Thị Lan", now=at(2026, 11, 23, 8, 0))
+    with pytest.raises(ValidationError, match="phòng ban đang hoạt động"):
+        dossiers.complete_step(dossier.steps[0], actor=desk["onestop"], now=at(2026, 11, 23, 9, 0),
+                               next_department=orgtree["centre"])  # the province's centre
+    orgtree["culture"].active = False
+    with pytest.raises(ValidationError, match="phòng ban đang hoạt động"):
+        dossiers.complete_step(dossier.steps[0], actor=desk["onestop"], now=at(2026, 11, 23, 9, 0),
+                               next_department=orgtree["culture"])
+    assert dossier.steps[0].completed_at is None

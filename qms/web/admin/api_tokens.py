@@ -1,0 +1,91 @@
+"""API tokens of integration accounts: issue (the plaintext shown once), list, revoke."""
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from qms import authz, clock
+from qms.errors import QmsError
+from qms.extensions import db
+from qms.models import ApiToken, User
+from qms.services import api_tokens
+from qms.web.admin import bp
+
+
+class ApiTokenForm(FlaskForm):
+    user_id = SelectField(_l("Tài khoản tích hợp"), coerce=int, validators=[DataRequired()],
+                          description=_l("Mã truy cập hoạt động với đúng quyền của tài khoản này."))
+    name = StringField(_l("Tên (hệ thống sử dụng)"), validators=[DataRequired(), Length(max=128)],
+                       render_kw={"placeholder": _l("Ví dụ: Cổng dịch vụ công tỉnh")})
+    submit = SubmitField(_l("Cấp mã truy cập"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        active = db.session.scalars(sa.select(User).where(User.active.is_(True))
+                                    .order_by(User.username))
+        self.user_id.choices = [(u.id, f"{u.username} — {u.full_name} ({u.department.code})")
+                                for u in active]
+
+
+class RevokeTokenForm(FlaskForm):
+    """Revoke: a POST with CSRF, no fields."""
+
+
+def _page(form: ApiTokenForm, *, plaintext: str | None = None, issued: ApiToken | None = None):
+    tokens = db.session.scalars(api_tokens.listing()).all()
+    response = render_template("admin/api_tokens.html", tokens=tokens, form=form,
+                               revoke_form=RevokeTokenForm(), plaintext=plaintext, issued=issued)
+    # The page may carry a token in clear: never keep it in a cache.
+    return response, 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/api-tokens")
+def api_tokens_list():
+    authz.require("api_tokens.manage")
+    return _page(ApiTokenForm())
+
+
+@bp.post("/api-tokens")
+def api_token_issue():
+    authz.require("api_tokens.manage")
+    form = ApiTokenForm()
+    if form.validate_on_submit():
+        user = db.get_or_404(User, form.user_id.data)
+        try:
+            token, plaintext = api_tokens.issue_token(user, name=form.name.data,
+                                                      actor=current_user, now=clock.now())
+        except QmsError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            db.session.commit()
+            flash(_("Đã cấp mã truy cập cho %(u)s. Hãy sao chép ngay: mã chỉ hiện một lần.",
+                    u=user.username), "success")
+            # Rendered, not redirected: the plaintext exists only in this response.
+            return _page(ApiTokenForm(formdata=None), plaintext=plaintext, issued=token)
+    else:
+        for field in form:
+            for error in field.errors:
+                flash(f"{field.label.text}: {error}", "danger")
+    return _page(form)
+
+
+@bp.post("/api-tokens/<int:token_id>/revoke")
+def api_token_revoke(token_id: int):
+    authz.require("api_tokens.manage")  # before the lookup: no hint which ids exist
+    token = db.get_or_404(ApiToken, token_id)
+    if RevokeTokenForm().validate_on_submit():
+        try:
+            api_tokens.revoke(token, actor=current_user, now=clock.now())
+        except QmsError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            db.session.commit()
+            flash(_("Đã thu hồi mã truy cập %(p)s của %(u)s.", p=token.prefix,
+                    u=token.user.username), "success")
+    return redirect(url_for(".api_tokens_list"))

@@ -1,0 +1,353 @@
+"""The OpenAPI 3.1 description of API v1, served at /api/v1/openapi.json.
+
+Kept by hand beside the views (no generator dependency); tests/api/test_openapi.py checks
+that it is a valid OpenAPI 3.1 document, that every API route is in it, and that real
+responses match the schemas below.
+"""
+from __future__ import annotations
+
+import copy
+
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time",
+                 "description": "ISO 8601 with the +07:00 offset (Asia/Ho_Chi_Minh); null if not yet."}
+TIME = {"type": "string", "format": "date-time",
+        "description": "ISO 8601 with the +07:00 offset (Asia/Ho_Chi_Minh)."}
+TIMELINESS = {"type": ["string", "null"], "enum": ["early", "on_time", "late", None],
+              "description": "Compared by date with the due time once finished "
+                             "(trước hạn / đúng hạn / quá hạn); null while in progress."}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _json(schema_name: str, description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": _ref(schema_name)}}}
+
+
+UNAUTHORIZED = {**_error("No token, an unknown or revoked token, or the token's account is "
+                         "deactivated. The session cookie is never accepted."),
+                "headers": {"WWW-Authenticate": {"schema": {"type": "string"},
+                                                 "description": 'Bearer realm="qms"'}}}
+TOO_MANY = _error("Too many calls with this token (default 600 per minute).")
+
+CODE_PARAMETER = {"name": "code", "in": "path", "required": True,
+                  "description": "The dossier code, {agency code}-{yyMMdd}-{NNNN}.",
+                  "schema": {"type": "string", "examples": ["TP-A-261120-0001"]}}
+
+SCHEMAS: dict = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["status", "message"],
+            "properties": {
+                "status": {"type": "integer", "description": "The HTTP status, repeated."},
+                "title": {"type": "string"},
+                "message": {"type": "string", "description": "What went wrong, for a person."},
+                "errors": {"type": "array", "description": "Invalid input: each field's problem.",
+                           "items": {"type": "object", "required": ["field", "message"],
+                                     "properties": {"field": {"type": "string",
+                                                              "examples": ["applicant.name"]},
+                                                    "message": {"type": "string"}}}},
+            },
+        }},
+    },
+    "Applicant": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 255},
+            "id_number": {"type": "string", "maxLength": 32,
+                          "description": "Số định danh cá nhân / CCCD."},
+            "phone": {"type": "string", "maxLength": 32},
+            "address": {"type": "string", "maxLength": 500},
+            "email": {"type": "string", "format": "email", "maxLength": 255},
+        },
+    },
+    "ReceiveRequest": {
+        "type": "object",
+        "required": ["procedure_code", "applicant"],
+        "additionalProperties": False,
+        "properties": {
+            "procedure_code": {"type": "string", "description": "The national procedure code (mã TTHC).",
+                               "examples": ["1.001193"]},
+            "applicant": _ref("Applicant"),
+            "channel": {"type": "string", "enum": ["online", "direct", "postal"], "default": "online"},
+            "components": {"type": "array", "items": {"type": "string", "maxLength": 500},
+                           "description": "Names of the dossier components received."},
+            "return_method": {"type": "string", "maxLength": 64,
+                              "description": "How the applicant gets the result."},
+        },
+    },
+    "CompleteRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "note": {"type": "string", "maxLength": 2000},
+            "result": {"type": "string", "maxLength": 500,
+                       "description": "What the step produced, e.g. \"Đủ điều kiện\"."},
+            "next_department_code": {
+                "type": "string",
+                "description": "The department (of the dossier's agency) that gets the next step. "
+                               "Needed unless the next step is the one-stop office's, or the "
+                               "next step was sent back from a department (it goes back there), "
+                               "or this is the last step."},
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": ["code", "national_code", "label"],
+        "properties": {
+            "code": {"type": "string", "enum": [
+                "registered", "received", "not_accepted", "processing", "supplement_requested",
+                "awaiting_payment", "withdrawn", "stopped", "processed", "returned"]},
+            "national_code": {"type": "integer", "minimum": 1, "maximum": 10,
+                              "description": "The national dossier status code (1 registered … "
+                                             "10 returned)."},
+            "label": {"type": "string"},
+        },
+    },
+    "Named": {
+        "type": "object",
+        "required": ["code", "name"],
+        "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+    },
+    "Person": {
+        "type": ["object", "null"],
+        "required": ["username", "full_name"],
+        "properties": {"username": {"type": "string"}, "full_name": {"type": "string"}},
+    },
+    "Step": {
+        "type": "object",
+        "required": ["position", "name", "role", "department", "handed_over_at", "due_at",
+                     "completed_at", "completed_by", "note", "result", "timeliness"],
+        "properties": {
+            "position": {"type": "integer", "minimum": 1},
+            "name": {"type": "string"},
+            "role": {"type": "string", "enum": ["one_stop", "specialist", "department_head",
+                                                "leader", "clerk", "coordinating", "other"]},
+            "department": {"oneOf": [_ref("Named"), {"type": "null"}],
+                           "description": "The department holding the step; null before hand-over."},
+            "handed_over_at": NULLABLE_TIME,
+            "due_at": NULLABLE_TIME,
+            "completed_at": NULLABLE_TIME,
+            "completed_by": _ref("Person"),
+            "note": {"type": "string"},
+            "result": {"type": "string"},
+            "timeliness": TIMELINESS,
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": ["kind", "at", "by", "department", "reason", "due_before", "due_after",
+                     "step_position"],
+        "properties": {
+            "kind": {"type": "string", "enum": [
+                "supplement_requested", "supplement_received", "payment_requested",
+                "payment_received", "apology", "stopped", "withdrawn", "not_accepted", "sent_back"]},
+            "at": TIME,
+            "by": _ref("Person"),
+            "department": {"oneOf": [_ref("Named"), {"type": "null"}]},
+            "reason": {"type": "string"},
+            "due_before": NULLABLE_TIME,
+            "due_after": NULLABLE_TIME,
+            "step_position": {"type": ["integer", "null"]},
+        },
+    },
+    "Dossier": {
+        "type": "object",
+        "required": ["code", "status", "procedure", "agency", "department", "channel", "applicant",
+                     "components", "return_method", "received_at", "original_due_at", "due_at",
+                     "promised_at", "paused_at", "processed_at", "returned_at", "timeliness",
+                     "current_step", "steps", "events"],
+        "properties": {
+            "code": {"type": "string"},
+            "status": _ref("Status"),
+            "procedure": _ref("Named"),
+            "agency": _ref("Named"),
+            "department": {**_ref("Named"), "description": "The receiving one-stop office."},
+            "channel": {"type": "object", "required": ["code", "national_code"],
+                        "properties": {"code": {"type": "string", "enum": ["direct", "online", "postal"]},
+                                       "national_code": {"type": "integer", "enum": [1, 2, 3]}}},
+            "applicant": {"type": "object",
+                          "required": ["name", "id_number", "phone", "address", "email"],
+                          "properties": {k: {"type": "string"} for k in
+                                         ("name", "id_number", "phone", "address", "email")}},
+            "components": {"type": "array", "items": {"type": "string"}},
+            "return_method": {"type": "string"},
+            "received_at": TIME,
+            "original_due_at": TIME,
+            "due_at": {**TIME, "description": "The legal due time (+07:00); it moves only when a "
+                                              "supplementation restarts or resumes the clock."},
+            "promised_at": {**NULLABLE_TIME, "description": "The new date of an apology letter."},
+            "paused_at": {**NULLABLE_TIME, "description": "Since when the clock is stopped."},
+            "processed_at": NULLABLE_TIME,
+            "returned_at": NULLABLE_TIME,
+            "timeliness": TIMELINESS,
+            "current_step": {"type": ["integer", "null"],
+                             "description": "The position of the step being worked; null once ended."},
+            "steps": {"type": "array", "items": _ref("Step")},
+            "events": {"type": "array", "items": _ref("Event")},
+        },
+    },
+    "ReceivedDossier": {
+        "allOf": [_ref("Dossier"), {
+            "type": "object",
+            "required": ["lookup_secret"],
+            "properties": {"lookup_secret": {
+                "type": "string", "pattern": "^[A-Z2-9]{8}$",
+                "description": "The applicant's lookup secret for /tra-cuu. Given only in this "
+                               "response (only its hash is stored)."}},
+        }],
+    },
+    "QueueItem": {
+        "type": "object",
+        "required": ["dossier_code", "status", "procedure", "step", "handed_over_at", "due_at",
+                     "dossier_due_at", "overdue"],
+        "properties": {
+            "dossier_code": {"type": "string"},
+            "status": _ref("Status"),
+            "procedure": _ref("Named"),
+            "step": {"type": "object", "required": ["position", "name"],
+                     "properties": {"position": {"type": "integer"}, "name": {"type": "string"}}},
+            "handed_over_at": TIME,
+            "due_at": TIME,
+            "dossier_due_at": TIME,
+            "overdue": {"type": "boolean", "description": "The step's due time has passed."},
+        },
+    },
+    "Queue": {
+        "type": "object",
+        "required": ["department", "generated_at", "items"],
+        "properties": {
+            "department": _ref("Named"),
+            "generated_at": TIME,
+            "items": {"type": "array", "items": _ref("QueueItem"),
+                      "description": "Soonest due first."},
+        },
+    },
+}
+
+PATHS: dict = {
+    "/dossiers": {"post": {
+        "operationId": "receiveDossier",
+        "summary": "Receive a dossier handed over by the portal",
+        "description": "Received at the one-stop office of the token's account (an officer of "
+                       "that office), under the procedure's internal process in force; the code, "
+                       "due time and first step follow the same rules as at the desk.",
+        "requestBody": {"required": True,
+                        "content": {"application/json": {"schema": _ref("ReceiveRequest")}}},
+        "responses": {
+            "201": {**_json("ReceivedDossier", "Received."),
+                    "headers": {"Location": {"schema": {"type": "string"},
+                                             "description": "The dossier's URL in this API."}}},
+            "400": _error("The body is not a JSON object."),
+            "401": UNAUTHORIZED,
+            "403": _error("The token's account does not receive dossiers (not an officer of a "
+                          "one-stop office)."),
+            "404": _error("No procedure with this code."),
+            "409": _error("The procedure has no internal process in force."),
+            "422": _error("Invalid fields (each listed in error.errors), or a procedure of "
+                          "another level."),
+            "429": TOO_MANY,
+        },
+    }},
+    "/dossiers/{code}": {"get": {
+        "operationId": "getDossier",
+        "summary": "A dossier with its status, steps and events",
+        "parameters": [CODE_PARAMETER],
+        "responses": {
+            "200": _json("Dossier", "The dossier."),
+            "401": UNAUTHORIZED,
+            "403": _error("The token's account may not read this dossier (another department's)."),
+            "404": _error("No dossier with this code."),
+            "429": TOO_MANY,
+        },
+    }},
+    "/dossiers/{code}/steps/{position}/complete": {"post": {
+        "operationId": "completeStep",
+        "summary": "Complete the dossier's current step and hand the next one over",
+        "description": "Only an officer (or the head) of the department holding the step "
+                       "completes it, once. Completing the last step returns the result and "
+                       "closes the dossier. An empty body is the same as {}.",
+        "parameters": [CODE_PARAMETER,
+                       {"name": "position", "in": "path", "required": True,
+                        "description": "The step's position (1, 2, ...).",
+                        "schema": {"type": "integer", "minimum": 1}}],
+        "requestBody": {"required": False,
+                        "content": {"application/json": {"schema": _ref("CompleteRequest")}}},
+        "responses": {
+            "200": _json("Dossier", "The dossier after the completion."),
+            "400": _error("The body is not a JSON object."),
+            "401": UNAUTHORIZED,
+            "403": _error("The step belongs to another department, or the dossier is not "
+                          "readable by the token's account."),
+            "404": _error("No dossier with this code, or no step at this position."),
+            "409": _error("The step is already completed or not yet current, or the dossier is "
+                          "not being processed (paused, ended)."),
+            "422": _error("Invalid fields, an unknown next department, or the next department "
+                          "is missing."),
+            "429": TOO_MANY,
+        },
+    }},
+    "/queue": {"get": {
+        "operationId": "getQueue",
+        "summary": "The current steps a department holds, soonest due first",
+        "parameters": [{"name": "department", "in": "query", "required": False,
+                        "description": "A department code. Default: the token account's own "
+                                       "department. Another department's queue only for "
+                                       "oversight roles (admin, leader, quality officer, auditor).",
+                        "schema": {"type": "string"}}],
+        "responses": {
+            "200": _json("Queue", "The queue."),
+            "401": UNAUTHORIZED,
+            "403": _error("Another department's queue, and the account has no oversight role."),
+            "404": _error("No department with this code."),
+            "429": TOO_MANY,
+        },
+    }},
+    "/openapi.json": {"get": {
+        "operationId": "getOpenApi",
+        "summary": "This document",
+        "security": [],
+        "responses": {"200": {"description": "The OpenAPI 3.1 document.",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }},
+}
+
+DOCUMENT: dict = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "QMS API",
+        "version": "1.0.0",
+        "description": "Dossiers for the online public-service portal and other integrations. "
+                       "Each call carries `Authorization: Bearer <token>`; a token is issued to "
+                       "an integration account (an ordinary user) on the admin page "
+                       "/admin/api-tokens or by `qms create-token USERNAME`, and acts with that "
+                       "account's permissions. Errors are JSON: "
+                       "{\"error\": {\"status\", \"message\", ...}}. Times are ISO 8601 in "
+                       "Asia/Ho_Chi_Minh (+07:00).",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearerAuth": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "A token of the form qms_<43 characters>, shown once when issued."}},
+        "schemas": SCHEMAS,
+    },
+}
+
+
+def openapi_document() -> dict:
+    return copy.deepcopy(DOCUMENT)

@@ -1,0 +1,200 @@
+"""What the API reads and writes: JSON bodies checked field by field (the API's forms), and
+dossiers, steps and queues as JSON. Times are ISO 8601 in Vietnam's time zone (+07:00)."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, request
+from flask_babel import gettext as _
+
+from qms.models import Channel, Dossier, DossierStep, User
+from qms.services import dossiers
+from qms.web.api import ApiError
+
+# Column sizes of the dossier (qms/models/dossiers.py): longer values are refused with a
+# message, never truncated or left to fail in the database.
+APPLICANT_FIELDS = {"name": 255, "id_number": 32, "phone": 32, "address": 500, "email": 255}
+RECEIVE_FIELDS = {"procedure_code", "applicant", "channel", "components", "return_method"}
+COMPLETE_FIELDS = {"note", "result", "next_department_code"}
+RETURN_METHOD_MAX, COMPONENT_MAX, NOTE_MAX, RESULT_MAX = 64, 500, 2000, 500
+
+
+def json_body(*, allow_empty: bool = False) -> dict:
+    """The request's JSON object; 400 if the body is not one."""
+    if allow_empty and not request.get_data(cache=True):
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(_("Nội dung yêu cầu phải là một đối tượng JSON "
+                         "(Content-Type: application/json)."), status=400)
+    return data
+
+
+class _Checker:
+    """Collects every problem of a body, so the caller fixes them in one go."""
+
+    def __init__(self):
+        self.errors: list[dict] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.append({"field": field, "message": message})
+
+    def unknown(self, data: dict, allowed: set[str], prefix: str = "") -> None:
+        for key in sorted(set(data) - allowed):
+            self.add(prefix + key, _("Trường không được hỗ trợ."))
+
+    def text(self, data: dict, key: str, field: str, *, max_length: int,
+             required: bool = False) -> str:
+        value = data.get(key)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            self.add(field, _("Phải là một chuỗi ký tự."))
+            return ""
+        value = value.strip()
+        if required and not value:
+            self.add(field, _("Bắt buộc."))
+        elif len(value) > max_length:
+            self.add(field, _("Tối đa %(n)d ký tự.", n=max_length))
+        return value
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            summary = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
+            raise ApiError(_("Dữ liệu không hợp lệ — %(s)s", s=summary), status=422,
+                           errors=self.errors)
+
+
+def receive_input(data: dict) -> dict:
+    """The fields of a dossier handed over by the portal, checked; raises 422 with every
+    problem found."""
+    check = _Checker()
+    check.unknown(data, RECEIVE_FIELDS)
+    out = {"procedure_code": check.text(data, "procedure_code", "procedure_code",
+                                        max_length=32, required=True)}
+    applicant = data.get("applicant")
+    if not isinstance(applicant, dict):
+        check.add("applicant", _("Bắt buộc, là một đối tượng (name, id_number, phone, address, email)."))
+        applicant = {}
+    check.unknown(applicant, set(APPLICANT_FIELDS), prefix="applicant.")
+    for key, size in APPLICANT_FIELDS.items():
+        out[f"applicant_{key}"] = check.text(applicant, key, f"applicant.{key}", max_length=size,
+                                             required=key == "name")
+    email = out["applicant_email"]
+    if email:
+        try:  # the same check as the desk's form (wtforms Email uses email-validator)
+            validate_email(email, check_deliverability=False)
+        except EmailNotValidError:
+            check.add("applicant.email", _("Địa chỉ thư điện tử không hợp lệ."))
+    channel = data.get("channel", Channel.online.value)
+    if channel not in {c.value for c in Channel}:
+        check.add("channel", _("Một trong: %(v)s.", v=", ".join(c.value for c in Channel)))
+    else:
+        out["channel"] = Channel(channel)
+    components = data.get("components", [])
+    if not isinstance(components, list) or not all(isinstance(c, str) for c in components):
+        check.add("components", _("Phải là một danh sách tên thành phần hồ sơ (chuỗi)."))
+        components = []
+    elif any(len(c.strip()) > COMPONENT_MAX for c in components):
+        check.add("components", _("Mỗi tên tối đa %(n)d ký tự.", n=COMPONENT_MAX))
+    out["components"] = [c.strip() for c in components if c.strip()]
+    out["return_method"] = check.text(data, "return_method", "return_method",
+                                      max_length=RETURN_METHOD_MAX)
+    check.raise_if_any()
+    return out
+
+
+def complete_input(data: dict) -> dict:
+    check = _Checker()
+    check.unknown(data, COMPLETE_FIELDS)
+    out = {"note": check.text(data, "note", "note", max_length=NOTE_MAX),
+           "result": check.text(data, "result", "result", max_length=RESULT_MAX),
+           "next_department_code": check.text(data, "next_department_code",
+                                              "next_department_code", max_length=32)}
+    check.raise_if_any()
+    return out
+
+
+# --- output -----------------------------------------------------------------------------------
+def when(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).isoformat()
+
+
+def _department(department) -> dict | None:
+    return None if department is None else {"code": department.code, "name": department.name}
+
+
+def _person(user: User | None) -> dict | None:
+    return None if user is None else {"username": user.username, "full_name": user.full_name}
+
+
+def _value(enum_value) -> str | None:
+    return None if enum_value is None else enum_value.value
+
+
+def status_of(dossier: Dossier) -> dict:
+    return {"code": dossier.status.value, "national_code": dossier.status.national_code,
+            "label": dossier.status.label}
+
+
+def step_json(step: DossierStep) -> dict:
+    return {
+        "position": step.position, "name": step.name, "role": step.role.value,
+        "department": _department(step.department),
+        "handed_over_at": when(step.handed_over_at), "due_at": when(step.due_at),
+        "completed_at": when(step.completed_at), "completed_by": _person(step.completed_by),
+        "note": step.note or "", "result": step.result or "",
+        "timeliness": _value(dossiers.step_timeliness(step)),
+    }
+
+
+def dossier_json(dossier: Dossier) -> dict:
+    current = dossiers.current_step(dossier)
+    open_ = dossier.status in dossiers.OPEN_STATUSES
+    return {
+        "code": dossier.code,
+        "status": status_of(dossier),
+        "procedure": {"code": dossier.procedure.code, "name": dossier.procedure.name},
+        "agency": {"code": dossier.agency.code, "name": dossier.agency.name},
+        "department": _department(dossier.department),
+        "channel": {"code": dossier.channel.value, "national_code": dossier.channel.national_code},
+        "applicant": {"name": dossier.applicant_name, "id_number": dossier.applicant_id_number,
+                      "phone": dossier.applicant_phone, "address": dossier.applicant_address,
+                      "email": dossier.applicant_email},
+        "components": list(dossier.components or []),
+        "return_method": dossier.return_method or "",
+        "received_at": when(dossier.received_at),
+        "original_due_at": when(dossier.original_due_at),
+        "due_at": when(dossier.due_at),
+        "promised_at": when(dossier.promised_at),
+        "paused_at": when(dossier.paused_at),
+        "processed_at": when(dossier.processed_at),
+        "returned_at": when(dossier.returned_at),
+        "timeliness": _value(dossiers.timeliness(dossier)),
+        "current_step": current.position if current is not None and open_ else None,
+        "steps": [step_json(step) for step in dossier.steps],
+        "events": [{
+            "kind": event.kind.value, "at": when(event.at), "by": _person(event.by),
+            "department": _department(event.department), "reason": event.reason or "",
+            "due_before": when(event.due_before), "due_after": when(event.due_after),
+            "step_position": event.step_position,
+        } for event in dossier.events],
+    }
+
+
+def queue_item_json(step: DossierStep, now: datetime) -> dict:
+    dossier = step.dossier
+    return {
+        "dossier_code": dossier.code,
+        "status": status_of(dossier),
+        "procedure": {"code": dossier.procedure.code, "name": dossier.procedure.name},
+        "step": {"position": step.position, "name": step.name},
+        "handed_over_at": when(step.handed_over_at),
+        "due_at": when(step.due_at),
+        "dossier_due_at": when(dossier.due_at),
+        "overdue": step.due_at is not None and step.due_at < now,
+    }

@@ -1,0 +1,109 @@
+"""API v1 endpoints: thin, like the pages — parse JSON, call one service, commit, answer JSON.
+The rules (who receives, who completes which step, once) are the same service functions
+the desk and the departments use."""
+import sqlalchemy as sa
+from flask import jsonify, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from qms import authz, clock
+from qms.extensions import db
+from qms.models import Department, Dossier, Procedure
+from qms.services import dossiers
+from qms.web.api import ApiError, bp, schemas
+from qms.web.api.openapi import openapi_document
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _dossier(code: str) -> Dossier:
+    """As on the pages: 404 for an unknown code, 403 for a dossier the user may not read."""
+    dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == code.strip().upper()))
+    if dossier is None:
+        raise ApiError(_("Không có hồ sơ mã %(c)s.", c=code), status=404)
+    if not dossiers.may_read(_user(), dossier):
+        raise ApiError(_("Tài khoản này không được xem hồ sơ %(c)s.", c=dossier.code), status=403)
+    return dossier
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.post("/dossiers")
+def receive():
+    """A dossier handed over by the portal, received at the token user's one-stop office."""
+    authz.require("dossiers.receive")
+    data = schemas.receive_input(schemas.json_body())
+    procedure_code = data.pop("procedure_code")
+    procedure = db.session.scalar(sa.select(Procedure).where(Procedure.code == procedure_code))
+    if procedure is None:
+        raise ApiError(_("Không có thủ tục mã %(c)s.", c=procedure_code), status=404)
+    agency = _user().department.agency
+    if procedure.level is not agency.level:
+        # The desk offers only its level's procedures (dossiers.receivable_procedures).
+        raise ApiError(_("Thủ tục %(c)s không thuộc thẩm quyền của %(a)s.", c=procedure.code,
+                         a=agency.name), status=422,
+                       errors=[{"field": "procedure_code", "message": _("Không thuộc thẩm quyền.")}])
+    dossier, secret = dossiers.receive_dossier(actor=_user(), procedure=procedure,
+                                               now=clock.now(), **data)
+    db.session.commit()
+    body = schemas.dossier_json(dossier)
+    # The lookup secret exists only now (only its hash is kept): the portal passes it on
+    # to the applicant, as the printed receipt does at the desk.
+    body["lookup_secret"] = secret
+    return jsonify(body), 201, {"Location": url_for(".dossier", code=dossier.code)}
+
+
+@bp.get("/dossiers/<code>")
+def dossier(code: str):
+    authz.require("dossiers.work")
+    return jsonify(schemas.dossier_json(_dossier(code)))
+
+
+@bp.post("/dossiers/<code>/steps/<int:position>/complete")
+def complete(code: str, position: int):
+    authz.require("dossiers.work")
+    found = _dossier(code)
+    step = next((s for s in found.steps if s.position == position), None)
+    if step is None:
+        raise ApiError(_("Hồ sơ %(c)s không có bước %(n)d.", c=found.code, n=position), status=404)
+    data = schemas.complete_input(schemas.json_body(allow_empty=True))
+    next_department = None
+    if data["next_department_code"]:
+        next_department = db.session.scalar(sa.select(Department).where(
+            Department.code == data["next_department_code"].upper(),
+            Department.agency_id == found.agency_id, Department.active.is_(True)))
+        if next_department is None:
+            message = _("Không có phòng ban đang hoạt động mã %(c)s trong %(a)s.",
+                        c=data["next_department_code"], a=found.agency.name)
+            raise ApiError(message, status=422,
+                           errors=[{"field": "next_department_code", "message": message}])
+    dossiers.complete_step(step, actor=_user(), now=clock.now(), note=data["note"],
+                           result=data["result"], next_department=next_department)
+    db.session.commit()
+    return jsonify(schemas.dossier_json(found))
+
+
+@bp.get("/queue")
+def queue():
+    """The current steps a department holds, soonest due first: the token user's own
+    department, or (for oversight roles) any department by code."""
+    authz.require("dossiers.work")
+    user = _user()
+    code = (request.args.get("department") or "").strip().upper()
+    department = user.department
+    if code and code != department.code:
+        department = db.session.scalar(sa.select(Department).where(Department.code == code))
+        if department is None:
+            raise ApiError(_("Không có phòng ban mã %(c)s.", c=code), status=404)
+        if not user.has_role(*dossiers.OVERSIGHT_ROLES):
+            raise ApiError(_("Tài khoản này chỉ xem được hàng đợi của phòng mình."), status=403)
+    steps = db.session.scalars(dossiers.queue(department.id)).unique().all()
+    now = clock.now()
+    return jsonify({"department": {"code": department.code, "name": department.name},
+                    "generated_at": schemas.when(now),
+                    "items": [schemas.queue_item_json(step, now) for step in steps]})
