@@ -17,6 +17,7 @@ import unicodedata
 from pathlib import Path
 
 from flask import render_template
+from flask_babel import force_locale
 from xhtml2pdf import pisa
 from xhtml2pdf.files import ResourceAccessPolicy
 
@@ -44,5 +45,7 @@ def html_to_pdf(html: str) -> bytes:
 
 
 def render_pdf(template: str, **context) -> bytes:
-    """Render templates/pdf/<template> to PDF bytes."""
-    return html_to_pdf(render_template(template, **context))
+    """Render templates/pdf/<template> to PDF bytes, always in Vietnamese: the printed forms
+    and reports are official records, whatever language the user reads the pages in."""
+    with force_locale("vi"):
+        return html_to_pdf(render_template(template, **context))

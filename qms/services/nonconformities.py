@@ -210,3 +210,51 @@ def register(*, department_id: int | None = None, status: NcStatus | None = None
     if until is not None:
         query = query.where(Nonconformity.detected_at < until)
     return query
+
+
+# --- who reads what -----------------------------------------------------------------------------
+# The quality officer, auditors, leaders and the administrator read the whole register; an
+# officer or a department head reads their own department's nonconformities only.
+READ_ALL = dossier_rules.OVERSIGHT_ROLES
+
+
+def visible_to(actor: User, query):
+    """`query` (a select of Nonconformity) narrowed to what `actor` may read."""
+    if actor.has_role(*READ_ALL):
+        return query
+    return query.where(Nonconformity.department_id == actor.department_id)
+
+
+def may_read(actor: User, nc: Nonconformity) -> bool:
+    """The object form of `visible_to`."""
+    return actor.has_role(*READ_ALL) or nc.department_id == actor.department_id
+
+
+def status_history(nc: Nonconformity) -> list[dict]:
+    """The nonconformity's life from the audit log: when it was raised, then each change of
+    status (with the rejection reason), oldest first. Each entry: at, actor (full name or the
+    system process), status (the new one), previous, reason."""
+    from qms.models import AuditLog
+
+    rows = db.session.execute(
+        sa.select(AuditLog, User.full_name).outerjoin(User, User.id == AuditLog.actor_id)
+        .where(AuditLog.entity_type == Nonconformity.__tablename__, AuditLog.entity_id == nc.id)
+        .order_by(AuditLog.at, AuditLog.id)).all()
+    history: list[dict] = []
+    for row, full_name in rows:
+        changes = row.changes or {}
+        actor = full_name or row.actor_name
+        if row.action in ("nonconformity.created", "nonconformity.raised"):
+            if not history:  # raised automatically: one explicit row; by hand: the created row
+                history.append({"at": row.at, "actor": actor, "previous": None,
+                                "status": NcStatus(changes.get("status", NcStatus.open.value)),
+                                "reason": ""})
+            continue
+        change = changes.get("status")
+        if isinstance(change, list) and len(change) == 2:
+            reason = changes.get("rejected_reason")
+            history.append({"at": row.at, "actor": actor,
+                            "previous": NcStatus(change[0]) if change[0] else None,
+                            "status": NcStatus(change[1]),
+                            "reason": reason[1] if isinstance(reason, list) and reason[1] else ""})
+    return history

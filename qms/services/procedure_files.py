@@ -38,7 +38,8 @@ from qms.models import (
 from qms.services import audit, documents, procedures
 from qms.text import nfc
 
-SKIPPED_NAMES = {"README.md"}
+# Not documents: the ISO 9001:2015 clause list is data for qms.services.iso_clauses.
+SKIPPED_NAMES = {"README.md", "iso9001_2015_clauses.yaml"}
 DOCUMENT_KINDS = {k.value for k in DocumentKind} - {DocumentKind.process.value}
 
 

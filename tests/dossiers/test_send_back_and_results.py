@@ -165,3 +165,15 @@ def test_the_next_step_goes_only_to_an_active_department_of_the_same_agency(thre
         dossiers.complete_step(dossier.steps[0], actor=desk["onestop"], now=at(2026, 11, 23, 9, 0),
                                next_department=orgtree["culture"])
     assert dossier.steps[0].completed_at is None
+
+
+def test_the_control_slip_stays_vietnamese_for_an_english_reader(app, at_review, desk, orgtree):
+    from pypdf import PdfReader
+
+    culture = _browser(app, "vanhoa")
+    culture.get("/language/en")
+    assert "Dossier" in text(culture.get(f"/dossiers/{at_review.code}"))  # the page is English
+    slip = culture.get(f"/dossiers/{at_review.code}/control-slip.pdf").data
+    slip_text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(slip)).pages).split())
+    assert "PHIẾU KIỂM SOÁT" in slip_text and "Đúng hạn" in slip_text and "Trang" in slip_text
+    assert "On time" not in slip_text and "Page" not in slip_text

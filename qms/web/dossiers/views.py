@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -178,8 +179,10 @@ def control_slip(code: str):
     """Mẫu 06 (Circular 03/2025/TT-VPCP): every hand-over and completion, and which were late."""
     authz.require("dossiers.work")
     dossier = _dossier(code)
+    with force_locale("vi"):  # a legal form: Vietnamese whatever the page language
+        labels = _timeliness_labels()
     data = render_pdf("pdf/control_slip.html", dossier=dossier, step_timeliness=dossiers.step_timeliness,
-                      labels=_timeliness_labels(),
+                      labels=labels,
                       sent_back=[e for e in dossier.events if e.kind is EventKind.sent_back])
     return send_file(io.BytesIO(data), mimetype="application/pdf",
                      download_name=f"phieu-kiem-soat-{dossier.code}.pdf")

@@ -1,0 +1,260 @@
+"""The nonconformity register (sổ theo dõi sự không phù hợp): the filtered list, raising one
+by hand, a nonconformity's page with its origin and history, and its rejection."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import selectinload
+from werkzeug.routing import BuildError
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from qms import authz, clock
+from qms.errors import QmsError, ValidationError
+from qms.extensions import db
+from qms.models import Department, Dossier, NcSource, NcStatus, Nonconformity, Severity
+from qms.models.quality import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABELS
+from qms.services import iso_clauses, nonconformities
+from qms.web.quality import bp
+
+PER_PAGE = 50
+_CLAUSE = re.compile(r"^\d{1,2}(\.\d{1,2}){0,3}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+_VN_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
+
+
+# --- forms ------------------------------------------------------------------------------------
+class RaiseForm(FlaskForm):
+    department_id = SelectField(_l("Phòng ban có sự không phù hợp"), coerce=int,
+                                validators=[DataRequired(_l("Hãy chọn phòng ban."))])
+    clause = SelectField(_l("Điều khoản ISO 9001:2015"),
+                         validators=[DataRequired(_l("Hãy chọn điều khoản ISO 9001:2015."))])
+    severity = SelectField(_l("Mức độ"), default=Severity.minor.value,
+                           choices=[(s.value, SEVERITY_LABELS[s]) for s in Severity])
+    description = TextAreaField(_l("Mô tả sự không phù hợp"),
+                                validators=[DataRequired(_l("Hãy mô tả sự không phù hợp.")),
+                                            Length(max=4000)])
+    correction = TextAreaField(_l("Khắc phục tức thời"), validators=[Optional(), Length(max=4000)],
+                               description=_l("Việc đã làm ngay để xử lý hậu quả (nếu có)."))
+    dossier_code = StringField(_l("Mã hồ sơ liên quan"), validators=[Optional(), Length(max=48)],
+                               description=_l("Không bắt buộc. Ví dụ: TP-A-261120-0001"))
+
+
+class RejectForm(FlaskForm):
+    reason = TextAreaField(_l("Lý do không chấp nhận"),
+                           validators=[DataRequired(_l("Hãy ghi lý do không chấp nhận.")),
+                                       Length(max=2000)])
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def _nc(code: str) -> Nonconformity:
+    nc = db.session.scalar(sa.select(Nonconformity).where(Nonconformity.code == code))
+    if nc is None:
+        abort(404)
+    if not nonconformities.may_read(current_user, nc):
+        abort(403)
+    return nc
+
+
+def _url(endpoint: str, **values) -> str | None:
+    """The page of a record in another area, or None (then the record is named without a
+    link) should that page move or not exist in this build."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
+def origin_links(nc: Nonconformity) -> list[tuple[str, str | None]]:
+    """(text, url or None) for each record the nonconformity comes from."""
+    links = []
+    if nc.dossier is not None:
+        text = nc.dossier.code
+        if nc.dossier_step is not None:
+            text = _("%(c)s, bước %(p)d: %(n)s", c=nc.dossier.code, p=nc.dossier_step.position,
+                     n=nc.dossier_step.name)
+        links.append((text, url_for("dossiers.show", code=nc.dossier.code)))
+    if nc.audit_id is not None:
+        links.append((_("Cuộc đánh giá %(c)s", c=nc.audit.code), _url("audits.show", audit_id=nc.audit_id)))
+    if nc.feedback_id is not None:
+        links.append((_("Phản ánh, kiến nghị %(c)s", c=nc.feedback.code),
+                      _url("quality.feedback_show", feedback_code=nc.feedback.code)))
+    if nc.review_id is not None:
+        links.append((nc.review.title, _url("reviews.management_show", review_id=nc.review_id)))
+    return links
+
+
+def car_link(nc: Nonconformity) -> tuple[str, str | None] | None:
+    car = nc.corrective_action
+    return (car.code, _url("quality.car_show", car_code=car.code)) if car is not None else None
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+
+
+def _date(text: str, label: str) -> date | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        if _ISO_DATE.match(text):
+            return date(*(int(part) for part in text.split("-")))
+        if _VN_DATE.match(text):
+            day, month, year = (int(part) for part in text.split("/"))
+            return date(year, month, day)
+    except ValueError:
+        pass
+    raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”. Hãy nhập ngày theo dạng ngày/tháng/năm, ví dụ 20/11/2026.",
+                            label=label, value=text[:40]))
+
+
+def _choice(enum_class, text: str, label: str):
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return enum_class(text)
+    except ValueError:
+        raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”.", label=label,
+                                value=text[:40])) from None
+
+
+def _filters(args) -> dict:
+    """The register's filters from the query string; a value that cannot be read is a
+    ValidationError naming it (never a silently wider list)."""
+    department = (args.get("department") or "").strip()
+    if department and not (department.isdigit() and len(department) <= 9):
+        raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”.", label=_("Phòng ban"),
+                                value=department[:40]))
+    clause = (args.get("clause") or "").strip()
+    if clause and not _CLAUSE.match(clause):
+        raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”.", label=_("Điều khoản"),
+                                value=clause[:40]))
+    since = _date(args.get("from", ""), _("Phát hiện từ ngày"))
+    until = _date(args.get("to", ""), _("Phát hiện đến ngày"))
+    if since and until and since > until:
+        raise ValidationError(_("Ngày bắt đầu phải trước hoặc bằng ngày kết thúc."))
+    return {"department_id": int(department) if department else None,
+            "status": _choice(NcStatus, args.get("status", ""), _("Trạng thái")),
+            "source": _choice(NcSource, args.get("source", ""), _("Nguồn")),
+            "clause": clause,
+            # local dates → UTC bounds: from its first instant to the end of the last day
+            "since": _local_midnight(since) if since else None,
+            "until": _local_midnight(until + timedelta(days=1)) if until else None}
+
+
+def _departments() -> list[Department]:
+    return db.session.scalars(sa.select(Department).where(Department.active.is_(True))
+                              .order_by(Department.code)).all()
+
+
+# --- pages ------------------------------------------------------------------------------------
+@bp.get("/nonconformities")
+@login_required
+def nc_register():
+    authz.require("nonconformities.view")
+    args = {key: value for key, value in request.args.items()
+            if key in ("department", "status", "source", "clause", "from", "to") and value}
+    page, error = None, None
+    try:
+        filters = _filters(request.args)
+    except QmsError as problem:
+        error = problem.message
+    else:
+        query = nonconformities.visible_to(current_user, nonconformities.register(**filters))
+        query = query.options(  # what a row shows, a few queries per page, never one per row
+            selectinload(Nonconformity.department), selectinload(Nonconformity.dossier),
+            selectinload(Nonconformity.dossier_step), selectinload(Nonconformity.audit),
+            selectinload(Nonconformity.feedback), selectinload(Nonconformity.review),
+            selectinload(Nonconformity.corrective_action))
+        page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    reads_all = current_user.has_role(*nonconformities.READ_ALL)
+    return render_template(
+        "quality/nc_register.html", page=page, error=error, args=args, values=request.args,
+        departments=_departments() if reads_all else [current_user.department],
+        statuses=NC_STATUS_LABELS, sources=NC_SOURCE_LABELS, severities=SEVERITY_LABELS,
+        clauses=iso_clauses.choices(), clause_label=iso_clauses.label,
+        origin_links=origin_links, car_link=car_link), 400 if error else 200
+
+
+@bp.route("/nonconformities/new", methods=["GET", "POST"])
+@login_required
+def nc_new():
+    authz.require("nonconformities.raise")
+    form = RaiseForm()
+    departments = _departments()
+    form.department_id.choices = [(0, "—")] + [(d.id, f"{d.code} — {d.name}") for d in departments]
+    form.clause.choices = iso_clauses.choices(blank="—")
+    if request.method == "GET":
+        form.department_id.data = current_user.department_id
+    valid = form.validate_on_submit()
+    if valid:
+        dossier = None
+        code = (form.dossier_code.data or "").strip().upper()
+        if code:
+            dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == code))
+            if dossier is None:
+                form.dossier_code.errors.append(_("Không có hồ sơ mã “%(c)s”.", c=code[:48]))
+                valid = False
+        if valid:
+            try:
+                nc = nonconformities.raise_nonconformity(
+                    actor=current_user, department=db.session.get(Department, form.department_id.data),
+                    description=form.description.data, severity=Severity(form.severity.data),
+                    now=clock.now(), clause=form.clause.data, correction=form.correction.data or "",
+                    dossier=dossier, procedure=dossier.procedure if dossier else None)
+            except QmsError as problem:
+                db.session.rollback()
+                flash(problem.message, "danger")
+            else:
+                db.session.commit()
+                flash(_("Đã ghi nhận sự không phù hợp %(c)s.", c=nc.code), "success")
+                return redirect(url_for(".nc_show", nc_code=nc.code))
+    invalid = request.method == "POST" and not valid
+    return render_template("quality/nc_form.html", form=form), 400 if invalid else 200
+
+
+@bp.get("/nonconformities/<nc_code>")
+@login_required
+def nc_show(nc_code: str):
+    authz.require("nonconformities.view")
+    nc = _nc(nc_code)
+    sources, _target = nonconformities.TRANSITIONS["reject"]
+    may_reject = authz.can("nonconformities.manage") and nc.status in sources
+    return render_template(
+        "quality/nc_show.html", nc=nc, history=nonconformities.status_history(nc),
+        clause=iso_clauses.get(nc.clause), origins=origin_links(nc), car=car_link(nc),
+        reject_form=RejectForm() if may_reject else None, statuses=NC_STATUS_LABELS,
+        sources=NC_SOURCE_LABELS, severities=SEVERITY_LABELS)
+
+
+@bp.post("/nonconformities/<nc_code>/reject")
+@login_required
+def nc_reject(nc_code: str):
+    authz.require("nonconformities.manage")
+    nc = _nc(nc_code)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "danger")
+        return redirect(url_for(".nc_show", nc_code=nc.code))
+    try:
+        nonconformities.transition(nc, "reject", actor=current_user, now=clock.now(),
+                                   reason=form.reason.data)
+    except QmsError as problem:
+        db.session.rollback()
+        flash(problem.message, "danger")
+    else:
+        db.session.commit()
+        flash(_("Đã không chấp nhận sự không phù hợp %(c)s.", c=nc.code), "success")
+    return redirect(url_for(".nc_show", nc_code=nc.code))

@@ -1,0 +1,249 @@
+"""Pages of the management review (ISO 9001:2015 §9.3): the list, a new review, and one
+review with its inputs gathered from the records (shown as tables), the leaders'
+conclusions, the decided actions and the nonconformities it raised. Rules:
+services.management_reviews."""
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from qms import authz, clock
+from qms.errors import QmsError
+from qms.extensions import db
+from qms.models import (
+    Department,
+    ManagementReview,
+    ReviewAction,
+    Role,
+    SatisfactionLevel,
+    Severity,
+    User,
+)
+from qms.models.quality import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABELS
+from qms.services import audits, corrective_actions, documents, iso_clauses
+from qms.services import feedback as feedback_service
+from qms.services import management_reviews as reviews
+from qms.web.reviews import bp
+
+
+def _by_value(labels: dict) -> dict:
+    return {key.value: label for key, label in labels.items()}
+
+
+def _labels() -> dict:
+    """Labels of the enum values stored in the inputs (JSON keeps the values)."""
+    return {"audit_status": _by_value(audits.STATUS_LABELS), "finding": _by_value(audits.FINDING_LABELS),
+            "nc_status": _by_value(NC_STATUS_LABELS), "nc_source": _by_value(NC_SOURCE_LABELS),
+            "car_status": _by_value(corrective_actions.STATUS_LABELS),
+            "level": _by_value(feedback_service.LEVEL_LABELS),
+            "levels": [lv.value for lv in SatisfactionLevel]}
+
+
+class ReviewForm(FlaskForm):
+    title = StringField(_l("Tên cuộc họp"), validators=[DataRequired(message=_l("Hãy nhập tên cuộc họp.")),
+                                                      Length(max=reviews.MAX_TITLE)])
+    held_on = DateField(_l("Ngày họp"), validators=[DataRequired(message=_l("Hãy chọn ngày họp."))])
+    period_start = DateField(_l("Kỳ xem xét từ ngày"),
+                             validators=[DataRequired(message=_l("Hãy chọn ngày bắt đầu kỳ xem xét."))])
+    period_end = DateField(_l("Đến ngày"), validators=[DataRequired(message=_l("Hãy chọn ngày kết thúc kỳ xem xét."))])
+    chair_id = SelectField(_l("Chủ trì"), coerce=int, validate_choice=False)
+    attendees = TextAreaField(_l("Thành phần tham dự"), validators=[Optional(), Length(max=reviews.MAX_TEXT)])
+
+
+class ConclusionsForm(FlaskForm):
+    conclusions = TextAreaField(_l("Kết luận của lãnh đạo"),
+                                description=_l("Cơ hội cải tiến, nhu cầu thay đổi hệ thống, nguồn lực (ISO 9001:2015 §9.3.3)."),
+                                validators=[Optional(), Length(max=reviews.MAX_TEXT)])
+    risks = TextAreaField(_l("Rủi ro và cơ hội đang mở"), validators=[Optional(), Length(max=reviews.MAX_TEXT)])
+    attendees = TextAreaField(_l("Thành phần tham dự"), validators=[Optional(), Length(max=reviews.MAX_TEXT)])
+
+
+class ActionForm(FlaskForm):
+    description = TextAreaField(_l("Nội dung hành động"),
+                                validators=[DataRequired(message=_l("Hãy nhập nội dung hành động.")), Length(max=4000)])
+    owner_id = SelectField(_l("Người chịu trách nhiệm"), coerce=int, validate_choice=False,
+                           validators=[DataRequired(message=_l("Hãy chọn người chịu trách nhiệm."))])
+    due_date = DateField(_l("Thời hạn"), validators=[DataRequired(message=_l("Hãy chọn thời hạn hoàn thành."))])
+
+
+class ReviewNcForm(FlaskForm):
+    department_id = SelectField(_l("Phòng ban có sự không phù hợp"), coerce=int,
+                                validators=[DataRequired(message=_l("Hãy chọn phòng ban có sự không phù hợp."))])
+    clause = SelectField(_l("Điều khoản ISO 9001:2015"), validate_choice=False)
+    severity = SelectField(_l("Mức độ"), choices=[(s.value, SEVERITY_LABELS[s]) for s in Severity],
+                           default=Severity.minor.value)
+    description = TextAreaField(_l("Mô tả sự không phù hợp"),
+                                validators=[DataRequired(message=_l("Hãy mô tả sự không phù hợp.")), Length(max=4000)])
+
+
+def _staff(agency_id: int) -> list[User]:
+    return db.session.scalars(sa.select(User).join(Department, Department.id == User.department_id)
+                              .where(Department.agency_id == agency_id, User.active.is_(True))
+                              .order_by(Department.code, User.full_name)).all()
+
+
+def _review(review_id: int) -> ManagementReview:
+    """403 without the permission (before looking), 404 if none, 403 if not the user's."""
+    authz.require("reviews.view")
+    review = db.session.get(ManagementReview, review_id)
+    if review is None:
+        abort(404)
+    if not reviews.may_read(current_user, review):
+        abort(403)
+    return review
+
+
+def _forms(review: ManagementReview) -> dict:
+    conclusions = ConclusionsForm(prefix="conclusions")
+    if request.method == "GET":
+        conclusions.conclusions.data = review.conclusions
+        conclusions.risks.data = review.risks
+        conclusions.attendees.data = review.attendees
+    action = ActionForm(prefix="action")
+    action.owner_id.choices = [(0, "—")] + [(u.id, f"{u.department.code} — {u.full_name}")
+                                            for u in _staff(review.agency_id)]
+    nc = ReviewNcForm(prefix="nc")
+    nc.department_id.choices = [(d.id, f"{d.code} — {d.name}") for d in db.session.scalars(
+        sa.select(Department).where(Department.agency_id == review.agency_id, Department.active.is_(True))
+        .order_by(Department.code))]
+    nc.clause.choices = iso_clauses.choices(blank=str(_("— chọn điều khoản —")))
+    if request.method == "GET":
+        nc.clause.data = "9.3"
+    return {"conclusions": conclusions, "action": action, "nc": nc}
+
+
+@bp.get("/management")
+@login_required
+def management_list():
+    authz.require("reviews.view")
+    items = db.session.scalars(reviews.reviews_for(current_user)).all()
+    return render_template("reviews/management_list.html", reviews=items,
+                           may_create=reviews.may_manage(current_user))
+
+
+@bp.route("/management/new", methods=["GET", "POST"])
+@login_required
+def management_new():
+    authz.require("reviews.manage")
+    agency = current_user.department.agency
+    form = ReviewForm()
+    leaders = [u for u in _staff(agency.id) if u.has_role(Role.leader)]
+    form.chair_id.choices = [(0, "—")] + [(u.id, u.full_name) for u in leaders]
+    if request.method == "GET":
+        today = documents.local_date(clock.now())
+        form.held_on.data = today
+        form.period_start.data = today.replace(month=1, day=1)
+        form.period_end.data = today
+        form.title.data = _("Xem xét của lãnh đạo năm %(y)s", y=today.year)
+    if form.validate_on_submit():
+        chair = db.session.get(User, form.chair_id.data or 0)
+        try:
+            review = reviews.create_review(
+                agency=agency, held_on=form.held_on.data, title=form.title.data,
+                period_start=form.period_start.data, period_end=form.period_end.data,
+                chair=chair if chair in leaders else None, attendees=form.attendees.data or "",
+                actor=current_user, now=clock.now())
+        except QmsError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            db.session.commit()
+            flash(_("Đã lập biên bản xem xét của lãnh đạo; số liệu đầu vào đã được tổng hợp."), "success")
+            return redirect(url_for(".management_show", review_id=review.id))
+    return render_template("reviews/management_form.html", form=form, agency=agency)
+
+
+@bp.get("/management/<int:review_id>")
+@login_required
+def management_show(review_id: int):
+    review = _review(review_id)
+    now = clock.now()
+    gathered = (review.inputs or {}).get("gathered_at")
+    return render_template(
+        "reviews/management_show.html", review=review, inputs=review.inputs or {}, forms=_forms(review),
+        may_manage=reviews.may_manage(current_user, review) and review.closed_at is None,
+        nonconformities=reviews.nonconformities_of(review), labels=_labels(), now=now,
+        is_action_overdue=reviews.is_action_overdue, clause_label=iso_clauses.label,
+        gathered_at=datetime.fromisoformat(gathered) if gathered else None)
+
+
+def _flash_errors(form) -> None:
+    for field in form:
+        for error in field.errors:
+            flash(f"{field.label.text}: {error}", "danger")
+
+
+def _act(review_id: int, form_name: str | None, perform, done: str):
+    """The shape of every action: the review (404 / 403 as for reading it), its form, one
+    service call, commit and a message, or roll back and show the refusal."""
+    review = _review(review_id)
+    form = _forms(review)[form_name] if form_name else FlaskForm()
+    if not form.validate_on_submit():
+        _flash_errors(form)
+    else:
+        try:
+            perform(review, form, clock.now())
+        except QmsError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            db.session.commit()
+            flash(done, "success")
+    return redirect(url_for(".management_show", review_id=review.id))
+
+
+@bp.post("/management/<int:review_id>/refresh")
+@login_required
+def management_refresh(review_id: int):
+    return _act(review_id, None, lambda review, form, now: reviews.refresh_inputs(
+        review, actor=current_user, now=now), _("Đã tổng hợp lại số liệu đầu vào."))
+
+
+@bp.post("/management/<int:review_id>/conclusions")
+@login_required
+def management_conclusions(review_id: int):
+    return _act(review_id, "conclusions", lambda review, form, now: reviews.record_conclusions(
+        review, conclusions=form.conclusions.data, risks=form.risks.data, attendees=form.attendees.data,
+        actor=current_user, now=now), _("Đã lưu kết luận."))
+
+
+@bp.post("/management/<int:review_id>/actions")
+@login_required
+def management_add_action(review_id: int):
+    return _act(review_id, "action", lambda review, form, now: reviews.add_action(
+        review, description=form.description.data, owner=db.session.get(User, form.owner_id.data or 0),
+        due_date=form.due_date.data, actor=current_user, now=now), _("Đã thêm hành động."))
+
+
+@bp.post("/management/<int:review_id>/actions/<int:action_id>/done")
+@login_required
+def management_action_done(review_id: int, action_id: int):
+    def perform(review, form, now):
+        action = db.session.get(ReviewAction, action_id)
+        if action is None or action.review_id != review.id:
+            abort(404)
+        reviews.mark_action_done(action, actor=current_user, now=now)
+
+    return _act(review_id, None, perform, _("Đã ghi nhận hành động hoàn thành."))
+
+
+@bp.post("/management/<int:review_id>/close")
+@login_required
+def management_close(review_id: int):
+    return _act(review_id, None, lambda review, form, now: reviews.close(
+        review, actor=current_user, now=now), _("Đã kết thúc cuộc xem xét; biên bản được khóa."))
+
+
+@bp.post("/management/<int:review_id>/nonconformity")
+@login_required
+def management_raise_nc(review_id: int):
+    return _act(review_id, "nc", lambda review, form, now: reviews.raise_nc(
+        review, actor=current_user, department=db.session.get(Department, form.department_id.data or 0),
+        clause=form.clause.data or "", severity=Severity(form.severity.data),
+        description=form.description.data, now=now), _("Đã ghi nhận sự không phù hợp."))
