@@ -2,6 +2,7 @@
 when SMTP is configured; the `qms escalate` command."""
 from __future__ import annotations
 
+import re
 import socket
 import threading
 
@@ -291,7 +292,6 @@ def test_a_failing_smtp_server_loses_nothing_and_the_next_run_retries(
     assert "cannot reach SMTP server" in caplog.text
     notices = db.session.scalars(sa.select(Notification)).all()
     assert len(notices) == 2 and all(n.emailed_at is None for n in notices)
-    db.session.expire_all()
 
 
 def test_the_next_run_sends_what_a_failed_run_could_not(app, step_due_friday_16, with_emails,
@@ -317,3 +317,53 @@ def test_a_read_notification_is_not_emailed_later(app, step_due_friday_16, with_
     smtp_config(port)
     assert "0 emailed" in run_cli(app, at(2026, 11, 27, 13, 10)).output
     assert received == []
+
+
+# --- on page loads ---------------------------------------------------------------------------------
+def test_page_loads_escalate_in_app_at_most_every_n_minutes_and_never_email(
+        app, monkeypatch, client, step_due_friday_16, staff, smtp_config):
+    from tests.conftest import login
+
+    monkeypatch.setitem(app.config, "ESCALATION_AUTO_MINUTES", 10)
+    smtp_config(25)  # configured, yet a request never sends email
+    sent = []
+    monkeypatch.setattr(notifications.smtplib, "SMTP", lambda *a, **k: sent.append(a))
+    staff["head"].email = "truongphong@ubnd.example.vn"
+    db.session.commit()
+    runs = []
+    real_escalate = notifications.escalate
+    monkeypatch.setattr(notifications, "escalate",
+                        lambda now, **kw: runs.append(now) or real_escalate(now, **kw))
+    notifications.reset_periodic_run()
+    try:
+        with clock.frozen(at(2026, 11, 27, 16, 30)):
+            assert login(client, "head").status_code == 302
+            page = client.get("/").get_data(as_text=True)
+        assert re.search(r'id="bell-count">1<', page), "the head's bell shows the overdue step"
+        assert told() == {("vanhoa", DUE_SOON), ("head", OVERDUE)}
+        assert len(runs) == 1  # once, though three requests were served
+        with clock.frozen(at(2026, 11, 27, 16, 39)):
+            client.get("/")
+        assert len(runs) == 1
+        with clock.frozen(at(2026, 11, 27, 16, 41)):
+            client.get("/")
+        assert len(runs) == 2
+    finally:
+        notifications.reset_periodic_run()
+    assert sent == []
+    assert all(n.emailed_at is None for n in db.session.scalars(sa.select(Notification)))
+
+
+def test_a_failing_automatic_run_does_not_break_the_page(app, monkeypatch, client, orgtree, caplog):
+    monkeypatch.setitem(app.config, "ESCALATION_AUTO_MINUTES", 10)
+
+    def broken(now, **kw):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(notifications, "escalate", broken)
+    notifications.reset_periodic_run()
+    try:
+        assert client.get("/").status_code == 200
+    finally:
+        notifications.reset_periodic_run()
+    assert "automatic escalation failed" in caplog.text
