@@ -29,7 +29,7 @@ def build(size: int, folder: Path):
 
     from qms import clock, create_app
     from qms.extensions import db
-    from qms.models import Dossier, DossierStatus, DossierStep, Procedure, User
+    from qms.models import Department, Dossier, DossierStatus, DossierStep, Procedure, User
     from qms.services import demo, dossiers
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.sqlite3'}",
@@ -48,6 +48,11 @@ def build(size: int, folder: Path):
                    if c.key != "id"}
         steps = [{c.key: getattr(s, c.key) for c in sa.inspect(DossierStep).column_attrs
                   if c.key not in ("id", "dossier_id")} for s in template.steps]
+        # The old dossiers went through the culture department too, as real ones do: its
+        # queue query must find today's few open steps among all the steps it ever held.
+        culture_id = db.session.scalar(sa.select(Department.id).where(Department.code == "NK-VHXH"))
+        for step in steps:
+            step["department_id"] = step["department_id"] or culture_id
         start = clock.now() - timedelta(days=400)
         batch = 5000
         for offset in range(0, size, batch):

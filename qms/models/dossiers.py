@@ -127,7 +127,13 @@ class DossierStep(IdMixin, Base):
 
     __tablename__ = "dossier_step"
     __audited__ = True
-    __table_args__ = (sa.UniqueConstraint("dossier_id", "position"),)
+    __table_args__ = (
+        sa.UniqueConstraint("dossier_id", "position"),
+        # A department's open steps (its queue) among all the steps it ever held, and the
+        # open steps by due time (escalation, overdue checks): both stay fast at 100k dossiers.
+        sa.Index("ix_dossier_step_department_open", "department_id", "completed_at"),
+        sa.Index("ix_dossier_step_open_due", "completed_at", "due_at"),
+    )
 
     dossier_id: Mapped[int] = mapped_column(sa.ForeignKey("dossier.id"), index=True)
     position: Mapped[int]

@@ -95,7 +95,8 @@ def test_each_role_logs_in_sees_its_navigation_and_logs_out(page, make_user, rol
     expect(page.locator("#login-form")).to_be_visible()
     expect(page.locator("#user-menu")).to_have_count(0)
     # only the public catalogue of procedures stays: it needs no login
-    assert nav_links(page) == {"Thủ tục hành chính": "/thu-tuc/", "Tra cứu hồ sơ": "/tra-cuu"}
+    assert nav_links(page) == {"Thủ tục hành chính": "/thu-tuc/", "Tra cứu hồ sơ": "/tra-cuu",
+                               "Phản ánh, kiến nghị": "/gop-y"}
     # The session really ended: an inner page asks for a login again.
     response = page.request.get("/admin/audit-log", max_redirects=0)
     assert response.status == 302 and "/auth/login" in response.headers["location"]
@@ -111,7 +112,8 @@ def test_failed_login_stays_on_login_page(page, make_user):
     expect(page.locator("#login-form")).to_be_visible()
     expect(page.locator("#login-form #password")).to_have_value("")
     expect(page.locator("#user-menu")).to_have_count(0)
-    assert nav_links(page) == {"Thủ tục hành chính": "/thu-tuc/", "Tra cứu hồ sơ": "/tra-cuu"}  # public
+    assert nav_links(page) == {"Thủ tục hành chính": "/thu-tuc/", "Tra cứu hồ sơ": "/tra-cuu",
+                               "Phản ánh, kiến nghị": "/gop-y"}  # public
     _screenshot(page, "login-failed")
 
 

@@ -177,3 +177,17 @@ def test_the_control_slip_stays_vietnamese_for_an_english_reader(app, at_review,
     slip_text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(slip)).pages).split())
     assert "PHIẾU KIỂM SOÁT" in slip_text and "Đúng hạn" in slip_text and "Trang" in slip_text
     assert "On time" not in slip_text and "Page" not in slip_text
+
+
+def test_the_queue_counts_due_soon_in_working_time(app, three_days, desk):
+    """A step due Monday 07:30 is 55 working minutes away on Friday 16:35, though the
+    weekend lies between: the queue marks it due soon, as escalation does."""
+    dossier, _secret = dossiers.receive_dossier(actor=desk["onestop"], procedure=three_days,
+                                                applicant_name="Đinh Văn Tú", now=at(2026, 11, 20, 16, 30))
+    db.session.commit()
+    assert dossier.steps[0].due_at == at(2026, 11, 23, 7, 30)
+    desk_browser = _browser(app, "motcua")
+    with clock.frozen(at(2026, 11, 20, 16, 35)):
+        assert "Sắp đến hạn" in text(desk_browser.get("/dossiers/queue"))
+    with clock.frozen(at(2026, 11, 20, 9, 0)):  # (as if) a full working day before: not yet
+        assert "Sắp đến hạn" not in text(desk_browser.get("/dossiers/queue"))

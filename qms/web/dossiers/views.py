@@ -1,10 +1,9 @@
 """The one-stop desk and the departments: receive dossiers, work the queue, complete steps."""
 import base64
 import io
-from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, send_file, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -14,7 +13,7 @@ from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Channel, Department, Dossier, EventKind, Procedure
 from qms.reports.pdf import render_pdf
-from qms.services import attachments, dossiers, procedures
+from qms.services import attachments, calendars, dossiers, notifications, procedures
 from qms.web.dossiers import bp
 from qms.web.dossiers.forms import CHANNEL_LABELS, CompleteForm, ReceiveForm, SendBackForm
 
@@ -85,8 +84,10 @@ def queue():
     authz.require("dossiers.work")
     steps = db.session.scalars(dossiers.queue(current_user.department_id)).unique().all()
     now = clock.now()
-    return render_template("dossiers/queue.html", steps=steps, now=now,
-                           soon=now + timedelta(hours=4))
+    # "Due soon" as escalation means it: within the margin of *working* time
+    calendar = calendars.calendar_for(current_user.department.agency)
+    soon = notifications.due_soon_cutoff(calendar, now, current_app.config["ESCALATION_DUE_SOON_MINUTES"])
+    return render_template("dossiers/queue.html", steps=steps, now=now, soon=soon)
 
 
 @bp.get("/<code>")
