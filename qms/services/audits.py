@@ -4,7 +4,10 @@ the answers with their evidence, the findings (a nonconformity finding raises a
 Nonconformity at once) and the audit's states.
 
 Rules enforced here:
-- the quality officer keeps the programmes (one per agency and year) and plans the audits;
+- the quality officer keeps the programmes (one per agency and year) and plans or edits any
+  audit, naming any lead; an auditor plans an audit in any programme (every staff member
+  reads the programmes) only as its lead auditor, and edits it while planned only if they
+  lead it — they never name another lead (`may_plan`, `may_edit_plan`, `_require_own_lead`);
 - the lead auditor and the team hold the auditor role, and no auditor audits their own
   department (ISO 9001:2015 §9.2.2 c: objectivity and impartiality), when planned and
   whenever the scope or team changes;
@@ -118,8 +121,31 @@ def is_team_member(user: User | None, audit_: Audit) -> bool:
 
 
 def may_manage(user: User | None) -> bool:
-    """Keeping the programmes and planning audits: the quality officer."""
+    """Keeping the programmes, and planning or editing any audit with any lead: the quality
+    officer."""
     return _active(user) and user.has_role(Role.quality_officer)
+
+
+def may_plan(user: User | None) -> bool:
+    """Planning an audit: the quality officer (any lead) or an auditor (as its lead only,
+    see `_require_own_lead`), in any programme."""
+    return _active(user) and user.has_role(Role.quality_officer, Role.auditor)
+
+
+def may_edit_plan(user: User | None, audit_: Audit) -> bool:
+    """Changing an audit's plan (whatever its state; `may(user, "edit", audit_)` adds
+    "while planned"): the quality officer, or the auditor who leads it."""
+    return may_manage(user) or (is_lead(user, audit_) and user.has_role(Role.auditor))
+
+
+def _require_own_lead(actor: User, lead: User | None) -> None:
+    """An auditor who is not a quality officer plans and edits only audits they lead: they
+    never name, nor hand over to, another lead auditor."""
+    if may_manage(actor):
+        return
+    if lead is None or lead.id != actor.id:
+        raise Forbidden(_("Chuyên gia đánh giá chỉ lập, sửa kế hoạch cuộc đánh giá do chính mình làm "
+                          "trưởng đoàn; để phân công trưởng đoàn khác, hãy đề nghị cán bộ ISO."))
 
 
 def may_read(user: User | None, audit_: Audit) -> bool:
@@ -141,7 +167,7 @@ def may(user: User | None, action: str, audit_: Audit) -> bool:
     """May `user` do `action` to the audit now? Actions: the TRANSITIONS keys, "edit" (scope
     and team, while planned) and "conduct" (answer, record findings, while in progress)."""
     if action == "edit":
-        return may_manage(user) and audit_.status is AuditStatus.planned
+        return may_edit_plan(user, audit_) and audit_.status is AuditStatus.planned
     if action == "conduct":
         return is_team_member(user, audit_) and audit_.status is AuditStatus.in_progress
     sources, _target, who = TRANSITIONS[action]
@@ -338,12 +364,14 @@ def plan_audit(programme: AuditProgramme, *, title: str, departments, procedures
                lead_auditor: User | None, team, actor: User, now: datetime) -> Audit:
     """Plan an audit in a programme, coded ĐG-<year>-<NN>.
 
-    Rules: the quality officer only; a title, at least one department (of the programme's
+    Rules: the quality officer, naming any lead, or an auditor, as the lead themselves
+    (another lead is refused); a title, at least one department (of the programme's
     agency) and at least one ISO clause or procedure; dates in order, starting in the
     programme's year; lead and team hold the auditor role and none of them belongs to an
-    audited department."""
-    if not may_manage(actor):
-        raise Forbidden(_("Chỉ cán bộ ISO lập kế hoạch đánh giá nội bộ."))
+    audited department (independence binds an auditor planning their own audit too)."""
+    if not may_plan(actor):
+        raise Forbidden(_("Chỉ cán bộ ISO hoặc chuyên gia đánh giá lập kế hoạch đánh giá nội bộ."))
+    _require_own_lead(actor, lead_auditor)
     scope = _clean_scope(programme, Scope(title, list(departments), list(procedures), list(clauses),
                                           criteria, planned_start, planned_end, lead_auditor, list(team)))
     audit_ = Audit(code=sequences.next_code(CODE_PREFIX, programme.year, width=CODE_WIDTH),
@@ -361,12 +389,17 @@ def update_audit(audit_: Audit, *, title: str, departments, procedures, clauses,
                  planned_start: date | None, planned_end: date | None, lead_auditor: User | None,
                  team, actor: User, now: datetime) -> Audit:
     """Change a planned audit's scope, dates or team, under the same rules as planning
-    (independence included)."""
-    if not may_manage(actor):
-        raise Forbidden(_("Chỉ cán bộ ISO sửa kế hoạch đánh giá."))
+    (independence included).
+
+    Rules: the quality officer (any audit, any lead) or the audit's lead auditor (who stays
+    its lead); only while the audit is planned."""
+    if not may_edit_plan(actor, audit_):
+        raise Forbidden(_("Chỉ cán bộ ISO hoặc trưởng đoàn của cuộc đánh giá %(c)s sửa kế hoạch.",
+                          c=audit_.code))
     if audit_.status is not AuditStatus.planned:
         raise Conflict(_("Cuộc đánh giá %(c)s đã bắt đầu: không sửa phạm vi, đoàn đánh giá được nữa.",
                          c=audit_.code))
+    _require_own_lead(actor, lead_auditor)
     scope = _clean_scope(audit_.programme, Scope(
         title, list(departments), list(procedures), list(clauses), criteria, planned_start,
         planned_end, lead_auditor, list(team)))

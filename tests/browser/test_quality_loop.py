@@ -1,15 +1,16 @@
 """The ISO improvement loop in a browser, as its people walk it for the first time: the
-quality officer opens the year's audit programme and plans an audit of the culture
-department (the lead auditor comes from another department); the lead auditor starts it,
-fills the checklist and records a minor nonconformity from a line; the culture department's
-head answers it with a corrective action (CAR): correction, 5 whys, root cause, an action
-with its evidence; the quality officer, the designated verifier, finds it effective, which
-closes the CAR and the nonconformity; the lead auditor reports and closes the audit and
-downloads the audit report and the CAR report, both reading in Vietnamese.
+quality officer opens the year's audit programme; the lead auditor (of the office) plans an
+audit of the culture department in it, as its lead (the form fixes the lead to them) —
+first ticking their own department too, which the independence rule refuses on the form —
+then starts it, fills the checklist and records a minor nonconformity from a line; the
+culture department's head answers it with a corrective action (CAR): correction, 5 whys,
+root cause, an action with its evidence; the quality officer, the designated verifier,
+finds it effective, which closes the CAR and the nonconformity; the lead auditor reports
+and closes the audit and downloads the audit report and the CAR report, both reading in
+Vietnamese.
 
-Planning audits is the quality officer's (services.audits.may_manage), so the issue's "an
-auditor plans an audit" is played by the quality officer planning and the lead auditor
-conducting it."""
+The quality officer keeps the programmes (services.audits.may_manage); an auditor plans
+the audits they lead (services.audits.may_plan), as the issue's "Done when" has it."""
 from __future__ import annotations
 
 import io
@@ -81,7 +82,7 @@ def pdf_text(data: bytes) -> str:
 
 
 def test_audit_finding_nonconformity_car_closed(page, people, orgtree):
-    # --- 2/3/2026: the quality officer opens the programme and plans the audit --------------
+    # --- 2/3/2026: the quality officer opens the programme ---------------------------------
     with clock.frozen(at(2026, 3, 2, 9, 0)):
         switch_user(page, "canboiso")
         page.locator("#role-nav a", has_text="Đánh giá nội bộ").click()
@@ -95,28 +96,41 @@ def test_audit_finding_nonconformity_car_closed(page, people, orgtree):
         form.locator("[type=submit]").click()
         flash(page, "Đã lập chương trình đánh giá nội bộ năm 2026.")
 
+    # --- 2/3, later: the lead auditor plans the audit in it ----------------------------------
+    with clock.frozen(at(2026, 3, 2, 14, 0)):
+        switch_user(page, "truongdoan")
+        page.locator("#role-nav a", has_text="Đánh giá nội bộ").click()
+        expect(page.locator("#new-programme")).to_have_count(0)  # programmes are the quality officer's
+        page.locator(".programme h2 a", has_text="Chương trình đánh giá nội bộ năm 2026").click()
         page.locator("#plan-audit").click()
         form = page.locator("#audit-form")
+        expect(form.locator("#lead_auditor_id option")).to_have_count(1)  # the lead is fixed: themselves
+        expect(form.locator("#lead_auditor_id option:checked")).to_contain_text("Lê Văn Đức")
         form.locator("#title").fill("Đánh giá Phòng Văn hóa - Xã hội")
         form.locator("#planned_start").fill("2026-03-04")
         form.locator("#planned_end").fill("2026-03-05")
         form.get_by_label("A-VHXH — Phòng Văn hóa - Xã hội").check()
+        form.get_by_label("A-VP — Văn phòng UBND").check()  # their own department: refused
         form.locator("#clauses").select_option(["7.5.2", "7.5.3"])
         form.locator("#criteria").fill("TCVN ISO 9001:2015; Quy chế văn thư của UBND phường")
-        choose(page, "#lead_auditor_id", "Lê Văn Đức")
+        form.locator("#audit-submit").click()
+        expect(page.locator("#plan-error")).to_contain_text(
+            "Chuyên gia đánh giá Lê Văn Đức thuộc Văn phòng UBND nên không được đánh giá chính phòng ban")
+        form = page.locator("#audit-form")
+        expect(form.locator("#title")).to_have_value("Đánh giá Phòng Văn hóa - Xã hội")  # what was typed is kept
+        form.get_by_label("A-VP — Văn phòng UBND").uncheck()
         form.locator("#audit-submit").click()
         flash(page, "Đã lập kế hoạch cuộc đánh giá ĐG-2026-01.")
         expect(page.locator("#audit-status")).to_have_text("Đã lập kế hoạch")
         expect(page.locator("#audit-lead")).to_contain_text("Lê Văn Đức")
         expect(page.locator("#audit-scope")).to_contain_text("7.5.3 Kiểm soát thông tin dạng văn bản")
         expect(page.locator("#no-checklist")).to_be_visible()
-        expect(page.locator("#start-form")).to_be_visible()  # the quality officer could start it too
+        expect(page.locator("#edit-audit")).to_be_visible()  # theirs to edit while planned
         _screenshot(page, "quality-loop-1-planned")
         audit_url = re.sub(r"^https?://[^/]+", "", page.url).split("#")[0]
 
     # --- 4/3: the lead auditor runs the audit -------------------------------------------------
     with clock.frozen(at(2026, 3, 4, 8, 30)):
-        switch_user(page, "truongdoan")
         page.locator("#role-nav a", has_text="Đánh giá nội bộ").click()
         page.locator(".audits-table a", has_text="ĐG-2026-01").click()
         expect(page.locator("#audit-status")).to_have_text("Đã lập kế hoạch")

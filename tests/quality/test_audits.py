@@ -49,12 +49,77 @@ def test_one_programme_per_agency_and_year(programme, team, orgtree):
     assert programme_for(orgtree["province"], team["quality"]).agency == orgtree["province"]
 
 
-def test_only_the_quality_officer_keeps_programmes_and_plans(programme, team, orgtree):
-    for who in ("lead", "head", "leader"):
+def test_only_the_quality_officer_keeps_programmes(programme, team, orgtree):
+    for who in ("lead", "head", "leader", "officer"):
         with pytest.raises(Forbidden):
             programme_for(orgtree["ward"], team[who], year=2030)
-        with pytest.raises(Forbidden):
+
+
+def test_roles_without_the_auditor_role_cannot_plan(programme, team, orgtree):
+    for who in ("head", "leader", "officer"):
+        with pytest.raises(Forbidden, match="Chỉ cán bộ ISO hoặc chuyên gia đánh giá lập kế hoạch"):
             plan(programme, quality=team[who], lead=team["lead"], departments=[orgtree["culture"]])
+        assert not audits.may_plan(team[who])
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(audits.Audit)) == 0
+
+
+# --- an auditor plans their own audit ---------------------------------------------------------
+def test_an_auditor_plans_an_audit_they_lead(programme, team, orgtree):
+    planned = plan(programme, quality=team["lead"], lead=team["lead"], team=[team["member"]],
+                   departments=[orgtree["culture"]])
+    db.session.commit()
+    assert (planned.code, planned.lead_auditor, planned.status) == ("ĐG-2026-01", team["lead"], AuditStatus.planned)
+    assert [u.username for u in planned.team] == ["thanhvien"]
+    row = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "audit.planned")).one()
+    assert row.actor_name == "truongdoan"  # on record as planned by the auditor
+    assert audits.may(team["lead"], "edit", planned) and audits.may(team["quality"], "edit", planned)
+    assert not audits.may(team["member"], "edit", planned)  # on the team, not the lead
+
+
+def test_an_auditor_never_names_another_lead(programme, team, orgtree):
+    for other in (team["member"], None):
+        with pytest.raises(Forbidden, match="chỉ lập, sửa kế hoạch cuộc đánh giá do chính mình làm trưởng đoàn"):
+            plan(programme, quality=team["lead"], lead=other, team=[team["lead"]], departments=[orgtree["culture"]])
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(audits.Audit)) == 0
+    # the quality officer names any lead
+    assert plan(programme, quality=team["quality"], lead=team["member"], departments=[orgtree["culture"]])
+
+
+def test_an_auditor_planning_their_own_audit_stays_independent(programme, team, orgtree):
+    with pytest.raises(ValidationError, match="Dgvanhoa thuộc Phòng Văn hóa - Xã hội nên không được đánh giá"):
+        plan(programme, quality=team["insider"], lead=team["insider"], departments=[orgtree["culture"]])
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(audits.Audit)) == 0
+
+
+def test_the_lead_auditor_edits_their_planned_audit_and_no_one_else_s(audit_, team, orgtree, in_force):
+    values = dict(title="Đánh giá văn thư, lưu trữ", departments=[orgtree["culture"]], procedures=[in_force],
+                  clauses=audit_.clauses, criteria="", planned_start=audit_.planned_start,
+                  planned_end=audit_.planned_end, lead_auditor=team["lead"], team=[], now=NOW)
+    for who in ("member", "insider", "head", "leader"):  # the team member, another auditor, other roles
+        with pytest.raises(Forbidden, match="Chỉ cán bộ ISO hoặc trưởng đoàn của cuộc đánh giá ĐG-2026-01"):
+            audits.update_audit(audit_, **values, actor=team[who])
+        db.session.rollback()
+    # the lead never hands the audit over to another lead
+    with pytest.raises(Forbidden, match="do chính mình làm trưởng đoàn"):
+        audits.update_audit(audit_, **{**values, "lead_auditor": team["member"]}, actor=team["lead"])
+    db.session.rollback()
+    # nor joins the audited department to the scope (independence)
+    with pytest.raises(ValidationError, match="Truongdoan thuộc Văn phòng UBND"):
+        audits.update_audit(audit_, **{**values, "departments": [orgtree["culture"], orgtree["office"]]},
+                            actor=team["lead"])
+    db.session.rollback()
+    audits.update_audit(audit_, **values, actor=team["lead"])
+    db.session.commit()
+    assert (audit_.title, audit_.team) == ("Đánh giá văn thư, lưu trữ", [])
+    row = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "audit.scope_changed")).one()
+    assert row.actor_name == "truongdoan"
+    audits.start(audit_, actor=team["lead"], now=NOW)
+    assert not audits.may(team["lead"], "edit", audit_)
+    with pytest.raises(Conflict, match="đã bắt đầu"):
+        audits.update_audit(audit_, **values, actor=team["lead"])
 
 
 # --- independence ---------------------------------------------------------------------------

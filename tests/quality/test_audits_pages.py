@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 import sqlalchemy as sa
 from pypdf import PdfReader
@@ -89,6 +90,84 @@ def test_the_independence_error_is_shown_when_editing_too(app, audit_, team, org
     assert "Thanhvien thuộc Bộ phận một cửa" in text(response)
     db.session.expire_all()
     assert [d.code for d in audit_.departments] == ["A-VHXH"]
+
+
+def _lead_options(response) -> list[str]:
+    """The options of the lead auditor select, the chosen one marked with a star."""
+    select = re.search(r'<select[^>]*id="lead_auditor_id"[^>]*>(.*?)</select>', text(response), re.DOTALL)
+    assert select, "no lead auditor select"
+    return [("*" if "selected" in attrs else "") + label.strip()
+            for attrs, label in re.findall(r"<option([^>]*)>(.*?)</option>", select.group(1), re.DOTALL)]
+
+
+def test_an_auditor_plans_an_audit_as_its_lead(app, programme, team, orgtree):
+    lead = browser(app, "truongdoan")
+    programme_page = text(lead.get(f"/audits/programmes/{programme.id}"))
+    assert 'id="plan-audit"' in programme_page and 'id="new-programme"' not in programme_page
+    url = f"/audits/programmes/{programme.id}/plan"
+    form = lead.get(url)
+    assert form.status_code == 200
+    assert _lead_options(form) == ["*Truongdoan (A-VP)"]  # the lead is fixed to the auditor
+    assert "Bạn là trưởng đoàn của cuộc đánh giá do mình lập kế hoạch" in text(form)
+    # another lead, posted by hand: refused on the form, nothing planned
+    response = post_form(lead, url, _scope(orgtree, team, lead_auditor_id=str(team["member"].id), team=[]))
+    assert response.status_code == 422
+    assert "chỉ lập, sửa kế hoạch cuộc đánh giá do chính mình làm trưởng đoàn" in text(response)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Audit)) == 0
+    response = post_form(lead, url, _scope(orgtree, team))
+    assert response.status_code == 302
+    audit_ = db.session.scalars(sa.select(Audit)).one()
+    assert (audit_.code, audit_.lead_auditor.username, [u.username for u in audit_.team]) == (
+        "ĐG-2026-01", "truongdoan", ["thanhvien"])
+    page = lead.get(response.location)
+    assert "Đã lập kế hoạch cuộc đánh giá ĐG-2026-01." in flashes(page)
+    assert 'id="edit-audit"' in text(page) and 'id="start-form"' in text(page)
+
+
+def test_an_auditor_of_the_audited_department_sees_the_independence_error(app, programme, team, orgtree):
+    insider = browser(app, "dgvanhoa")
+    url = f"/audits/programmes/{programme.id}/plan"
+    assert _lead_options(insider.get(url)) == ["*Dgvanhoa (A-VHXH)"]
+    response = post_form(insider, url, _scope(orgtree, team, lead_auditor_id=str(team["insider"].id)))
+    assert response.status_code == 422
+    page = text(response)
+    assert 'id="plan-error"' in page
+    assert "Chuyên gia đánh giá Dgvanhoa thuộc Phòng Văn hóa - Xã hội nên không được đánh giá chính phòng ban" in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Audit)) == 0
+
+
+def test_other_roles_cannot_plan(app, programme, team, orgtree):
+    url = f"/audits/programmes/{programme.id}/plan"
+    for who in ("truongvanhoa", "cbvanhoa", "chutich"):
+        client = browser(app, who)
+        assert 'id="plan-audit"' not in text(client.get(f"/audits/programmes/{programme.id}")), who
+        assert client.get(url).status_code == 403, who
+        token = csrf_token(client, "/audits")
+        assert client.post(url, data={**_scope(orgtree, team), "csrf_token": token}).status_code == 403, who
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Audit)) == 0
+
+
+def test_the_lead_auditor_edits_their_planned_audit(app, audit_, team, orgtree):
+    url = f"/audits/{audit_.id}/edit"
+    member = browser(app, "thanhvien")  # on the team, not its lead
+    assert 'id="edit-audit"' not in text(member.get(f"/audits/{audit_.id}"))
+    assert member.get(url).status_code == 403
+    lead = browser(app, "truongdoan")
+    assert 'id="edit-audit"' in text(lead.get(f"/audits/{audit_.id}"))
+    form = lead.get(url)
+    assert _lead_options(form) == ["*Truongdoan (A-VP)"]
+    response = post_form(lead, url, _scope(orgtree, team, title="Đánh giá văn thư, lưu trữ"))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert audit_.title == "Đánh giá văn thư, lưu trữ"
+    # the quality officer still names any lead
+    quality = browser(app, "canboiso")
+    assert "Thanhvien (A-MC)" in _lead_options(quality.get(url))
+    response = post_form(quality, url, _scope(orgtree, team, lead_auditor_id=str(team["member"].id), team=[]))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert audit_.lead_auditor.username == "thanhvien"
+    assert lead.get(url).status_code == 403  # no longer its lead
 
 
 def test_staff_see_only_their_departments_audits(app, audit_, team, make_user, orgtree):

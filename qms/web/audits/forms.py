@@ -54,13 +54,24 @@ class AuditForm(FlaskForm):
     team = MultiCheckboxField(_l("Thành viên đoàn đánh giá"), coerce=int)
     submit = SubmitField(_l("Lưu kế hoạch"))
 
-    def __init__(self, *args, departments=(), procedures=(), auditors=(), **kwargs):
+    def __init__(self, *args, departments=(), procedures=(), auditors=(), lead=None, **kwargs):
+        """`lead`: an auditor planning their own audit — the lead is fixed to them (the only
+        choice, preselected). Another value posted is left to the service, which refuses it
+        with its own message (services.audits._require_own_lead)."""
         super().__init__(*args, **kwargs)
         self.departments.choices = [(d.id, f"{d.code} — {d.name}") for d in departments]
         self.procedures.choices = [(p.id, f"{p.code} — {p.name}") for p in procedures]
         self.clauses.choices = iso_clauses.choices()
         people = [(u.id, f"{u.full_name} ({u.department.code})") for u in auditors]
-        self.lead_auditor_id.choices = [(0, "—")] + people
+        if lead is None:
+            self.lead_auditor_id.choices = [(0, "—")] + people
+        else:
+            self.lead_auditor_id.choices = [(lead.id, f"{lead.full_name} ({lead.department.code})")]
+            self.lead_auditor_id.validate_choice = False
+            self.lead_auditor_id.description = _l("Bạn là trưởng đoàn của cuộc đánh giá do mình lập kế "
+                                                  "hoạch; cán bộ ISO phân công được trưởng đoàn khác.")
+            if not self.lead_auditor_id.data:
+                self.lead_auditor_id.data = lead.id
         self.team.choices = people
 
 

@@ -1,4 +1,5 @@
-"""Internal audit pages: the programmes by year, planning an audit (its scope and team), the
+"""Internal audit pages: the programmes by year, planning an audit (its scope and team: the
+quality officer names any lead; an auditor plans, and edits, the audits they lead), the
 audit page (checklist with the team's answer forms, findings, nonconformities and their
 corrective actions, state buttons) — the plain HTML view of the audit report — and the
 report as PDF."""
@@ -156,6 +157,9 @@ def programme(programme_id: int):
 
 # --- planning ---------------------------------------------------------------------------------
 def _audit_form(programme_: AuditProgramme, audit_: Audit | None = None) -> AuditForm:
+    """The planning form; for an auditor who is not a quality officer the lead auditor is
+    fixed to themselves."""
+    me = _me()
     departments = audits.auditable_departments(programme_)
     if audit_ is not None:  # keep a department made inactive since, so the form can show it
         departments += [d for d in audit_.departments if d not in departments]
@@ -163,7 +167,8 @@ def _audit_form(programme_: AuditProgramme, audit_: Audit | None = None) -> Audi
     people = audits.auditors()
     if audit_ is not None:
         people += [u for u in [audit_.lead_auditor, *audit_.team] if u not in people]
-    return AuditForm(departments=departments, procedures=procedures, auditors=people)
+    return AuditForm(departments=departments, procedures=procedures, auditors=people,
+                     lead=None if audits.may_manage(me) else me)
 
 
 def _scope_values(form: AuditForm) -> dict:
@@ -177,7 +182,7 @@ def _scope_values(form: AuditForm) -> dict:
 
 @bp.route("/programmes/<int:programme_id>/plan", methods=["GET", "POST"])
 def plan(programme_id: int):
-    authz.require("audits.manage")
+    authz.require("audits.plan")
     programme_ = _programme(programme_id)
     form = _audit_form(programme_)
     error = None
@@ -197,8 +202,10 @@ def plan(programme_id: int):
 
 @bp.route("/<int:audit_id>/edit", methods=["GET", "POST"])
 def edit(audit_id: int):
-    authz.require("audits.manage")
+    authz.require("audits.plan")
     audit_ = _audit(audit_id)
+    if not audits.may_edit_plan(_me(), audit_):
+        abort(403)  # an auditor edits only the audits they lead
     if not audits.may(_me(), "edit", audit_):
         flash(_("Cuộc đánh giá %(c)s đã bắt đầu: không sửa phạm vi, đoàn đánh giá được nữa.",
                 c=audit_.code), "warning")
