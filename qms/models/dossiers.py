@@ -77,6 +77,13 @@ class Dossier(IdMixin, Base):
     __tablename__ = "dossier"
     __audited__ = True
     __audit_secret__ = ("lookup_secret_hash",)
+    # A department's or an agency's month read from one index range (monthly metrics)
+    __table_args__ = (
+        sa.Index("ix_dossier_department_received", "department_id", "received_at"),
+        sa.Index("ix_dossier_department_returned", "department_id", "returned_at"),
+        sa.Index("ix_dossier_agency_received", "agency_id", "received_at"),
+        sa.Index("ix_dossier_agency_returned", "agency_id", "returned_at"),
+    )
 
     code: Mapped[str] = mapped_column(sa.String(48), unique=True)  # {agency}-{yyMMdd}-{NNNN}
     lookup_secret_hash: Mapped[str] = mapped_column(sa.String(255))
@@ -175,6 +182,7 @@ class DossierEvent(IdMixin, Base):
 
     __tablename__ = "dossier_event"
     __audited__ = True
+    __table_args__ = (sa.Index("ix_dossier_event_kind_at", "kind", "at"),)  # apologies per month
 
     dossier_id: Mapped[int] = mapped_column(sa.ForeignKey("dossier.id"), index=True)
     kind: Mapped[EventKind] = mapped_column(enum_type(EventKind))

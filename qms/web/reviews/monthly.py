@@ -1,0 +1,161 @@
+"""Pages of the monthly compliance review: the list (a department's months; for oversight
+roles every department's status, the rankings and the reminders), one department-month
+(figures, late dossiers and steps, objectives, NCs/CARs, the head's comments and
+signature, the difference from the live figures once signed) and its PDF / XLSX report.
+Rules: services.monthly_reviews; figures: services.metrics."""
+from __future__ import annotations
+
+import io
+import math
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import Length, Optional
+
+from qms import authz, clock
+from qms.errors import NotFound, QmsError
+from qms.extensions import db
+from qms.reports import monthly as report
+from qms.services import monthly_reviews as reviews
+from qms.web.reviews import bp
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PER_PAGE = 50
+
+
+class MonthlyReviewForm(FlaskForm):
+    comments = TextAreaField(_l("Nhận xét"), validators=[Optional(), Length(max=reviews.MAX_TEXT)],
+                             description=_l("Đánh giá kết quả tháng, nguyên nhân hồ sơ và bước xử lý quá hạn."))
+    actions = TextAreaField(_l("Biện pháp, hành động"), validators=[Optional(), Length(max=reviews.MAX_TEXT)],
+                            description=_l("Việc phòng sẽ làm trong tháng tới, người thực hiện, thời hạn."))
+
+
+def _department_month(department_code: str, month_text: str):
+    """Logged in and allowed to read reviews at all (403 first), then the department and a
+    month that has begun (404), then this department's (403)."""
+    authz.require("monthly_reviews.view")
+    try:
+        department = reviews.department_by_code(department_code)
+        month = reviews.require_month(month_text, clock.now())
+    except NotFound:
+        abort(404)
+    if not authz.can("monthly_reviews.view", department):
+        abort(403)
+    return department, month
+
+
+def _paged(items: list, argument: str) -> dict:
+    try:
+        page = max(1, int(request.args.get(argument, 1)))
+    except ValueError:
+        page = 1
+    pages = max(1, math.ceil(len(items) / PER_PAGE))
+    page = min(page, pages)
+    return {"items": items[(page - 1) * PER_PAGE:page * PER_PAGE], "page": page, "pages": pages,
+            "offset": (page - 1) * PER_PAGE, "argument": argument}
+
+
+@bp.get("/monthly")
+@login_required
+def monthly_index():
+    authz.require("monthly_reviews.view")
+    now = clock.now()
+    department = current_user.department
+    mine = (reviews.department_months(department, now)
+            if authz.can("monthly_reviews.view", department) else [])
+    overview = reminders = None
+    error = None
+    oversight = current_user.has_role(*reviews.OVERSIGHT)
+    month = reviews.last_ended_month(now)
+    if oversight:
+        if request.args.get("month"):
+            try:
+                month = reviews.require_month(request.args["month"], now)
+            except QmsError as problem:
+                error = problem.message
+        overview = reviews.overview(month, now)
+        reminders = reviews.reminders(now)
+    return render_template("reviews/monthly_index.html", mine=mine, department=department,
+                           overview=overview, reminders=reminders, month=month, error=error,
+                           may_write=reviews.may_write(current_user, department),
+                           month_key=reviews.month_key, month_label=reviews.month_label), 400 if error else 200
+
+
+@bp.get("/monthly/<department_code>/<month>")
+@login_required
+def monthly_show(department_code, month):
+    department, month = _department_month(department_code, month)
+    now = clock.now()
+    context = report.report_context(department, month, now)
+    review = context["review"]
+    may_write = reviews.may_write(current_user, department) and not context["signed"]
+    form = MonthlyReviewForm()
+    if review is not None:
+        form.comments.data, form.actions.data = review.comments, review.actions
+    return render_template(
+        "reviews/monthly_show.html", **context, form=form, may_write=may_write,
+        late=_paged(context["late_dossiers"], "page"), steps=_paged(context["late_steps"], "steps_page"),
+        bars=report.bars(context["figures"], reviews.BAR_LABELS), labels=reviews, ended=reviews.has_ended(month, now),
+        month_key=reviews.month_key(month))
+
+
+def _write(department_code: str, month_text: str, action: str):
+    department, month = _department_month(department_code, month_text)
+    authz.require("monthly_reviews.sign", department)
+    form = MonthlyReviewForm()
+    target = url_for(".monthly_show", department_code=department.code, month=reviews.month_key(month))
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "danger")
+        return redirect(target)
+    try:
+        if action == "sign":
+            reviews.sign(department, month, actor=current_user, now=clock.now(),
+                         comments=form.comments.data, actions=form.actions.data)
+            message = _("Đã ký xem xét tháng %(m)s. Số liệu đã được chốt.", m=reviews.month_label(month))
+        else:
+            reviews.save(department, month, comments=form.comments.data, actions=form.actions.data,
+                         actor=current_user, now=clock.now())
+            message = _("Đã lưu nhận xét và biện pháp.")
+        db.session.commit()
+        flash(message, "success")
+    except QmsError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+    return redirect(target)
+
+
+@bp.post("/monthly/<department_code>/<month>/save")
+@login_required
+def monthly_save(department_code, month):
+    return _write(department_code, month, "save")
+
+
+@bp.post("/monthly/<department_code>/<month>/sign")
+@login_required
+def monthly_sign(department_code, month):
+    return _write(department_code, month, "sign")
+
+
+@bp.get("/monthly/<department_code>/<month>/report.pdf")
+@login_required
+def monthly_pdf(department_code, month):
+    department, month = _department_month(department_code, month)
+    data = report.monthly_pdf(report.report_context(department, month, clock.now()))
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=False,
+                     download_name=report.filename(department, month, "pdf"))
+
+
+@bp.get("/monthly/<department_code>/<month>/report.xlsx")
+@login_required
+def monthly_xlsx(department_code, month):
+    department, month = _department_month(department_code, month)
+    data = report.monthly_xlsx(report.report_context(department, month, clock.now()))
+    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True,
+                     download_name=report.filename(department, month, "xlsx"))
+
