@@ -4,7 +4,10 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from qms import clock
 from qms.extensions import limiter
+from qms.reports import charts
+from qms.services import dashboards
 from qms.web.main import bp
 
 
@@ -12,7 +15,8 @@ from qms.web.main import bp
 def index():
     if not current_user.is_authenticated:
         return render_template("main/welcome.html")
-    return render_template("main/dashboard.html")
+    return render_template("main/dashboard.html", charts=charts,
+                           panels=dashboards.panels_for(current_user, clock.now()))
 
 
 @bp.get("/language/<code>")
