@@ -61,6 +61,15 @@ def create_app(config: dict | type | None = None) -> Flask:
         from qms.services.documents import apply_effective_dates_daily
 
         apply_effective_dates_daily(clock.now())
+
+    @app.before_request
+    def _escalation():
+        # In-app notifications without cron, at most every ESCALATION_AUTO_MINUTES; email
+        # only from `qms escalate`, never in a request.
+        from qms import clock
+        from qms.services.notifications import escalate_periodically
+
+        escalate_periodically(clock.now())
     if not app.debug and not app.testing:
         logging.getLogger("waitress").setLevel(logging.INFO)
     return app

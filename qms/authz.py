@@ -19,6 +19,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "users.manage": frozenset({A}),
     "org.manage": frozenset({A}),
     "calendar.manage": frozenset({A}),
+    # Bearer tokens of integration accounts for the JSON API (issue, list, revoke)
+    "api_tokens.manage": frozenset({A}),
     # Dossiers: the desk receives; departments work their steps (object rules in the service)
     "dossiers.receive": frozenset({OF, HEAD}),
     "dossiers.work": frozenset({A, QO, OF, HEAD, LEAD, AUD}),
@@ -30,6 +32,41 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # rules (submit, return, approve, withdraw) are `services.documents.may`.
     "documents.view": frozenset({A, QO, OF, HEAD, LEAD, AUD}),
     "documents.manage": frozenset({QO}),
+    # The nonconformity register: all staff read it (officers and heads only their own
+    # department's: services.nonconformities.visible_to / may_read); quality officers,
+    # auditors, heads and leaders raise one by hand (nonconformities.RAISERS); the quality
+    # officer manages the register (rejects a nonconformity, with a reason).
+    "nonconformities.view": frozenset({A, QO, OF, HEAD, LEAD, AUD}),
+    "nonconformities.raise": frozenset({QO, AUD, HEAD, LEAD}),
+    "nonconformities.manage": frozenset({QO}),
+    # Internal audits (ISO 9001:2015 §9.2): all staff open the programmes, each reading the
+    # audits they may (services.audits.may_read: oversight roles all, the others their own
+    # department's); the quality officer keeps the programmes and plans any audit; an
+    # auditor plans audits they lead and edits them while planned (services.audits.
+    # may_plan / may_edit_plan); the lead auditor and team conduct an audit (object rules:
+    # services.audits.may).
+    "audits.view": frozenset({A, QO, OF, HEAD, LEAD, AUD}),
+    "audits.manage": frozenset({QO}),
+    "audits.plan": frozenset({QO, AUD}),
+    # Citizens' feedback (phản ánh, kiến nghị): staff read the complaints they may handle
+    # (services.feedback.may_read: oversight the agency's, a head their department's, an
+    # officer those assigned to them); assigning and answering are object rules there.
+    "feedback.view": frozenset({QO, OF, HEAD, LEAD, AUD}),
+    # Management review (ISO 9001:2015 §9.3): staff read it (action owners mark their
+    # actions done); leaders and the quality officer hold it, record it and close it.
+    "reviews.view": frozenset({QO, OF, HEAD, LEAD, AUD}),
+    "reviews.manage": frozenset({QO, LEAD}),
+    # Corrective actions (CAR): staff read those they may (services.corrective_actions.
+    # may_read: oversight all, a department its own, item owners and the verifier theirs);
+    # the quality officer and department heads open them (heads for their department);
+    # analysis, plan, items and verification are object rules in that service.
+    "cars.view": frozenset({QO, OF, HEAD, LEAD, AUD}),
+    "cars.manage": frozenset({QO, HEAD}),
+    # Monthly compliance reviews: oversight roles read every department's; a head and the
+    # officers read their own department's; only the department's head writes and signs
+    # (object rules: services.monthly_reviews.may_read / may_write, on the Department).
+    "monthly_reviews.view": frozenset({A, QO, OF, HEAD, LEAD, AUD}),
+    "monthly_reviews.sign": frozenset({HEAD}),
 }
 
 
@@ -61,3 +98,15 @@ def require(permission: str, obj=None) -> None:
 # signs only their own department's review, an auditor never audits their own department)
 # add theirs here.
 _object_rules: dict = {}
+
+
+def _monthly_review_rule(name: str):
+    def rule(user, department) -> bool:
+        from qms.services import monthly_reviews  # services import authz's callers: late
+
+        return getattr(monthly_reviews, name)(user, department)
+    return rule
+
+
+_object_rules["monthly_reviews.view"] = _monthly_review_rule("may_read")
+_object_rules["monthly_reviews.sign"] = _monthly_review_rule("may_write")

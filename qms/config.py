@@ -6,6 +6,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from qms.errors import QmsError
+
 ENV_PREFIX = "QMS_"
 
 
@@ -60,10 +62,49 @@ class Config:
     DOCUMENT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
     PROCEDURE_IMPORT_MAX_BYTES = 1024 * 1024
 
+    # Escalation of dossier steps (`qms escalate`, and page loads at most every
+    # ESCALATION_AUTO_MINUTES; 0 turns that off): the officers holding a step are told when
+    # it is due within ESCALATION_DUE_SOON_MINUTES of working time, the department head
+    # once it is overdue, the quality officers once it is ESCALATION_OVERDUE_MARGIN_MINUTES
+    # of working time overdue (the agency's work calendar).
+    ESCALATION_DUE_SOON_MINUTES = 240  # half a working day
+    ESCALATION_OVERDUE_MARGIN_MINUTES = 480  # one working day
+    ESCALATION_AUTO_MINUTES = 10
+
+    # Citizens' feedback (phản ánh, kiến nghị; ISO 9001:2015 §9.1.2): a complaint or
+    # recommendation is answered within FEEDBACK_HANDLING_DAYS working days of its receipt
+    # (the agency's work calendar); the public form takes at most FEEDBACK_RATE_LIMIT
+    # submissions per client address.
+    FEEDBACK_HANDLING_DAYS = 10
+    FEEDBACK_RATE_LIMIT = "10 per hour"
+
+    # Email of notifications, from `qms escalate` only: off unless SMTP_HOST is set.
+    SMTP_HOST = ""
+    SMTP_PORT = 587  # 465 → SMTP over TLS (SMTP_SSL); otherwise STARTTLS if SMTP_STARTTLS
+    SMTP_USER = ""
+    SMTP_PASSWORD = ""
+    SMTP_STARTTLS = True
+    MAIL_FROM = ""  # empty: SMTP_USER, else qms@localhost
+    BASE_URL = ""  # e.g. https://qms.example.gov.vn: makes the links in emails absolute
+
 
 # Environment variables understood on top of instance/config.py: name → (key, parser).
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ConfigError(f"not a whole number ≥ 0: {value!r}")
+    return number
+
+
+class ConfigError(QmsError):
+    """A QMS_* variable that cannot be read (the message names it); the CLI prints it."""
 
 
 ENV_SETTINGS = {
@@ -74,6 +115,18 @@ ENV_SETTINGS = {
     "LOGIN_FAILURE_LIMIT": ("LOGIN_FAILURE_LIMIT", str),
     "DEFAULT_LOCALE": ("BABEL_DEFAULT_LOCALE", str),
     "TIMELINESS_RULE": ("TIMELINESS_RULE", str),
+    "ESCALATION_DUE_SOON_MINUTES": ("ESCALATION_DUE_SOON_MINUTES", _int),
+    "ESCALATION_OVERDUE_MARGIN_MINUTES": ("ESCALATION_OVERDUE_MARGIN_MINUTES", _int),
+    "ESCALATION_AUTO_MINUTES": ("ESCALATION_AUTO_MINUTES", _int),
+    "SMTP_HOST": ("SMTP_HOST", str),
+    "SMTP_PORT": ("SMTP_PORT", _int),
+    "SMTP_USER": ("SMTP_USER", str),
+    "SMTP_PASSWORD": ("SMTP_PASSWORD", str),
+    "SMTP_STARTTLS": ("SMTP_STARTTLS", _bool),
+    "MAIL_FROM": ("MAIL_FROM", str),
+    "BASE_URL": ("BASE_URL", str),
+    "FEEDBACK_HANDLING_DAYS": ("FEEDBACK_HANDLING_DAYS", _int),
+    "FEEDBACK_RATE_LIMIT": ("FEEDBACK_RATE_LIMIT", str),
 }
 
 
@@ -81,7 +134,10 @@ def apply_environment(config: dict) -> None:
     for name, (key, parse) in ENV_SETTINGS.items():
         value = os.environ.get(ENV_PREFIX + name)
         if value:
-            config[key] = parse(value)
+            try:
+                config[key] = parse(value)
+            except ConfigError as error:
+                raise ConfigError(f"{ENV_PREFIX}{name}: {error}") from None
 
 
 def sqlite_url(instance_path: Path) -> str:

@@ -66,6 +66,9 @@ def app(database, tmp_path_factory):
         "RATELIMIT_STORAGE_URI": "memory://",
         # Cheap hashes keep user fixtures fast; tests/web checks production uses scrypt.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # No escalation on page loads (it would write rows at the real time mid-test);
+        # tests/dossiers/test_escalation.py turns it on where it is the subject.
+        "ESCALATION_AUTO_MINUTES": 0,
         **options,
     })
     app.test_client_class = FreshContextClient  # every client, not only the fixture's

@@ -68,6 +68,15 @@ def read_password(password_stdin: bool, *, prompt: str = "Password") -> str:
 cli.add_command(routes_command)
 cli.add_command(shell_command)
 
-from qms.commands import accounts, database, documents, server  # noqa: E402,F401
+from qms.commands import (  # noqa: E402,F401
+    accounts,
+    api_tokens,  # noqa: E402,F401
+    database,
+    documents,
+    nonconformities,  # noqa: E402,F401
+    notifications,
+    reports,  # noqa: E402,F401
+    server,
+)
 
 __all__ = ["cli", "current_app", "handle_errors", "read_password", "with_appcontext"]

@@ -14,10 +14,22 @@ from werkzeug.datastructures import FileStorage
 
 from qms import clock
 from qms.extensions import db
-from qms.models import AgencyLevel, DayKind, DocumentKind, DossierFile, Role
+from qms.models import (
+    AgencyLevel,
+    DayKind,
+    DocumentKind,
+    DossierEvent,
+    DossierFile,
+    EventKind,
+    Role,
+)
 from qms.services import accounts, attachments, calendars, documents, dossiers, org, procedures
 from tests.conftest import PASSWORD, login
 from tests.documents.conftest import birth_data
+from tests.quality.audit_fixtures import UNKNOWN_AUDIT_IDS, matrix_audits
+from tests.quality.car_fixtures import car_matrix_ids
+from tests.quality.feedback_fixtures import FEEDBACK_UNKNOWN_IDS, feedback_matrix_ids
+from tests.reviews.fixtures import UNKNOWN_MONTHLY_IDS, monthly_matrix_ids
 from tests.web.conftest import ROLES, text, username_of
 
 OK, DENIED, MISSING, NO_GET = 200, 403, 404, 405
@@ -60,6 +72,16 @@ EXPECTED: dict[str, tuple] = {
     "/admin/users/new":                        ADMIN_ONLY,
     "/admin/users/<int:user_id>":              ADMIN_ONLY,
     "/admin/users/<int:user_id>/active":       POST_ONLY,
+    # API tokens of integration accounts (tests/api/test_admin.py)
+    "/admin/api-tokens":                       ADMIN_ONLY,
+    "/admin/api-tokens/<int:token_id>/revoke": POST_ONLY,
+    # The JSON API (tests/api): a bearer token only, never the session cookie, so every
+    # browser, logged in or not, gets 401 (JSON); the OpenAPI document is public.
+    "/api/v1/openapi.json":                    EVERYONE,
+    "/api/v1/dossiers":                        POST_ONLY,
+    "/api/v1/dossiers/<code>":                 (401,) * 7,
+    "/api/v1/dossiers/<code>/steps/<int:position>/complete": POST_ONLY,
+    "/api/v1/queue":                           (401,) * 7,
     # Controlled documents: everyone logged in reads; the quality officer keeps them; the
     # workflow buttons are POSTs (their role rules: tests/documents/test_web.py).
     "/documents":                              MEMBERS,
@@ -87,15 +109,105 @@ EXPECTED: dict[str, tuple] = {
     "/thu-tuc/<code>":                         EVERYONE,
     # The citizen's dossier lookup: no login
     "/tra-cuu":                                EVERYONE,
+    # Citizens' feedback form and the rating of a returned dossier (tests/quality/test_feedback_pages.py,
+    # test_satisfaction.py): no login
+    "/gop-y":                                  EVERYONE,
+    "/tra-cuu/danh-gia":                       POST_ONLY,
+    # Handling feedback: oversight reads the agency's, a head their department's, an officer
+    # what is assigned to them (the matrix's feedback is not assigned yet); not the admin.
+    "/quality/feedback":                       (LOGIN, DENIED, OK, OK, OK, OK, OK),
+    "/quality/feedback/<feedback_code>":       (LOGIN, DENIED, OK, DENIED, DENIED, OK, OK),
+    "/quality/feedback/<feedback_code>/assign": POST_ONLY,
+    "/quality/feedback/<feedback_code>/respond": POST_ONLY,
+    "/quality/feedback/<feedback_code>/nonconformity": POST_ONLY,
+    # Management review (tests/quality/test_management_review_pages.py): the agency's staff
+    # read it; leaders and the quality officer hold it
+    "/reviews/management":                     (LOGIN, DENIED, OK, OK, OK, OK, OK),
+    "/reviews/management/new":                 (LOGIN, DENIED, OK, DENIED, DENIED, OK, DENIED),
+    "/reviews/management/<int:review_id>":     (LOGIN, DENIED, OK, OK, OK, OK, OK),
+    "/reviews/management/<int:review_id>/refresh": POST_ONLY,
+    "/reviews/management/<int:review_id>/conclusions": POST_ONLY,
+    "/reviews/management/<int:review_id>/actions": POST_ONLY,
+    "/reviews/management/<int:review_id>/actions/<int:action_id>/done": POST_ONLY,
+    "/reviews/management/<int:review_id>/close": POST_ONLY,
+    "/reviews/management/<int:review_id>/nonconformity": POST_ONLY,
     # Dossiers. None of the matrix users sits in a one-stop office, so none opens the desk;
     # a dossier is read by oversight roles and the departments it went through only.
     "/dossiers/receive":                       (LOGIN, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
     "/dossiers/queue":                         MEMBERS,
+    # The desk's answers to an incomplete dossier (tests/dossiers/test_reception.py); the
+    # refusal slip exists only for a refused dossier (the matrix's dossier was received).
+    "/dossiers/receive/guidance":              POST_ONLY,
+    "/dossiers/receive/refuse":                POST_ONLY,
+    "/dossiers/<code>/refusal.pdf":            (LOGIN, MISSING, MISSING, DENIED, DENIED, MISSING, MISSING),
+    # The register: everyone working dossiers, each seeing their own rows (test_register.py)
+    "/dossiers/register":                      MEMBERS,
+    "/dossiers/register.xlsx":                 MEMBERS,
     "/dossiers/<code>":                        (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
     "/dossiers/<code>/control-slip.pdf":       (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
     "/dossiers/<code>/steps/<int:position>/complete": POST_ONLY,
     "/dossiers/<code>/steps/<int:position>/send-back": POST_ONLY,
     "/dossiers/<code>/files/<int:file_id>":    (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
+    # Everyone logged in reads their own notifications; marking one is a POST (only its owner)
+    "/notifications":                          MEMBERS,
+    "/notifications/<int:notification_id>/read": POST_ONLY,
+    "/notifications/read-all":                 POST_ONLY,
+    # Pauses, delays and endings (tests/dossiers/test_event_pages.py): POST actions, and the
+    # printable form of an event for whoever reads the dossier
+    "/dossiers/<code>/supplement/request":     POST_ONLY,
+    "/dossiers/<code>/supplement/receive":     POST_ONLY,
+    "/dossiers/<code>/payment/request":        POST_ONLY,
+    "/dossiers/<code>/payment/receive":        POST_ONLY,
+    "/dossiers/<code>/apology":                POST_ONLY,
+    "/dossiers/<code>/stop":                   POST_ONLY,
+    "/dossiers/<code>/withdraw":               POST_ONLY,
+    "/dossiers/<code>/events/<int:event_id>.pdf": (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
+    # The nonconformity register (tests/quality/test_nc_pages.py): all staff read it, an
+    # officer or head only their department's (the matrix's NC is the culture department's);
+    # QO, auditors, heads and leaders raise one by hand; only the QO rejects (a POST).
+    "/quality/nonconformities":                MEMBERS,
+    "/quality/nonconformities/new":            (LOGIN, DENIED, OK, DENIED, OK, OK, OK),
+    "/quality/nonconformities/<nc_code>":      (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
+    "/quality/nonconformities/<nc_code>/reject": POST_ONLY,
+    # Internal audits (tests/quality/test_audits_pages.py): all staff open the programmes;
+    # the QO keeps them and plans audits; an auditor plans audits they lead and edits them
+    # (the matrix's planned audit, of the culture department, is led by its auditor of the
+    # office); an audit is read by oversight roles and the audited department only;
+    # conducting is POSTs.
+    "/audits":                                 MEMBERS,
+    "/audits/programmes/new":                  QUALITY_ONLY,
+    "/audits/programmes/<int:programme_id>":   MEMBERS,
+    "/audits/programmes/<int:programme_id>/plan": (LOGIN, DENIED, OK, DENIED, DENIED, DENIED, OK),
+    "/audits/<int:audit_id>":                  (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
+    "/audits/<int:audit_id>/edit":             (LOGIN, DENIED, OK, DENIED, DENIED, DENIED, OK),
+    "/audits/<int:audit_id>/report.pdf":       (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
+    "/audits/evidence/<int:evidence_id>":      (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
+    "/audits/<int:audit_id>/start":            POST_ONLY,
+    "/audits/<int:audit_id>/items/<int:item_id>/answer": POST_ONLY,
+    "/audits/<int:audit_id>/items/<int:item_id>/finding": POST_ONLY,
+    "/audits/<int:audit_id>/findings":         POST_ONLY,
+    "/audits/<int:audit_id>/report":           POST_ONLY,
+    "/audits/<int:audit_id>/close":            POST_ONLY,
+    # Corrective actions (tests/quality/test_cars_pages.py): staff read the CARs they take
+    # part in (the matrix's CAR is the office's: every matrix user's department); oversight
+    # reads all; the admin has no part in the quality loop. Acting is POSTs (object rules).
+    "/quality/cars":                           (LOGIN, DENIED, OK, OK, OK, OK, OK),
+    "/quality/cars/<car_code>":                (LOGIN, DENIED, OK, OK, OK, OK, OK),
+    "/quality/cars/<car_code>/report.pdf":     (LOGIN, DENIED, OK, OK, OK, OK, OK),
+    "/quality/cars/<car_code>/nonconformities": POST_ONLY,
+    "/quality/cars/<car_code>/analysis":       POST_ONLY,
+    "/quality/cars/<car_code>/plan":           POST_ONLY,
+    "/quality/cars/<car_code>/items/<int:position>/done": POST_ONLY,
+    "/quality/cars/<car_code>/verify":         POST_ONLY,
+    # Monthly compliance reviews (tests/reviews/test_pages.py): everyone opens the list; a
+    # department's month (the matrix's: the culture department's) is read by oversight roles
+    # and its own head and officers; only its head saves and signs (POSTs).
+    "/reviews/monthly":                        MEMBERS,
+    "/reviews/monthly/<department_code>/<month>":             (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
+    "/reviews/monthly/<department_code>/<month>/report.pdf":  (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
+    "/reviews/monthly/<department_code>/<month>/report.xlsx": (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
+    "/reviews/monthly/<department_code>/<month>/save":        POST_ONLY,
+    "/reviews/monthly/<department_code>/<month>/sign":        POST_ONLY,
 }
 
 # The same routes with ids that do not exist. Logging in comes first (anonymous → login
@@ -118,7 +230,24 @@ UNKNOWN_ID_EXPECTED: dict[str, tuple] = {
     "/thu-tuc/<code>":                         (MISSING,) * 7,
     "/dossiers/<code>":                        (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
     "/dossiers/<code>/control-slip.pdf":       (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/dossiers/<code>/refusal.pdf":            (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
     "/dossiers/<code>/files/<int:file_id>":    (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/dossiers/<code>/events/<int:event_id>.pdf": (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/api/v1/dossiers/<code>":                 (401,) * 7,  # the token is checked first
+    "/quality/nonconformities/<nc_code>":      (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/audits/programmes/<int:programme_id>":   (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/audits/programmes/<int:programme_id>/plan": (LOGIN, DENIED, MISSING, DENIED, DENIED, DENIED, MISSING),
+    "/audits/<int:audit_id>":                  (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/audits/<int:audit_id>/edit":             (LOGIN, DENIED, MISSING, DENIED, DENIED, DENIED, MISSING),
+    "/audits/<int:audit_id>/report.pdf":       (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/audits/evidence/<int:evidence_id>":      (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/quality/cars/<car_code>":                (LOGIN, DENIED, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/quality/cars/<car_code>/report.pdf":     (LOGIN, DENIED, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/quality/feedback/<feedback_code>":       (LOGIN, DENIED, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/reviews/management/<int:review_id>":     (LOGIN, DENIED, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/reviews/monthly/<department_code>/<month>":             (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/reviews/monthly/<department_code>/<month>/report.pdf":  (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
+    "/reviews/monthly/<department_code>/<month>/report.xlsx": (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
 }
 
 SKIPPED_ENDPOINTS = {"static", "bootstrap.static"}
@@ -191,19 +320,39 @@ def real_ids(orgtree, users):
                                media_type=stored.media_type, size=stored.size, sha256=stored.sha256,
                                uploaded_by_id=desk.id, uploaded_at=clock.now())
     db.session.add(dossier_file)
+    # a printable event (Mẫu 02), added as a row so the dossier's state stays "received"
+    event = DossierEvent(dossier=dossier, kind=EventKind.supplement_requested, at=clock.now(), by=desk,
+                         department=desk.department, reason="Thiếu tờ khai", due_before=dossier.due_at)
+    db.session.add(event)
+    from qms.models import Notification, NotificationKind
+    notification = Notification(user=users[Role.officer], kind=NotificationKind.step_due_soon,
+                                step=dossier.steps[0], message="Sắp đến hạn", link=f"/dossiers/{dossier.code}")
+    db.session.add(notification)
+    from qms.services import api_tokens
+    api_token, _plaintext = api_tokens.issue_token(desk, name="Cổng DVC", actor=None, now=clock.now())
+    from qms.models import Severity
+    from qms.services import nonconformities
+    nc = nonconformities.raise_nonconformity(  # another department's than the matrix users'
+        actor=quality, department=orgtree["culture"], clause="8.5.1", severity=Severity.minor,
+        description="Bước xử lý quá hạn", now=clock.now(), dossier=dossier)
     db.session.commit()
-    return {"agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
+    return {"notification_id": notification.id, "agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
             "field_id": field.id, "user_id": users[Role.officer].id, "code": "vi",
             "documents.code": "CSCL", "number": v2.number, "attachment_id": attachment.id,
             "public.code": procedure.code, "override_id": override.id,
-            "dossiers.code": dossier.code, "position": 1, "file_id": dossier_file.id}
+            "dossiers.code": dossier.code, "position": 1, "file_id": dossier_file.id,
+            "event_id": event.id, "token_id": api_token.id, "api.code": dossier.code,
+            "nc_code": nc.code, **matrix_audits(orgtree, users), **car_matrix_ids(orgtree, users),
+            **feedback_matrix_ids(orgtree, users), **monthly_matrix_ids(orgtree)}
 
 
 UNKNOWN_IDS = {"agency_id": 987654, "department_id": 987654, "field_id": 987654,
                "user_id": 987654, "code": "xx", "documents.code": "KHONG-CO",
                "number": 987654, "attachment_id": 987654, "public.code": "9.999999",
                "override_id": 987654, "dossiers.code": "TP-A-000000-0000", "position": 99,
-               "file_id": 987654}
+               "file_id": 987654, "event_id": 987654, "api.code": "TP-A-000000-0000",
+               "nc_code": "NC-2099-9999", **UNKNOWN_AUDIT_IDS, "car_code": "CAR-2099-9999",
+               **FEEDBACK_UNKNOWN_IDS, **UNKNOWN_MONTHLY_IDS}
 
 # Unknown ids below a real one: a version number the document does not have, a file id the
 # version does not have. Each case walks only the rules that take the unknown parameter.
@@ -305,6 +454,7 @@ def test_menu_shows_only_what_the_role_may_open(app, real_ids):
         page = client.get("/").get_data(as_text=True)
         role = Role(who)
         assert ('href="/admin/users"' in page) == (role is Role.admin), who
+        assert ('href="/admin/api-tokens"' in page) == (role is Role.admin), who
         assert ('href="/admin/audit-log"' in page) == (
             role in {Role.admin, Role.quality_officer, Role.auditor}), who
         assert 'href="/admin/agencies"' in page, who

@@ -17,6 +17,14 @@ from qms.models import AgencyLevel, DayKind, DocumentKind, Role
 from qms.services import accounts, attachments, calendars, documents, dossiers, org, procedures
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.documents.conftest import birth_data
+from tests.quality.audit_fixtures import AUDIT_CSRF_KEYS, audit_csrf_payloads, csrf_audits
+from tests.quality.car_fixtures import CAR_CSRF_KEYS, car_csrf_objects, car_csrf_payloads
+from tests.quality.feedback_fixtures import (
+    FEEDBACK_CSRF_KEYS,
+    feedback_csrf_objects,
+    feedback_csrf_payloads,
+)
+from tests.reviews.fixtures import MONTHLY_CSRF_KEYS, monthly_csrf_objects, monthly_csrf_payloads
 from tests.web.conftest import db_snapshot, logged_in, text
 
 CSRF_MESSAGE = "Biểu mẫu đã hết hạn hoặc thiếu mã bảo vệ (CSRF)."
@@ -38,6 +46,12 @@ DOCUMENTS = {
     "TL-DK": "draft",              # attach a file
     "TL-GO": "draft",              # remove a file
 }
+
+
+# One dossier per pause / delay / ending action, each in the state its action needs
+# (tests/dossiers/test_event_pages.py): key → what is done to it first.
+EVENT_DOSSIERS = {"ev_sup_req": None, "ev_sup_rec": "supplement", "ev_pay_req": None,
+                  "ev_pay_rec": "payment", "ev_apology": None, "ev_stop": None, "ev_withdraw": None}
 
 
 def _document_in(code: str, status: str, quality, leader, owner):
@@ -87,13 +101,56 @@ def objects(orgtree, users):
     at_step_2, _secret = dossiers.receive_dossier(actor=desk, procedure=procedure,
                                                   applicant_name="Vũ Thị Hà", now=clock.now())
     dossiers.complete_step(at_step_2.steps[0], actor=desk, now=clock.now(), next_department=orgtree["office"])
+    # The pause / delay / ending dossiers; the head of the one-stop office (holding their
+    # first step) signs the apology.
+    accounts.create_user(actor=None, username="truongmotcua", full_name="Trưởng Một Cửa",
+                         password=PASSWORD, department=orgtree["onestop"], roles={Role.department_head})
+    events = {}
+    for key, first in EVENT_DOSSIERS.items():
+        item, _secret = dossiers.receive_dossier(actor=desk, procedure=procedure,
+                                                 applicant_name="Hồ Thị Lan", now=clock.now())
+        events[key] = item.code
+        if first == "supplement":
+            dossiers.request_supplement(item, actor=desk, reason="Thiếu tờ khai", now=clock.now())
+        elif first == "payment":
+            dossiers.request_payment(item, actor=desk, reason="Nộp lệ phí", now=clock.now())
+        if key == "ev_apology":
+            # due in a month, so the apology (before the due time) never races the real clock
+            item.due_at = item.original_due_at = clock.now() + timedelta(days=30)
+            calendar = calendars.calendar_for(orgtree["ward"])
+            events["ev_promised"] = calendar.next_working_day(calendar.local(item.due_at).date()).isoformat()
+    # Two unread notifications of the leader's: one to read, one for "read all"
+    from qms.models import Notification, NotificationKind
+    notices = [Notification(user=users[Role.leader], kind=NotificationKind.step_overdue_escalated,
+                            step=step, message="Quá hạn", link=f"/dossiers/{step.dossier.code}")
+               for step in (dossier.steps[0], at_step_2.steps[1])]
+    db.session.add_all(notices)
+    # An API token of the desk officer's (an integration account), for the admin page
+    from qms.services import api_tokens
+    api_token, api_plaintext = api_tokens.issue_token(desk, name="Cổng DVC", actor=None, now=clock.now())
+    # An open nonconformity, for the quality officer to reject
+    from qms.models import Severity
+    from qms.services import nonconformities
+    nc = nonconformities.raise_nonconformity(actor=quality, department=orgtree["culture"],
+                                             clause="8.5.1", severity=Severity.minor,
+                                             description="Bước xử lý quá hạn", now=clock.now())
+    # One CAR per corrective-action route, each in the state its action needs
+    cars = car_csrf_objects(orgtree)
+    # One internal audit per audit route (tests/quality/audit_fixtures.py)
+    cars.update(csrf_audits(orgtree))
+    # Feedback, a returned dossier to rate, management reviews (tests/quality/feedback_fixtures.py)
+    cars.update(feedback_csrf_objects(orgtree, users, procedure=procedure, desk=desk))
+    # A culture head saving this month's review and signing last month's (tests/reviews/fixtures.py)
+    cars.update(monthly_csrf_objects(orgtree))
     db.session.commit()
-    return {"agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
+    return {"notification_id": notices[0].id, "agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
             "field_id": field.id, "user_id": users[Role.officer].id,
             "province_id": orgtree["province"].id, "attachment_id": attachment.id,
             "office_id": orgtree["office"].id, "override_id": override.id,
             "procedure_id": procedure.id, "code": dossier.code, "position": 1,
-            "culture_id": orgtree["culture"].id, "at_step_2": at_step_2.code}
+            "culture_id": orgtree["culture"].id, "at_step_2": at_step_2.code, **events,
+            "token_id": api_token.id, "desk_id": desk.id, "api_plaintext": api_plaintext,
+            "nc_code": nc.code, **cars}
 
 
 @dataclass
@@ -143,6 +200,10 @@ def payloads(o) -> dict[str, Post | tuple]:
             "department_id": str(o["department_id"]), "roles": ["officer", "leader"],
             "password": ""}),
         "/admin/users/<int:user_id>/active": ("admin", {"active": "0"}),
+        # API tokens of integration accounts (issuing shows the token on the page: 200)
+        "/admin/api-tokens": Post("admin", {"user_id": o["desk_id"], "name": "Cổng dịch vụ công"},
+                                  answer=200),
+        "/admin/api-tokens/<int:token_id>/revoke": ("admin", {}),
         # The working calendar (on the province, so the agency edit above does not interfere)
         "/admin/calendar/<int:agency_id>/hours": Post("admin", {
             "working_hours": "07:30-11:30, 13:00-17:00"}, at={"agency_id": o["province_id"]}),
@@ -154,10 +215,32 @@ def payloads(o) -> dict[str, Post | tuple]:
         "/dossiers/receive": Post("motcua", {"procedure_id": o["procedure_id"],
                                              "applicant_name": "Đỗ Thị Mai", "channel": "direct"},
                                   answer=200),
+        # An incomplete dossier: the guidance slip (a PDF; its audit row is the change) and
+        # the refusal (a dossier "not accepted")
+        "/dossiers/receive/guidance": Post("motcua", {
+            "procedure_id": o["procedure_id"], "applicant_name": "Đỗ Thị Mai", "channel": "direct",
+            "missing": "Bản chính Giấy chứng sinh"}, answer=200),
+        "/dossiers/receive/refuse": Post("motcua", {
+            "procedure_id": o["procedure_id"], "applicant_name": "Đỗ Văn Hùng", "channel": "direct",
+            "missing": "Không thuộc thẩm quyền"}, answer=200),
         "/dossiers/<code>/steps/<int:position>/complete": Post("motcua", {
             "next_department_id": o["culture_id"], "note": ""}),
         "/dossiers/<code>/steps/<int:position>/send-back": Post(
             "vanphong", {"reason": "Thiếu chữ ký"}, at={"code": o["at_step_2"], "position": 2}),
+        # Pauses, delays and endings (EVENT_DOSSIERS: one dossier each)
+        "/dossiers/<code>/supplement/request": Post("motcua", {"supplement-reason": "Thiếu tờ khai"},
+                                                    at={"code": o["ev_sup_req"]}),
+        "/dossiers/<code>/supplement/receive": Post("motcua", {}, at={"code": o["ev_sup_rec"]}),
+        "/dossiers/<code>/payment/request": Post("motcua", {"payment-reason": "Nộp lệ phí"},
+                                                 at={"code": o["ev_pay_req"]}),
+        "/dossiers/<code>/payment/receive": Post("motcua", {}, at={"code": o["ev_pay_rec"]}),
+        "/dossiers/<code>/apology": Post("truongmotcua", {
+            "apology-reason": "Chờ xác minh", "apology-promised_date": o["ev_promised"]},
+            at={"code": o["ev_apology"]}),
+        "/dossiers/<code>/stop": Post("motcua", {"stop-reason": "Không đủ điều kiện"},
+                                      at={"code": o["ev_stop"]}),
+        "/dossiers/<code>/withdraw": Post("motcua", {"withdraw-reason": "Công dân xin rút"},
+                                          at={"code": o["ev_withdraw"]}),
         "/tra-cuu": Post(None, {"code": "TP-A-000000-0001", "secret": "ABCDEFGH"}, answer=200,
                          changes=False),
         # Controlled documents (DOCUMENTS above: one document each)
@@ -190,6 +273,23 @@ def payloads(o) -> dict[str, Post | tuple]:
             "qualityofficer", {"file": _file(PDF, "Quyết định.pdf")}, at={"code": "TL-DK", "number": 1}),
         "/documents/<code>/versions/<int:number>/attachments/<int:attachment_id>/remove": Post(
             "qualityofficer", {}, at={"code": "TL-GO", "number": 1}),
+        # The leader's own notifications (objects: two unread)
+        "/notifications/<int:notification_id>/read": ("leader", {}),
+        "/notifications/read-all": ("leader", {}),
+        # The nonconformity register: raise one by hand; reject the open one (objects)
+        "/quality/nonconformities/new": Post("qualityofficer", {
+            "department_id": str(o["culture_id"]), "clause": "8.5.1", "severity": "minor",
+            "description": "Phiếu kiểm soát thiếu chữ ký", "correction": "", "dossier_code": ""}),
+        "/quality/nonconformities/<nc_code>/reject": Post("qualityofficer", {"reason": "Trùng lặp"},
+                                                          at={"nc_code": o["nc_code"]}),
+        # Corrective actions (tests/quality/car_fixtures.py: one CAR per action)
+        **car_csrf_payloads(o, Post),
+        # Internal audits (tests/quality/audit_fixtures.py: one audit per button)
+        **audit_csrf_payloads(o, Post),
+        # Citizens' feedback, the rating, management reviews (tests/quality/feedback_fixtures.py)
+        **feedback_csrf_payloads(o, Post),
+        # Monthly compliance reviews (tests/reviews/fixtures.py)
+        **monthly_csrf_payloads(o, Post),
     }
 
 
@@ -198,9 +298,22 @@ def payload(o, rule) -> Post:
     return entry if isinstance(entry, Post) else Post(*entry)
 
 
-def post_rules(app):
-    return sorted((rule for rule in app.url_map.iter_rules() if "POST" in rule.methods),
-                  key=lambda r: r.rule)
+# The JSON API's POST routes are exempt from CSRF (csrf.exempt on qms/web/api): they
+# authenticate by `Authorization: Bearer` only and never by the session cookie. A forged
+# cross-site request carries the victim's cookies but cannot add that header, so it has no
+# credentials at all. test_api_posts_refuse_cookie_only_authentication proves the premise.
+CSRF_EXEMPT = {
+    "/api/v1/dossiers": Post("motcua", {"procedure_code": "1.001193",
+                                        "applicant": {"name": "Đỗ Thị Mai"}}, answer=201),
+    "/api/v1/dossiers/<code>/steps/<int:position>/complete": Post(
+        "motcua", {"next_department_code": "A-VHXH"}),
+}
+
+
+def post_rules(app, *, exempt: bool = False):
+    """The POST rules that need a CSRF token (or, with `exempt`, the API's that do not)."""
+    return sorted((rule for rule in app.url_map.iter_rules() if "POST" in rule.methods
+                   and (rule.rule in CSRF_EXEMPT) == exempt), key=lambda r: r.rule)
 
 
 def url_for_rule(rule, values) -> str:
@@ -211,10 +324,46 @@ def url_for_rule(rule, values) -> str:
 
 def test_every_post_route_has_a_payload_here(app):
     """A new POST route must be added to `payloads` (and so to the CSRF check)."""
-    dummy = dict.fromkeys(["agency_id", "department_id", "field_id", "user_id", "province_id",
+    dummy = dict.fromkeys(["notification_id", "agency_id", "department_id", "field_id", "user_id", "province_id",
                            "attachment_id", "office_id", "override_id", "procedure_id",
-                           "code", "position", "culture_id", "at_step_2"], 0)
+                           "code", "position", "culture_id", "at_step_2", *EVENT_DOSSIERS,
+                           "ev_promised", "desk_id", "token_id", "nc_code", *CAR_CSRF_KEYS, *AUDIT_CSRF_KEYS,
+                           *FEEDBACK_CSRF_KEYS, *MONTHLY_CSRF_KEYS], 0)
     assert {rule.rule for rule in post_rules(app)} == set(payloads(dummy))
+
+
+def test_only_the_bearer_token_api_is_exempt(app):
+    """A new POST route under /api/ must be listed in CSRF_EXEMPT (and refuse cookies);
+    nothing outside the bearer-token API is exempt."""
+    api_posts = {rule.rule for rule in app.url_map.iter_rules()
+                 if "POST" in rule.methods and rule.rule.startswith("/api/")}
+    assert set(CSRF_EXEMPT) == api_posts
+    assert all(rule.endpoint.startswith("api.") for rule in post_rules(app, exempt=True))
+
+
+@pytest.mark.parametrize("with_token", [False, True], ids=["no-csrf-token", "with-csrf-token"])
+def test_api_posts_refuse_cookie_only_authentication(app, objects, with_token):
+    """A logged-in browser session, even with a valid CSRF token, is not a credential for the
+    API: 401 JSON and not a row changed. The same call with the bearer token does change the
+    database (the payload is real; the refusal is the missing token)."""
+    for rule in post_rules(app, exempt=True):
+        post = CSRF_EXEMPT[rule.rule]
+        client = app.test_client()
+        assert login(client, post.who).status_code == 302
+        url = url_for_rule(rule, {**objects, **post.at})
+        data = dict(post.data)
+        headers = {"X-CSRFToken": csrf_token(client, "/")} if with_token else {}
+        before = db_snapshot()
+        response = client.post(url, json=data, headers=headers)
+        assert response.status_code == 401, (rule.rule, response.status_code)
+        assert response.is_json and response.json["error"]["status"] == 401
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert db_snapshot() == before, f"{rule.rule} changed the database without a bearer token"
+        response = client.post(url, json=data, headers={
+            "Authorization": f"Bearer {objects['api_plaintext']}"})
+        assert response.status_code == (post.answer if post.answer != 302 else 200), \
+            (rule.rule, response.get_data(as_text=True))
+        assert db_snapshot() != before
 
 
 @pytest.mark.parametrize("with_token", [False, True], ids=["no-token", "control-with-token"])

@@ -2,4 +2,10 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from qms.web.admin import audit_log, calendar, org, users  # noqa: E402,F401
+from qms.web.admin import (  # noqa: E402,F401
+    api_tokens,  # noqa: E402,F401
+    audit_log,
+    calendar,
+    org,
+    users,
+)
