@@ -38,7 +38,7 @@ from qms.models import (
     Verification,
 )
 from qms.services import audit, documents, nonconformities, sequences
-from qms.services.register import local_date
+from qms.services.sqltime import local_date
 
 STATUS_LABELS = {
     CarStatus.analysis: _l("Đang phân tích nguyên nhân"),
@@ -431,7 +431,7 @@ def _rate(total: int, late: int) -> dict:
 def _late_counts(scope: dict, before: tuple[datetime, datetime], after: tuple[datetime, datetime] | None):
     """One aggregate query: completed and late counts in the two windows. Late by the
     national date rule: the local completion date is after the local due date (compared
-    in SQL, register.local_date)."""
+    in SQL, sqltime.local_date)."""
     if scope["kind"] == "step":
         finished, due = DossierStep.completed_at, DossierStep.due_at
         query = (sa.select().select_from(DossierStep).join(Dossier, Dossier.id == DossierStep.dossier_id)

@@ -45,9 +45,9 @@ from qms.models import (
 )
 from qms.models.quality import NC_STATUS_LABELS
 from qms.services import audits as audit_service
-from qms.services import calendars, documents, metrics, monthly_reviews, notifications
+from qms.services import calendars, documents, metrics, monthly_reviews, notifications, sqltime
 from qms.services import corrective_actions as cars
-from qms.services.register import TZ
+from qms.services.sqltime import TZ
 
 LIST_LIMIT = 5  # rows a panel lists (the link leads to the whole list)
 DUE_SOON_MINUTES = 240  # four working hours, when the setting is missing
@@ -114,8 +114,8 @@ def officer_panel(user: User, now: datetime) -> dict:
     queue = held_steps(department.id)
     total, overdue, soon = db.session.execute(queue.with_only_columns(
         sa.func.count(DossierStep.id),
-        metrics._sum(DossierStep.due_at < now),  # noqa: SLF001
-        metrics._sum(sa.and_(DossierStep.due_at >= now, DossierStep.due_at <= cutoff)),  # noqa: SLF001
+        sqltime.count_where(DossierStep.due_at < now),
+        sqltime.count_where(sa.and_(DossierStep.due_at >= now, DossierStep.due_at <= cutoff)),
     )).one()
     urgent = db.session.scalars(
         queue.options(contains_eager(DossierStep.dossier).selectinload(Dossier.procedure))
@@ -229,18 +229,18 @@ def step_series(department_ids, months: int, now: datetime) -> dict:
     since = metrics.local_midnight(firsts[0])
     until = metrics.local_midnight(metrics.add_months(firsts[-1], 1))
     month = metrics.local_month(DossierStep.completed_at)
-    timeliness = metrics._timeliness_case(DossierStep.completed_at, DossierStep.due_at,  # noqa: SLF001
-                                          metrics.strict_rule())
+    timeliness = sqltime.timeliness_case(DossierStep.completed_at, DossierStep.due_at,
+                                          sqltime.strict_rule())
     rows = db.session.execute(
         sa.select(month, sa.func.count(DossierStep.id),
-                  metrics._sum(timeliness.in_(("early", "on_time"))))  # noqa: SLF001
+                  sqltime.count_where(timeliness.in_(("early", "on_time"))))
         .where(DossierStep.department_id.in_(list(department_ids)), DossierStep.due_at.is_not(None),
                DossierStep.completed_at >= since, DossierStep.completed_at < until)
         .group_by(month)).all()
     found = {key: (int(count), int(timely)) for key, count, timely in rows}
     keys = [f"{first:%Y-%m}" for first in firsts]
     completed = [found.get(key, (0, 0))[0] for key in keys]
-    values = [metrics._percent(found[key][1], found[key][0]) if key in found else None  # noqa: SLF001
+    values = [sqltime.percent(found[key][1], found[key][0]) if key in found else None
               for key in keys]
     return {"labels": [month_label(first) for first in firsts], "rates": values,
             "completed": completed}

@@ -41,7 +41,8 @@ from qms.models import (
     VersionStatus,
 )
 from qms.services import audit, corrective_actions, documents, feedback, nonconformities
-from qms.services.register import local_date, timeliness_expression
+from qms.services.register import timeliness_expression
+from qms.services.sqltime import local_date
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MANAGERS = (Role.quality_officer, Role.leader)

@@ -75,10 +75,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from qms.extensions import db
 from qms.models import (
@@ -101,7 +98,10 @@ from qms.models import (
     SatisfactionLevel,
     SatisfactionRating,
 )
-from qms.services.register import TIMEZONE, TZ, local_date
+from qms.services.sqltime import TZ, local_date, local_month, strict_rule, unindexed
+from qms.services.sqltime import count_where as _sum
+from qms.services.sqltime import percent as _percent
+from qms.services.sqltime import timeliness_case as _timeliness_case
 
 # Never received: refused at the desk (Mẫu 03), or registered online and not yet accepted.
 NOT_RECEIVED = (DossierStatus.not_accepted, DossierStatus.registered)
@@ -130,74 +130,6 @@ DOSSIER_KEYS = (
 
 
 # --- SQL helpers ------------------------------------------------------------------------------
-class local_month(FunctionElement):  # noqa: N801  (reads as an SQL function)
-    """"YYYY-MM" of a stored UTC time in Asia/Ho_Chi_Minh, in SQL (register.local_date's
-    sibling; UTC+7 without daylight saving since 1975)."""
-
-    type = sa.String()
-    name = "local_month"
-    inherit_cache = True
-
-
-@compiles(local_month)
-def _local_month_sqlite(element, compiler, **kw):
-    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)}, '+7 hours')"
-
-
-@compiles(local_month, "postgresql")
-def _local_month_postgresql(element, compiler, **kw):
-    return (f"to_char(({compiler.process(element.clauses, **kw)} AT TIME ZONE '{TIMEZONE}'), "
-            f"'YYYY-MM')")
-
-
-class unindexed(FunctionElement):  # noqa: N801  (reads as an SQL function)
-    """The expression itself, marked so that SQLite's planner uses no index for the term it
-    is in: "+x" (sqlite.org/optoverview.html, "disqualifying WHERE clause terms using unary
-    +"). Without statistics (a database nobody ANALYZEd) SQLite takes any equality on an
-    indexed column for a narrow one, e.g. "department_id = ?" (half the table) over
-    "status IN (open statuses)" (a few rows); the queries here mark the terms that must not
-    drive the search. PostgreSQL plans from its statistics and gets the plain expression."""
-
-    name = "unindexed"
-    inherit_cache = True
-
-    def __init__(self, expression):
-        super().__init__(expression)
-        self.type = expression.type
-
-
-@compiles(unindexed)
-def _unindexed_sqlite(element, compiler, **kw):
-    return f"+{compiler.process(element.clauses, **kw)}"
-
-
-@compiles(unindexed, "postgresql")
-def _unindexed_postgresql(element, compiler, **kw):
-    return compiler.process(element.clauses, **kw)
-
-
-def _sum(condition):
-    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
-
-
-def _percent(part: int | float, whole: int | float) -> float | None:
-    return round(100.0 * part / whole, 2) if whole else None
-
-
-def strict_rule() -> bool:
-    """TIMELINESS_RULE = "timestamp": late as soon as the due *time* has passed."""
-    return current_app.config.get("TIMELINESS_RULE", "date") == "timestamp"
-
-
-def _timeliness_case(finished, due, strict: bool):
-    """early / on_time / late of a finished record, in SQL (dossiers.classify)."""
-    finished_day, due_day = local_date(finished), local_date(due)
-    on_time = finished_day == due_day
-    if strict:
-        on_time = sa.and_(on_time, finished <= due)
-    return sa.case((finished_day < due_day, "early"), (on_time, "on_time"), else_="late")
-
-
 def _overdue_at(due, cut: datetime, strict: bool):
     """A record still open at `cut` is overdue: its due date is before the cut's local date
     (it can no longer be finished on time); timestamp rule: its due time has passed."""

@@ -32,7 +32,7 @@ from qms.models import (
     Role,
     User,
 )
-from qms.services import audit, metrics
+from qms.services import audit, metrics, sqltime
 
 OVERSIGHT = (Role.admin, Role.quality_officer, Role.leader, Role.auditor)
 MAX_TEXT = 20_000
@@ -266,7 +266,7 @@ def live_figures(department: Department, month: date, now: datetime) -> dict:
     steps = metrics.overdue_steps(scope, start, end, now, per_page=SNAPSHOT_LIST_LIMIT)
     return {
         "version": SNAPSHOT_VERSION, "department": department.code, "month": month_key(month),
-        "read_at": cut.isoformat(), "rule": "timestamp" if metrics.strict_rule() else "date",
+        "read_at": cut.isoformat(), "rule": "timestamp" if sqltime.strict_rule() else "date",
         "dossiers": metrics.dossier_metrics(scope, start, end, now),
         "steps": metrics.step_metrics(scope, start, end, now),
         "quality": metrics.quality_metrics(scope, start, end, now),
@@ -338,26 +338,26 @@ def _step_rates(department_ids: list[int], start: date, end: date, now: datetime
     """{department id: (steps completed, on-time rate)} for the month, one grouped query."""
     since, until = metrics.utc_bounds(start, end)
     until = min(until, now)
-    timeliness = metrics._timeliness_case(DossierStep.completed_at, DossierStep.due_at, metrics.strict_rule())
+    timeliness = sqltime.timeliness_case(DossierStep.completed_at, DossierStep.due_at, sqltime.strict_rule())
     rows = db.session.execute(
         sa.select(DossierStep.department_id, sa.func.count(DossierStep.id),
-                  metrics._sum(timeliness != "late"))
+                  sqltime.count_where(timeliness != "late"))
         .where(DossierStep.department_id.in_(department_ids), metrics.unindexed(DossierStep.due_at).is_not(None),
                DossierStep.completed_at >= since, DossierStep.completed_at < until)
         .group_by(DossierStep.department_id))
-    return {dept: (int(n), metrics._percent(int(ok), int(n))) for dept, n, ok in rows}
+    return {dept: (int(n), sqltime.percent(int(ok), int(n))) for dept, n, ok in rows}
 
 
 def _dossier_rates(column, ids: list[int], start: date, end: date, now: datetime) -> dict[int, tuple]:
     """{id: (resolved, on-time rate)} of dossiers grouped by `column` (department or agency)."""
     since, until = metrics.utc_bounds(start, end)
     until = min(until, now)
-    timeliness = metrics._timeliness_case(Dossier.returned_at, Dossier.due_at, metrics.strict_rule())
+    timeliness = sqltime.timeliness_case(Dossier.returned_at, Dossier.due_at, sqltime.strict_rule())
     rows = db.session.execute(
-        sa.select(column, sa.func.count(Dossier.id), metrics._sum(timeliness != "late"))
+        sa.select(column, sa.func.count(Dossier.id), sqltime.count_where(timeliness != "late"))
         .where(column.in_(ids), Dossier.returned_at >= since, Dossier.returned_at < until)
         .group_by(column))
-    return {key: (int(n), metrics._percent(int(ok), int(n))) for key, n, ok in rows}
+    return {key: (int(n), sqltime.percent(int(ok), int(n))) for key, n, ok in rows}
 
 
 def overview(month: date, now: datetime, *, agency: Agency | None = None) -> dict:

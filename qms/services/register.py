@@ -11,25 +11,19 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import selectinload
-from sqlalchemy.sql.functions import FunctionElement
 
 from qms.calendar import WorkCalendar
 from qms.errors import ValidationError
 from qms.extensions import db
 from qms.models import Channel, Dossier, DossierStatus, DossierStep, EventKind, Procedure, User
-from qms.services.dossiers import OVERSIGHT_ROLES, Timeliness, classify
+from qms.services.dossiers import OVERSIGHT_ROLES, classify
 from qms.services.procedures import search
+from qms.services.sqltime import TIMEZONE, TZ, local_date, strict_rule, timeliness_case  # noqa: F401
 
-# Vietnam has kept UTC+7 without daylight saving since 1975, so the SQLite form below may
-# shift by a fixed 7 hours; PostgreSQL converts by the zone's name.
-TIMEZONE = "Asia/Ho_Chi_Minh"
-TZ = ZoneInfo(TIMEZONE)
 PER_PAGE = 50
 MAX_EXPORT_ROWS = 100_000
 
@@ -39,36 +33,11 @@ TIMELINESS_FILTERS = ("early", "on_time", "late", "in_progress")
 ENDED_WITHOUT_RESULT = (DossierStatus.not_accepted, DossierStatus.withdrawn, DossierStatus.stopped)
 
 
-class local_date(FunctionElement):  # noqa: N801  (reads as an SQL function)
-    """The Asia/Ho_Chi_Minh calendar date of a stored UTC time, in SQL."""
-
-    type = sa.Date()
-    name = "local_date"
-    inherit_cache = True
-
-
-@compiles(local_date)
-def _local_date_sqlite(element, compiler, **kw):
-    # SQLite keeps the UTC time as text "YYYY-MM-DD HH:MM:SS.ffffff"; date() reads it.
-    return f"date({compiler.process(element.clauses, **kw)}, '+7 hours')"
-
-
-@compiles(local_date, "postgresql")
-def _local_date_postgresql(element, compiler, **kw):
-    # timestamptz AT TIME ZONE zone → the local wall time (timestamp), whatever the
-    # session's TimeZone setting; then its date.
-    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE '{TIMEZONE}') AS DATE)"
-
-
 def timeliness_expression():
     """early / on_time / late once returned; in_progress while open; NULL when the dossier
     ended without a result."""
-    returned, due = local_date(Dossier.returned_at), local_date(Dossier.due_at)
-    done = Dossier.returned_at.is_not(None)
     return sa.case(
-        (sa.and_(done, returned < due), Timeliness.early.value),
-        (sa.and_(done, returned == due), Timeliness.on_time.value),
-        (done, Timeliness.late.value),
+        (Dossier.returned_at.is_not(None), timeliness_case(Dossier.returned_at, Dossier.due_at)),
         (Dossier.status.not_in(ENDED_WITHOUT_RESULT), "in_progress"),
         else_=None)
 
@@ -76,7 +45,7 @@ def timeliness_expression():
 def timeliness_of(dossier: Dossier, calendar: WorkCalendar) -> str | None:
     """The same classification for one loaded dossier (no query)."""
     if dossier.returned_at is not None:
-        return classify(dossier.returned_at, dossier.due_at, calendar).value
+        return classify(dossier.returned_at, dossier.due_at, calendar, strict=strict_rule()).value
     return None if dossier.status in ENDED_WITHOUT_RESULT else "in_progress"
 
 

@@ -230,8 +230,11 @@ def test_the_export_stops_at_its_limit(app, book, monkeypatch):
     assert any(r and r[0] and "Chỉ xuất 2 dòng đầu" in str(r[0]) for r in values)
 
 
-def test_timeliness_in_sql_matches_the_rule_in_python(app, book):
-    """The filter (SQL, on this database) and dossiers.classify agree on every dossier."""
+@pytest.mark.parametrize("rule", ["date", "timestamp"])
+def test_timeliness_in_sql_matches_the_rule_in_python(app, book, rule, monkeypatch):
+    """The filter (SQL, on this database) and dossiers.classify agree on every dossier,
+    under either setting of TIMELINESS_RULE."""
+    monkeypatch.setitem(app.config, "TIMELINESS_RULE", rule)
     rows = db.session.execute(sa.select(Dossier.code,
                                         register_service.timeliness_expression())).all()
     by_code = {code: value for code, value in rows}

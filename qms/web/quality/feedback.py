@@ -19,7 +19,7 @@ from qms.models import Department, Feedback, FeedbackKind, FeedbackStatus, Sever
 from qms.models.quality import SEVERITY_LABELS
 from qms.services import documents, iso_clauses, nonconformities
 from qms.services import feedback as feedback_service
-from qms.services.register import TZ
+from qms.services.sqltime import TZ
 from qms.web.quality import bp
 
 

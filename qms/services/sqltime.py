@@ -1,0 +1,108 @@
+"""Local dates and on-time classification in SQL, the same on SQLite and PostgreSQL.
+
+Times are stored in UTC; the national reporting rule compares *local* dates (Asia/Ho_Chi_Minh),
+so reports compute them in the database instead of loading rows (DESIGN §4: reports read
+through SQL aggregates)."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+# Vietnam has kept UTC+7 without daylight saving since 1975, so the SQLite forms below may
+# shift by a fixed 7 hours; PostgreSQL converts by the zone's name.
+TIMEZONE = "Asia/Ho_Chi_Minh"
+TZ = ZoneInfo(TIMEZONE)
+
+
+class local_date(FunctionElement):  # noqa: N801  (reads as an SQL function)
+    """The Asia/Ho_Chi_Minh calendar date of a stored UTC time, in SQL."""
+
+    type = sa.Date()
+    name = "local_date"
+    inherit_cache = True
+
+
+@compiles(local_date)
+def _local_date_sqlite(element, compiler, **kw):
+    # SQLite keeps the UTC time as text "YYYY-MM-DD HH:MM:SS.ffffff"; date() reads it.
+    return f"date({compiler.process(element.clauses, **kw)}, '+7 hours')"
+
+
+@compiles(local_date, "postgresql")
+def _local_date_postgresql(element, compiler, **kw):
+    # timestamptz AT TIME ZONE zone → the local wall time (timestamp), whatever the
+    # session's TimeZone setting; then its date.
+    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE '{TIMEZONE}') AS DATE)"
+
+
+class local_month(FunctionElement):  # noqa: N801  (reads as an SQL function)
+    """"YYYY-MM" of a stored UTC time in Asia/Ho_Chi_Minh, in SQL."""
+
+    type = sa.String()
+    name = "local_month"
+    inherit_cache = True
+
+
+@compiles(local_month)
+def _local_month_sqlite(element, compiler, **kw):
+    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)}, '+7 hours')"
+
+
+@compiles(local_month, "postgresql")
+def _local_month_postgresql(element, compiler, **kw):
+    return (f"to_char(({compiler.process(element.clauses, **kw)} AT TIME ZONE '{TIMEZONE}'), "
+            f"'YYYY-MM')")
+
+
+class unindexed(FunctionElement):  # noqa: N801  (reads as an SQL function)
+    """The expression itself, marked so that SQLite's planner uses no index for the term it
+    is in: "+x" (sqlite.org/optoverview.html, "disqualifying WHERE clause terms using unary
+    +"). Without statistics (a database nobody ANALYZEd) SQLite takes any equality on an
+    indexed column for a narrow one, e.g. "department_id = ?" (half the table) over
+    "status IN (open statuses)" (a few rows); the queries here mark the terms that must not
+    drive the search. PostgreSQL plans from its statistics and gets the plain expression."""
+
+    name = "unindexed"
+    inherit_cache = True
+
+    def __init__(self, expression):
+        super().__init__(expression)
+        self.type = expression.type
+
+
+@compiles(unindexed)
+def _unindexed_sqlite(element, compiler, **kw):
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
+@compiles(unindexed, "postgresql")
+def _unindexed_postgresql(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+def count_where(condition):
+    """SUM(CASE WHEN condition THEN 1 ELSE 0 END), 0 on no rows."""
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def percent(part: int | float, whole: int | float) -> float | None:
+    return round(100.0 * part / whole, 2) if whole else None
+
+
+def strict_rule() -> bool:
+    """TIMELINESS_RULE = "timestamp": late as soon as the due *time* has passed."""
+    return current_app.config.get("TIMELINESS_RULE", "date") == "timestamp"
+
+
+def timeliness_case(finished, due, strict: bool | None = None):
+    """early / on_time / late of a finished record, in SQL: dossiers.classify's rule."""
+    strict = strict_rule() if strict is None else strict
+    finished_day, due_day = local_date(finished), local_date(due)
+    on_time = finished_day == due_day
+    if strict:
+        on_time = sa.and_(on_time, finished <= due)
+    return sa.case((finished_day < due_day, "early"), (on_time, "on_time"), else_="late")
