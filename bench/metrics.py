@@ -16,8 +16,8 @@ PDF in ≤ 2 s).
 Prints the median of: dossier_metrics; everything the review page reads
 (monthly_reviews.live_figures: dossier, step and quality figures, objectives, the lists of
 late dossiers and steps); the monthly PDF (figures + render); the 12-month series for the
-charts; each with and without the indexes proposed for the lead (--no-proposed skips
-those). Figures are for one run on one machine: compare the ratios, not the milliseconds.
+charts (the indexes that make a month one index range are in migrations 0009 and 0010).
+Figures are for one run on one machine: compare the ratios, not the milliseconds.
 """
 from __future__ import annotations
 
@@ -39,15 +39,6 @@ NOW = datetime(2026, 11, 5, 10, 0, tzinfo=VN)
 MONTH_START = datetime(2026, 10, 1, tzinfo=VN)
 MONTH_END = datetime(2026, 11, 1, tzinfo=VN)
 HISTORY_START = datetime(2024, 10, 1, tzinfo=VN)
-# The indexes proposed to the lead for a migration: a scope's rows of one period, read
-# from one index range (department or agency, then the time), whatever the table's size.
-PROPOSED_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS ix_dossier_department_received ON dossier (department_id, received_at)",
-    "CREATE INDEX IF NOT EXISTS ix_dossier_department_returned ON dossier (department_id, returned_at)",
-    "CREATE INDEX IF NOT EXISTS ix_dossier_agency_received ON dossier (agency_id, received_at)",
-    "CREATE INDEX IF NOT EXISTS ix_dossier_agency_returned ON dossier (agency_id, returned_at)",
-    "CREATE INDEX IF NOT EXISTS ix_dossier_step_department_completed ON dossier_step (department_id, completed_at)",
-)
 
 
 def _working_time(moment: datetime) -> datetime:
@@ -214,17 +205,6 @@ def measure(app, repeat: int) -> dict:
     return results
 
 
-def add_proposed_indexes(app) -> None:
-    import sqlalchemy as sa
-
-    from qms.extensions import db
-
-    with app.app_context():
-        with db.engine.begin() as connection:
-            for statement in PROPOSED_INDEXES:  # no ANALYZE: a production file has no statistics
-                connection.execute(sa.text(statement))
-
-
 KEYS = ("dossier_metrics", "review_figures", "pdf", "series")
 
 
@@ -233,9 +213,8 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--month-rows", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--no-proposed", action="store_true", help="skip the run with the proposed indexes")
     args = parser.parse_args()
-    variants = ["schema"] if args.no_proposed else ["schema", "proposed indexes"]
+    variants = ["schema"]
     figures: dict = {}
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as folder:
@@ -243,8 +222,6 @@ def main():
             app = build(size, args.month_rows, Path(folder))
             built = time.perf_counter() - t
             for variant in variants:
-                if variant == "proposed indexes":
-                    add_proposed_indexes(app)
                 result = measure(app, args.repeat)
                 f = result.pop("figures")
                 figures[(size, variant)] = {k: median_ms(v) for k, v in result.items()}
