@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from qms import clock
-from tests.browser.test_login_flow import log_in
+from tests.browser.test_login_flow import go_to, log_in
 from tests.documents.conftest import birth, staff  # noqa: F401  (fixtures)
 from tests.dossiers.conftest import at, desk, in_force, three_days  # noqa: F401  (fixtures)
 
@@ -32,7 +32,7 @@ def complete_current_step(page, code, next_department: str | None = None, note: 
 def test_receive_work_print_and_look_up(page, three_days, desk, orgtree):  # noqa: F811
     with clock.frozen(at(2026, 2, 13, 16, 30)):  # Friday before Tết 2026
         log_in(page, "motcua")
-        page.goto("/dossiers/receive")
+        go_to(page, "Hồ sơ", "Tiếp nhận hồ sơ")  # the one-stop desk's entry of the menu
         choose(page, "#procedure_id", "Đăng ký khai sinh")
         page.locator("#applicant_name").fill("Nguyễn Thị Hoa")
         page.locator("#receive-submit").click()
@@ -45,7 +45,7 @@ def test_receive_work_print_and_look_up(page, three_days, desk, orgtree):  # noq
     page.context.clear_cookies()
     with clock.frozen(at(2026, 2, 25, 10, 0)):  # the review was due on 23/2: late
         log_in(page, "vanhoa")
-        page.goto("/dossiers/queue")
+        go_to(page, "Hồ sơ", "Hồ sơ cần xử lý")
         expect(page.locator("#queue")).to_contain_text(code)
         complete_current_step(page, code, "A-VP", note="Chờ xác minh thông tin")
         page.context.clear_cookies()

@@ -11,21 +11,33 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from qms.extensions import db
 from qms.models import Role
+from qms.models.notifications import Notification, NotificationKind
+from qms.services import accounts
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-GATED = {"Tổ chức", "Người dùng", "Nhật ký thay đổi"}  # nav entries not everybody may see
+COMMON = {"Trang chủ", "Tài liệu", "Thủ tục hành chính"}  # every signed-in user
+ORG = {"Cơ quan, đơn vị", "Phòng ban", "Lĩnh vực", "Lịch làm việc"}  # under "Quản trị"
+QUALITY = {"Sự không phù hợp", "Hành động khắc phục", "Đánh giá nội bộ", "Phản ánh, kiến nghị",
+           "Xem xét của lãnh đạo", "Giao ban tháng"}  # the whole "Chất lượng" menu
+# Every entry (top-level link or dropdown item) each role sees, and nothing else.
 NAV_BY_ROLE = {
-    Role.admin: {"Tổ chức", "Người dùng", "Nhật ký thay đổi"},
-    Role.quality_officer: {"Tổ chức", "Nhật ký thay đổi"},
-    Role.auditor: {"Tổ chức", "Nhật ký thay đổi"},
-    Role.officer: {"Tổ chức"},
-    Role.department_head: {"Tổ chức"},
-    Role.leader: {"Tổ chức"},
+    Role.admin: COMMON | ORG | {"Sổ theo dõi hồ sơ", "Sự không phù hợp", "Đánh giá nội bộ",
+                                "Giao ban tháng", "Người dùng", "Mã truy cập API",
+                                "Nhật ký thay đổi"},
+    Role.quality_officer: COMMON | ORG | QUALITY | {"Sổ theo dõi hồ sơ", "Nhật ký thay đổi"},
+    Role.auditor: COMMON | ORG | QUALITY | {"Sổ theo dõi hồ sơ", "Nhật ký thay đổi"},
+    # in a department that is not the one-stop desk: no "Tiếp nhận hồ sơ"
+    Role.officer: COMMON | ORG | QUALITY | {"Hồ sơ cần xử lý", "Sổ theo dõi hồ sơ"},
+    Role.department_head: COMMON | ORG | QUALITY | {"Hồ sơ cần xử lý", "Sổ theo dõi hồ sơ"},
+    Role.leader: COMMON | ORG | QUALITY | {"Sổ theo dõi hồ sơ"},
 }
-
+MENUS = ["Hồ sơ", "Chất lượng", "Quản trị"]  # the dropdowns, in order
+PUBLIC_NAV = {"Thủ tục hành chính": "/thu-tuc/", "Tra cứu hồ sơ": "/tra-cuu",
+              "Phản ánh, kiến nghị": "/gop-y"}
 
 def _screenshot(page, name: str) -> None:
     """Save a full-page screenshot when QMS_BROWSER_SCREENSHOTS names a folder."""
@@ -49,11 +61,29 @@ def log_in(page, username: str, password: str = PASSWORD) -> None:
 
 
 def nav_links(page) -> dict[str, str]:
-    """Top-level entries of the role navigation: text → href."""
-    links = page.locator("#role-nav > li > a.nav-link")
-    return {links.nth(i).inner_text().strip(): links.nth(i).get_attribute("href")
+    """Every entry of the role navigation, top-level links and dropdown items: text → href."""
+    links = page.locator("#role-nav a.nav-link:not(.dropdown-toggle), #role-nav a.dropdown-item")
+    return {links.nth(i).text_content().strip(): links.nth(i).get_attribute("href")
             for i in range(links.count())}
 
+
+def nav_menus(page) -> list[str]:
+    """The dropdown toggles of the role navigation, in order."""
+    return [text.strip() for text in page.locator("#role-nav a.dropdown-toggle").all_text_contents()]
+
+
+def open_menu(page, name: str):
+    """Click the navigation's dropdown `name` open; its (now visible) menu."""
+    page.locator("#role-nav").get_by_role("button", name=name, exact=True).click()
+    menu = page.locator("#role-nav .dropdown-menu.show")
+    expect(menu).to_have_count(1)
+    expect(menu).to_be_visible()
+    return menu
+
+
+def go_to(page, menu: str, link: str) -> None:
+    """Follow the navigation entry `link` of the dropdown `menu`."""
+    open_menu(page, menu).get_by_role("link", name=link, exact=True).click()
 
 def test_chromium_is_used(browser):
     assert browser.version  # launched Debian's Chromium, not a downloaded one
@@ -71,8 +101,8 @@ def test_each_role_logs_in_sees_its_navigation_and_logs_out(page, make_user, rol
     expect(page.locator("#user-menu")).to_have_text(user.full_name)
 
     links = nav_links(page)
-    assert {"Trang chủ", "Tài liệu", "Thủ tục hành chính"} <= set(links), links
-    assert set(links) & GATED == NAV_BY_ROLE[role], links
+    assert set(links) == NAV_BY_ROLE[role], links
+    assert nav_menus(page) == MENUS
     # Every page the navigation offers opens for this role (no link to a 403).
     for text, href in links.items():
         if href and href != "#":
@@ -81,9 +111,12 @@ def test_each_role_logs_in_sees_its_navigation_and_logs_out(page, make_user, rol
     if role is Role.admin:
         assert links["Người dùng"].endswith("/admin/users")
         _screenshot(page, "dashboard-admin")
-    if "Tổ chức" in links:  # a dropdown of the organisation pages
-        page.locator("#role-nav a.dropdown-toggle", has_text="Tổ chức").click()
-        expect(page.locator("#role-nav .dropdown-menu.show a.dropdown-item").first).to_be_visible()
+    for name in MENUS:  # each dropdown opens (Bootstrap's JS) on its own entries
+        menu = open_menu(page, name)
+        expect(menu.locator("a.dropdown-item").first).to_be_visible()
+        assert {text.strip() for text in menu.locator("a.dropdown-item").all_text_contents()} <= set(links)
+        page.keyboard.press("Escape")
+        expect(page.locator("#role-nav .dropdown-menu.show")).to_have_count(0)
 
     page.locator("#user-menu").click()
     logout = page.locator("#logout")
@@ -94,9 +127,8 @@ def test_each_role_logs_in_sees_its_navigation_and_logs_out(page, make_user, rol
     expect(page.locator(".alert")).to_contain_text("Bạn đã đăng xuất.")
     expect(page.locator("#login-form")).to_be_visible()
     expect(page.locator("#user-menu")).to_have_count(0)
-    # only the public catalogue of procedures stays: it needs no login
-    assert nav_links(page) == {"Thủ tục hành chính": "/thu-tuc/", "Tra cứu hồ sơ": "/tra-cuu",
-                               "Phản ánh, kiến nghị": "/gop-y"}
+    # only the public pages stay: they need no login
+    assert nav_links(page) == PUBLIC_NAV and nav_menus(page) == []
     # The session really ended: an inner page asks for a login again.
     response = page.request.get("/admin/audit-log", max_redirects=0)
     assert response.status == 302 and "/auth/login" in response.headers["location"]
@@ -112,8 +144,7 @@ def test_failed_login_stays_on_login_page(page, make_user):
     expect(page.locator("#login-form")).to_be_visible()
     expect(page.locator("#login-form #password")).to_have_value("")
     expect(page.locator("#user-menu")).to_have_count(0)
-    assert nav_links(page) == {"Thủ tục hành chính": "/thu-tuc/", "Tra cứu hồ sơ": "/tra-cuu",
-                               "Phản ánh, kiến nghị": "/gop-y"}  # public
+    assert nav_links(page) == PUBLIC_NAV and nav_menus(page) == []  # public
     _screenshot(page, "login-failed")
 
 
@@ -121,7 +152,7 @@ def test_admin_creates_a_user_through_the_form(page, make_user, orgtree):
     make_user("admin", Role.admin)
     log_in(page, "admin")
     expect(page.locator("#user-menu")).to_be_visible()
-    page.locator("#role-nav").get_by_role("link", name="Người dùng").click()
+    go_to(page, "Quản trị", "Người dùng")
     expect(page).to_have_url(at("/admin/users"))
     page.get_by_role("link", name="Thêm người dùng").click()
     expect(page).to_have_url(at("/admin/users/new"))
@@ -181,7 +212,10 @@ def test_mobile_navbar_collapses_and_assets_are_local(fresh_page, make_user):
     toggler.click()                           # …and its JS opens the menu
     expect(menu).to_have_class(re.compile(r"\bshow\b"))
     expect(home).to_be_visible()
-    expect(page.locator("#role-nav").get_by_role("link", name="Người dùng")).to_be_visible()
+    users_link = page.locator("#role-nav").get_by_role("link", name="Người dùng")
+    expect(users_link).not_to_be_visible()    # in the "Quản trị" dropdown…
+    open_menu(page, "Quản trị")               # …which opens inside the collapsed menu too
+    expect(users_link).to_be_visible()
     expect(page.locator("#user-menu")).to_be_visible()
     expect(toggler).to_have_attribute("aria-expanded", "true")
     _screenshot(page, "dashboard-mobile-menu")
@@ -203,5 +237,46 @@ def test_wide_screen_shows_the_menu_without_toggler(page, make_user):
     make_user("qualityofficer", Role.quality_officer)
     log_in(page, "qualityofficer")
     expect(page.locator("button.navbar-toggler")).not_to_be_visible()
-    expect(page.locator("#role-nav").get_by_role("link", name="Nhật ký thay đổi")).to_be_visible()
+    log_link = page.locator("#role-nav").get_by_role("link", name="Nhật ký thay đổi")
+    expect(log_link).not_to_be_visible()
+    open_menu(page, "Quản trị")
+    expect(log_link).to_be_visible()
     _screenshot(page, "dashboard-qualityofficer")
+    log_link.click()
+    expect(page).to_have_url(at("/admin/audit-log"))
+
+
+@pytest.mark.parametrize("roles", [{Role.admin}, {Role.quality_officer, Role.leader}],
+                         ids=["admin", "qualityofficer+leader"])
+def test_the_navigation_fits_on_one_line_at_1280(page, orgtree, roles):
+    """The users with the most entries, a long Vietnamese name and unread notifications: at
+    1280×800 the whole bar (brand, menus, language, bell, name) stays a single line."""
+    user = accounts.create_user(actor=None, username="nhieuquyen",
+                                full_name="Nguyễn Thị Thanh Hương", password=PASSWORD,
+                                department=orgtree["office"], roles=roles)
+    db.session.add_all(Notification(user=user, kind=NotificationKind.step_overdue,
+                                    message=f"Bước {n} quá hạn") for n in range(12))
+    db.session.commit()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    log_in(page, "nhieuquyen")
+    expect(page.locator("#bell-count")).to_have_text("12")
+    expect(page.locator("#user-menu")).to_have_text("Nguyễn Thị Thanh Hương")
+
+    def height(selector: str) -> float:
+        box = page.locator(selector).bounding_box()
+        assert box, selector
+        return box["height"]
+
+    assert height("#role-nav") < 60        # one line of entries (40 px), none wrapped
+    assert height("#mainnav") < 60         # and the right-hand part sits on that line too
+    assert height("nav.navbar") < 70
+    entries = page.locator("#role-nav > li > a")
+    assert {round(box["y"]) for box in (entries.nth(i).bounding_box()
+                                        for i in range(entries.count()))} == {
+        round(page.locator("#user-menu").bounding_box()["y"])}
+    _screenshot(page, "navbar-1280-" + "-".join(sorted(role.value for role in roles)))
+
+    # Narrower than Bootstrap's xl breakpoint the bar collapses rather than wrapping.
+    page.set_viewport_size({"width": 1100, "height": 800})
+    expect(page.locator("button.navbar-toggler")).to_be_visible()
+    expect(page.locator("#role-nav")).not_to_be_visible()

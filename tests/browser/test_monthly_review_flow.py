@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from qms import clock
-from tests.browser.test_login_flow import log_in
+from tests.browser.test_login_flow import go_to, log_in
 from tests.documents.conftest import birth, staff  # noqa: F401  (fixtures)
 from tests.documents.test_pdf import pdf_text
 from tests.dossiers.conftest import desk, in_force, three_days  # noqa: F401  (fixtures)
@@ -22,7 +22,7 @@ def test_a_head_signs_the_month_and_downloads_the_report(page, november):  # noq
     d = november["dossiers"]
     with clock.frozen(READ_AT):
         log_in(page, "truongmotcua")
-        page.locator("#role-nav").get_by_role("link", name="Giao ban tháng").click()
+        go_to(page, "Chất lượng", "Giao ban tháng")
         row = page.locator("#my-months tbody tr", has_text="11/2026")
         expect(row).to_contain_text("chưa ký")
         row.get_by_role("link", name="11/2026").click()

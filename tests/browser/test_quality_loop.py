@@ -25,7 +25,7 @@ from qms.extensions import db
 from qms.models import Role
 from qms.services import accounts
 from tests.browser.test_dossier_flow import choose
-from tests.browser.test_login_flow import _screenshot, log_in
+from tests.browser.test_login_flow import _screenshot, go_to, log_in
 from tests.conftest import PASSWORD
 from tests.dossiers.conftest import at
 
@@ -85,7 +85,7 @@ def test_audit_finding_nonconformity_car_closed(page, people, orgtree):
     # --- 2/3/2026: the quality officer opens the programme ---------------------------------
     with clock.frozen(at(2026, 3, 2, 9, 0)):
         switch_user(page, "canboiso")
-        page.locator("#role-nav a", has_text="Đánh giá nội bộ").click()
+        go_to(page, "Chất lượng", "Đánh giá nội bộ")
         expect(page.locator("#no-programmes")).to_be_visible()
         page.locator("#new-programme").click()
         form = page.locator("#programme-form")
@@ -99,7 +99,7 @@ def test_audit_finding_nonconformity_car_closed(page, people, orgtree):
     # --- 2/3, later: the lead auditor plans the audit in it ----------------------------------
     with clock.frozen(at(2026, 3, 2, 14, 0)):
         switch_user(page, "truongdoan")
-        page.locator("#role-nav a", has_text="Đánh giá nội bộ").click()
+        go_to(page, "Chất lượng", "Đánh giá nội bộ")
         expect(page.locator("#new-programme")).to_have_count(0)  # programmes are the quality officer's
         page.locator(".programme h2 a", has_text="Chương trình đánh giá nội bộ năm 2026").click()
         page.locator("#plan-audit").click()
@@ -131,7 +131,7 @@ def test_audit_finding_nonconformity_car_closed(page, people, orgtree):
 
     # --- 4/3: the lead auditor runs the audit -------------------------------------------------
     with clock.frozen(at(2026, 3, 4, 8, 30)):
-        page.locator("#role-nav a", has_text="Đánh giá nội bộ").click()
+        go_to(page, "Chất lượng", "Đánh giá nội bộ")
         page.locator(".audits-table a", has_text="ĐG-2026-01").click()
         expect(page.locator("#audit-status")).to_have_text("Đã lập kế hoạch")
         page.locator("#start-form [type=submit]").click()
@@ -186,7 +186,7 @@ def test_audit_finding_nonconformity_car_closed(page, people, orgtree):
     # --- 5/3: the culture head answers with a CAR ----------------------------------------------
     with clock.frozen(at(2026, 3, 5, 14, 0)):
         switch_user(page, "truongvanhoa")
-        page.locator("#role-nav a", has_text="Hành động khắc phục").click()
+        go_to(page, "Chất lượng", "Hành động khắc phục")
         opening = page.locator("#car-open-form")
         expect(opening).to_contain_text("NC-2026-0001")
         opening.get_by_label("NC-2026-0001").check()
