@@ -90,6 +90,7 @@ from qms.models import (
     DossierStatus,
     DossierStep,
     EventKind,
+    Feedback,
     NcStatus,
     Nonconformity,
     ObjectiveComparison,
@@ -517,7 +518,19 @@ def quality_metrics(scope: Scope, start: date, end: date, now: datetime) -> dict
         _sum(sa.and_(CorrectiveAction.closed_at >= since, CorrectiveAction.closed_at < until)),
     ).where(scope.held_by(CorrectiveAction.department_id))).one()
     cars_open, cars_overdue, cars_opened, cars_closed = (int(v) for v in row)
-    return {"nc_opened": opened, "nc_closed": closed, "nc_rejected": rejected,
+    # Citizens' complaints and recommendations handled by the scope's departments (ISO
+    # 9001:2015 §9.1.2): answered in the period, of them by their deadline, and overdue open.
+    answered = sa.and_(Feedback.responded_at >= since, Feedback.responded_at < until)
+    row = db.session.execute(sa.select(
+        _sum(answered), _sum(sa.and_(answered, Feedback.responded_at <= Feedback.due_at)),
+        _sum(sa.and_(Feedback.received_at < cut, Feedback.due_at < cut,
+                     sa.or_(Feedback.responded_at.is_(None), Feedback.responded_at >= cut))),
+    ).where(scope.held_by(Feedback.department_id))).one()
+    feedback_handled, feedback_on_time, feedback_overdue = (int(v) for v in row)
+    return {"feedback_handled": feedback_handled, "feedback_on_time": feedback_on_time,
+            "feedback_on_time_rate": _percent(feedback_on_time, feedback_handled),
+            "feedback_overdue": feedback_overdue,
+            "nc_opened": opened, "nc_closed": closed, "nc_rejected": rejected,
             "nc_open": still_open, "nc_open_30": young, "nc_open_90": middle, "nc_open_older": old,
             "cars_opened": cars_opened, "cars_closed": cars_closed, "cars_open": cars_open,
             "cars_overdue": cars_overdue}
@@ -547,6 +560,7 @@ INDICATORS: dict[str, Indicator] = {i.key: i for i in (
     Indicator("step_on_time_rate", _l("Tỷ lệ bước xử lý đúng hạn"), "%", "steps"),
     Indicator("nc_open", _l("Số sự không phù hợp chưa đóng"), "count", "quality", False),
     Indicator("cars_overdue", _l("Số hành động khắc phục quá hạn"), "count", "quality", False),
+    Indicator("feedback_on_time_rate", _l("Tỷ lệ phản ánh, kiến nghị được trả lời đúng hạn"), "%", "quality"),
 )}
 
 

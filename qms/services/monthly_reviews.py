@@ -84,6 +84,9 @@ QUALITY_LABELS = {
     "nc_open_older": _l("— trên 90 ngày"),
     "cars_open": _l("Hành động khắc phục đang mở"),
     "cars_overdue": _l("— quá hạn"),
+    "feedback_handled": _l("Phản ánh, kiến nghị đã trả lời"),
+    "feedback_on_time_rate": _l("— tỷ lệ trả lời đúng hạn (%)"),
+    "feedback_overdue": _l("Phản ánh, kiến nghị quá hạn chưa trả lời"),
 }
 BAR_LABELS = {"early": _l("Trước hạn"), "on_time": _l("Đúng hạn"), "late": _l("Quá hạn"),
               "in_progress_within": _l("Đang giải quyết trong hạn"),

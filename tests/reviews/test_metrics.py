@@ -221,3 +221,31 @@ def test_month_bounds(month, expected):
 def test_unknown_scope_objects_are_refused():
     with pytest.raises(TypeError):
         metrics.scope_of(Department)
+
+
+def test_feedback_handled_on_time_feeds_the_quality_figures(orgtree):
+    """Complaints and recommendations answered by the department in the month, how many by
+    their deadline, and those past their deadline still unanswered at the month's end."""
+    from qms.models import Feedback, FeedbackKind, FeedbackStatus
+
+    office, ward = orgtree["office"], orgtree["ward"]
+
+    def feedback(n, received, due, responded=None, department=office):
+        db.session.add(Feedback(
+            code=f"PAKN-2026-{n:04d}", kind=FeedbackKind.complaint, agency=ward, name="Công dân",
+            content="Chậm trả kết quả", received_at=received, due_at=due, department=department,
+            status=FeedbackStatus.answered if responded else FeedbackStatus.assigned,
+            responded_at=responded, response="Đã trả lời" if responded else ""))
+
+    feedback(1, at(2, 11), at(16, 11), responded=at(10, 11))  # answered on time
+    feedback(2, at(3, 11), at(17, 11), responded=at(20, 11))  # answered late
+    feedback(3, at(4, 11), at(18, 11))  # unanswered past its deadline at the month's end
+    feedback(4, at(1, 10), at(15, 10), responded=at(10, 10))  # October: not this month
+    feedback(5, at(2, 11), at(16, 11), responded=at(10, 11), department=orgtree["culture"])
+    feedback(6, at(25, 11), at(9, 12))  # open, not yet due on 30/11
+    db.session.flush()
+    q = metrics.quality_metrics(metrics.Scope.of_department(office), *NOVEMBER, READ_AT)
+    assert (q["feedback_handled"], q["feedback_on_time"], q["feedback_overdue"]) == (2, 1, 1)
+    assert q["feedback_on_time_rate"] == 50.0
+    assert metrics.indicator_values(metrics.Scope.of_department(office), *NOVEMBER, READ_AT,
+                                    ["feedback_on_time_rate"]) == {"feedback_on_time_rate": 50.0}
