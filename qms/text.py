@@ -1,7 +1,13 @@
-"""Text helpers shared by search and imports."""
+"""Text helpers shared by search, imports and filters."""
 from __future__ import annotations
 
+import re
 import unicodedata
+from datetime import date
+
+from flask_babel import gettext as _
+
+from qms.errors import ValidationError
 
 
 def fold(text: str) -> str:
@@ -16,3 +22,37 @@ def fold(text: str) -> str:
 
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text or "")
+
+
+# --- what people type into filters ----------------------------------------------------------------
+_ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")  # a date input's value
+_VN_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")  # 20/11/2026, as people write it
+
+
+def parse_date(text: str, label: str) -> date | None:
+    """A typed date, ISO or day/month/year; None when blank; a clear error otherwise."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        if _ISO_DATE.match(text):
+            return date(*(int(part) for part in text.split("-")))
+        if _VN_DATE.match(text):
+            day, month, year = (int(part) for part in text.split("/"))
+            return date(year, month, day)
+    except ValueError:
+        pass
+    raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”. Hãy nhập ngày theo dạng ngày/tháng/năm, ví dụ 20/11/2026.",
+                            label=label, value=text[:40]))
+
+
+def parse_choice(enum_class, text: str, label: str):
+    """A typed enum value; None when blank; a clear error for anything else."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return enum_class(text)
+    except ValueError:
+        raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”.", label=label,
+                                value=text[:40])) from None

@@ -7,7 +7,6 @@ UTC, so the local date is computed in the database, the same way on SQLite and P
 (`local_date` below)."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -23,6 +22,7 @@ from qms.models import Channel, Dossier, DossierStatus, DossierStep, EventKind, 
 from qms.services.dossiers import OVERSIGHT_ROLES, classify
 from qms.services.procedures import search
 from qms.services.sqltime import TIMEZONE, TZ, local_date, strict_rule, timeliness_case  # noqa: F401
+from qms.text import parse_choice, parse_date
 
 PER_PAGE = 50
 MAX_EXPORT_ROWS = 100_000
@@ -82,42 +82,13 @@ class Filters:
         return {key: value for key, value in values.items() if value}
 
 
-_ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
-_VN = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
-
-
-def _parse_date(text: str, label: str) -> date | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        if _ISO.match(text):
-            return date(*(int(part) for part in text.split("-")))
-        if _VN.match(text):
-            day, month, year = (int(part) for part in text.split("/"))
-            return date(year, month, day)
-    except ValueError:
-        pass
-    raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”. Hãy nhập ngày theo dạng ngày/tháng/năm, ví dụ 20/11/2026.",
-                            label=label, value=text[:40]))
-
-
-def _parse_enum(enum_class, text: str, label: str):
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return enum_class(text)
-    except ValueError:
-        raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”.", label=label,
-                                value=text[:40])) from None
 
 
 def parse_filters(args: Mapping[str, str]) -> Filters:
     """Read the register's filters from a query string; a value that cannot be read is a
     ValidationError with a message naming it (never a silently wider list)."""
-    received_from = _parse_date(args.get("received_from", ""), _("Ngày nhận từ"))
-    received_to = _parse_date(args.get("received_to", ""), _("Ngày nhận đến"))
+    received_from = parse_date(args.get("received_from", ""), _("Ngày nhận từ"))
+    received_to = parse_date(args.get("received_to", ""), _("Ngày nhận đến"))
     if received_from and received_to and received_from > received_to:
         raise ValidationError(_("Ngày nhận từ phải trước hoặc bằng ngày nhận đến."))
     timeliness = (args.get("timeliness") or "").strip() or None
@@ -126,8 +97,8 @@ def parse_filters(args: Mapping[str, str]) -> Filters:
                                 value=timeliness[:40]))
     return Filters(received_from=received_from, received_to=received_to,
                    procedure=(args.get("procedure") or "").strip()[:200],
-                   status=_parse_enum(DossierStatus, args.get("status", ""), _("Trạng thái")),
-                   channel=_parse_enum(Channel, args.get("channel", ""), _("Kênh tiếp nhận")),
+                   status=parse_choice(DossierStatus, args.get("status", ""), _("Trạng thái")),
+                   channel=parse_choice(Channel, args.get("channel", ""), _("Kênh tiếp nhận")),
                    timeliness=timeliness)
 
 

@@ -23,12 +23,11 @@ from qms.extensions import db
 from qms.models import Department, Dossier, NcSource, NcStatus, Nonconformity, Severity
 from qms.models.quality import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.services import iso_clauses, nonconformities
+from qms.text import parse_choice, parse_date
 from qms.web.quality import bp
 
 PER_PAGE = 50
 _CLAUSE = re.compile(r"^\d{1,2}(\.\d{1,2}){0,3}$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
-_VN_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
 
 
 # --- forms ------------------------------------------------------------------------------------
@@ -101,33 +100,6 @@ def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
 
 
-def _date(text: str, label: str) -> date | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        if _ISO_DATE.match(text):
-            return date(*(int(part) for part in text.split("-")))
-        if _VN_DATE.match(text):
-            day, month, year = (int(part) for part in text.split("/"))
-            return date(year, month, day)
-    except ValueError:
-        pass
-    raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”. Hãy nhập ngày theo dạng ngày/tháng/năm, ví dụ 20/11/2026.",
-                            label=label, value=text[:40]))
-
-
-def _choice(enum_class, text: str, label: str):
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return enum_class(text)
-    except ValueError:
-        raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”.", label=label,
-                                value=text[:40])) from None
-
-
 def _filters(args) -> dict:
     """The register's filters from the query string; a value that cannot be read is a
     ValidationError naming it (never a silently wider list)."""
@@ -139,13 +111,13 @@ def _filters(args) -> dict:
     if clause and not _CLAUSE.match(clause):
         raise ValidationError(_("%(label)s không hợp lệ: “%(value)s”.", label=_("Điều khoản"),
                                 value=clause[:40]))
-    since = _date(args.get("from", ""), _("Phát hiện từ ngày"))
-    until = _date(args.get("to", ""), _("Phát hiện đến ngày"))
+    since = parse_date(args.get("from", ""), _("Phát hiện từ ngày"))
+    until = parse_date(args.get("to", ""), _("Phát hiện đến ngày"))
     if since and until and since > until:
         raise ValidationError(_("Ngày bắt đầu phải trước hoặc bằng ngày kết thúc."))
     return {"department_id": int(department) if department else None,
-            "status": _choice(NcStatus, args.get("status", ""), _("Trạng thái")),
-            "source": _choice(NcSource, args.get("source", ""), _("Nguồn")),
+            "status": parse_choice(NcStatus, args.get("status", ""), _("Trạng thái")),
+            "source": parse_choice(NcSource, args.get("source", ""), _("Nguồn")),
             "clause": clause,
             # local dates → UTC bounds: from its first instant to the end of the last day
             "since": _local_midnight(since) if since else None,
