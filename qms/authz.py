@@ -67,6 +67,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # (object rules: services.monthly_reviews.may_read / may_write, on the Department).
     "monthly_reviews.view": frozenset({A, QO, OF, HEAD, LEAD, AUD}),
     "monthly_reviews.sign": frozenset({HEAD}),
+    # Quality objectives (services.objectives): all staff read them with their measures;
+    # the quality officer sets and retires them (their agency and those below it).
+    "objectives.view": frozenset({A, QO, OF, HEAD, LEAD, AUD}),
+    "objectives.manage": frozenset({QO}),
 }
 
 

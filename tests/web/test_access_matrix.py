@@ -30,6 +30,7 @@ from tests.quality.audit_fixtures import UNKNOWN_AUDIT_IDS, matrix_audits
 from tests.quality.car_fixtures import car_matrix_ids
 from tests.quality.feedback_fixtures import FEEDBACK_UNKNOWN_IDS, feedback_matrix_ids
 from tests.reviews.fixtures import UNKNOWN_MONTHLY_IDS, monthly_matrix_ids
+from tests.reviews.objective_fixtures import objective_matrix_ids
 from tests.web.conftest import ROLES, text, username_of
 
 OK, DENIED, MISSING, NO_GET = 200, 403, 404, 405
@@ -208,6 +209,10 @@ EXPECTED: dict[str, tuple] = {
     "/reviews/monthly/<department_code>/<month>/report.xlsx": (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
     "/reviews/monthly/<department_code>/<month>/save":        POST_ONLY,
     "/reviews/monthly/<department_code>/<month>/sign":        POST_ONLY,
+    # Quality objectives (tests/reviews/test_objectives.py): everyone reads them; the quality
+    # officer sets (POST on the same rule) and retires them.
+    "/reviews/objectives":                     MEMBERS,
+    "/reviews/objectives/<int:objective_id>/retire": POST_ONLY,
 }
 
 # The same routes with ids that do not exist. Logging in comes first (anonymous → login
@@ -343,7 +348,8 @@ def real_ids(orgtree, users):
             "dossiers.code": dossier.code, "position": 1, "file_id": dossier_file.id,
             "event_id": event.id, "token_id": api_token.id, "api.code": dossier.code,
             "nc_code": nc.code, **matrix_audits(orgtree, users), **car_matrix_ids(orgtree, users),
-            **feedback_matrix_ids(orgtree, users), **monthly_matrix_ids(orgtree)}
+            **feedback_matrix_ids(orgtree, users), **monthly_matrix_ids(orgtree),
+            **objective_matrix_ids(orgtree)}
 
 
 UNKNOWN_IDS = {"agency_id": 987654, "department_id": 987654, "field_id": 987654,

@@ -25,6 +25,11 @@ from tests.quality.feedback_fixtures import (
     feedback_csrf_payloads,
 )
 from tests.reviews.fixtures import MONTHLY_CSRF_KEYS, monthly_csrf_objects, monthly_csrf_payloads
+from tests.reviews.objective_fixtures import (
+    OBJECTIVE_CSRF_KEYS,
+    objective_csrf_objects,
+    objective_csrf_payloads,
+)
 from tests.web.conftest import db_snapshot, logged_in, text
 
 CSRF_MESSAGE = "Biểu mẫu đã hết hạn hoặc thiếu mã bảo vệ (CSRF)."
@@ -142,6 +147,8 @@ def objects(orgtree, users):
     cars.update(feedback_csrf_objects(orgtree, users, procedure=procedure, desk=desk))
     # A culture head saving this month's review and signing last month's (tests/reviews/fixtures.py)
     cars.update(monthly_csrf_objects(orgtree))
+    # A ward objective to retire (tests/reviews/objective_fixtures.py)
+    cars.update(objective_csrf_objects(orgtree))
     db.session.commit()
     return {"notification_id": notices[0].id, "agency_id": orgtree["ward"].id, "department_id": orgtree["culture"].id,
             "field_id": field.id, "user_id": users[Role.officer].id,
@@ -290,6 +297,8 @@ def payloads(o) -> dict[str, Post | tuple]:
         **feedback_csrf_payloads(o, Post),
         # Monthly compliance reviews (tests/reviews/fixtures.py)
         **monthly_csrf_payloads(o, Post),
+        # Quality objectives (tests/reviews/objective_fixtures.py)
+        **objective_csrf_payloads(o, Post),
     }
 
 
@@ -328,7 +337,8 @@ def test_every_post_route_has_a_payload_here(app):
                            "attachment_id", "office_id", "override_id", "procedure_id",
                            "code", "position", "culture_id", "at_step_2", *EVENT_DOSSIERS,
                            "ev_promised", "desk_id", "token_id", "nc_code", *CAR_CSRF_KEYS, *AUDIT_CSRF_KEYS,
-                           *FEEDBACK_CSRF_KEYS, *MONTHLY_CSRF_KEYS], 0)
+                           *FEEDBACK_CSRF_KEYS, *MONTHLY_CSRF_KEYS,
+                           *OBJECTIVE_CSRF_KEYS], 0)
     assert {rule.rule for rule in post_rules(app)} == set(payloads(dummy))
 
 

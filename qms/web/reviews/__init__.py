@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("reviews", __name__)
 
-from qms.web.reviews import management, monthly  # noqa: E402,F401
+from qms.web.reviews import management, monthly, objectives  # noqa: E402,F401
