@@ -1,6 +1,16 @@
 """Web layer: one blueprint package per area. Views parse input, call one service,
 commit, and render; the rules live in qms.services."""
-from flask import Flask
+from flask import Flask, flash
+
+
+def flash_form_errors(form) -> None:
+    """Each field's validation errors as a flashed message naming the field (the pages
+    that redirect after a POST cannot show them beside the field)."""
+    for field in form:
+        for error in field.errors:
+            if isinstance(error, dict | list):  # nested rows report their own fields
+                continue
+            flash(f"{field.label.text}: {error}", "danger")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -13,6 +13,7 @@ from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import ApiToken, User
 from qms.services import api_tokens
+from qms.web import flash_form_errors
 from qms.web.admin import bp
 
 
@@ -68,9 +69,7 @@ def api_token_issue():
             # Rendered, not redirected: the plaintext exists only in this response.
             return _page(ApiTokenForm(formdata=None), plaintext=plaintext, issued=token)
     else:
-        for field in form:
-            for error in field.errors:
-                flash(f"{field.label.text}: {error}", "danger")
+        flash_form_errors(form)
     return _page(form)
 
 

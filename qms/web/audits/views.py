@@ -31,6 +31,7 @@ from qms.models.quality import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, audits, documents, iso_clauses
 from qms.text import nfc
+from qms.web import flash_form_errors
 from qms.web.audits import bp
 from qms.web.audits.forms import (
     ActionForm,
@@ -62,10 +63,6 @@ def _refused(error: QmsError) -> None:
     flash(error.message, "danger")
 
 
-def _flash_errors(form) -> None:
-    for field in form:
-        for error in field.errors:
-            flash(f"{field.label.text}: {error}", "danger")
 
 
 def _programme(programme_id: int) -> AuditProgramme:
@@ -300,7 +297,7 @@ def answer(audit_id: int, item_id: int):
             db.session.commit()
             flash(_("Đã ghi kết quả dòng %(p)d.", p=item.position), "success")
     else:
-        _flash_errors(form)
+        flash_form_errors(form)
     return _to_audit(audit_, f"item-{item.position}")
 
 
@@ -329,7 +326,7 @@ def finding(audit_id: int):
             db.session.commit()
             _finding_done(recorded)
     else:
-        _flash_errors(form)
+        flash_form_errors(form)
     return _to_audit(audit_, "findings")
 
 
@@ -353,7 +350,7 @@ def item_finding(audit_id: int, item_id: int):
             db.session.commit()
             _finding_done(recorded)
     else:
-        _flash_errors(form)
+        flash_form_errors(form)
     return _to_audit(audit_, f"item-{item.position}")
 
 
@@ -371,7 +368,7 @@ def report(audit_id: int):
             db.session.commit()
             flash(_("Đã lập báo cáo cuộc đánh giá %(c)s.", c=audit_.code), "success")
     else:
-        _flash_errors(form)
+        flash_form_errors(form)
     return _to_audit(audit_)
 
 

@@ -20,6 +20,7 @@ from qms.extensions import db
 from qms.models import Dossier, DossierEvent, EventKind, SupplementRule
 from qms.reports.pdf import render_pdf
 from qms.services import dossiers
+from qms.web import flash_form_errors
 from qms.web.dossiers import bp
 from qms.web.dossiers.event_forms import EVENT_LABELS, FORMS, form_for
 from qms.web.dossiers.views import _dossier
@@ -42,10 +43,6 @@ def _when(moment) -> str:
     return current_app.jinja_env.filters["localtime"](moment)
 
 
-def _flash_form_errors(form) -> None:
-    for field in form:
-        for error in field.errors:
-            flash(f"{field.label.text}: {error}", "danger")
 
 
 def _act(code: str, action: str, perform, done) -> object:
@@ -55,7 +52,7 @@ def _act(code: str, action: str, perform, done) -> object:
     dossier = _dossier(code)
     form = form_for(action) if action in FORMS else FlaskForm()
     if not form.validate_on_submit():
-        _flash_form_errors(form)
+        flash_form_errors(form)
         return redirect(url_for(".show", code=dossier.code))
     try:
         event = perform(dossier, form, clock.now())

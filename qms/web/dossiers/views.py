@@ -14,6 +14,7 @@ from qms.extensions import db
 from qms.models import Channel, Department, Dossier, EventKind, Procedure
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, calendars, dossiers, notifications, procedures
+from qms.web import flash_form_errors
 from qms.web.dossiers import bp
 from qms.web.dossiers.forms import CHANNEL_LABELS, CompleteForm, ReceiveForm, SendBackForm
 
@@ -31,6 +32,13 @@ def _dossier(code: str) -> Dossier:
     if not dossiers.may_read(current_user, dossier):
         abort(403)
     return dossier
+
+
+def _step_at(dossier: Dossier, position: int):
+    step = next((s for s in dossier.steps if s.position == position), None)
+    if step is None:
+        abort(404)
+    return step
 
 
 @bp.route("/receive", methods=["GET", "POST"])
@@ -112,14 +120,12 @@ def show(code: str):
 def complete(code: str, position: int):
     authz.require("dossiers.work")
     dossier = _dossier(code)
-    step = next((s for s in dossier.steps if s.position == position), None)
-    if step is None:
-        abort(404)
+    step = _step_at(dossier, position)
     form = CompleteForm()
     form.next_department_id.choices = [(0, "—")] + [
         (d.id, d.code) for d in db.session.scalars(sa.select(Department))]
     if not form.validate_on_submit():
-        _flash_form_errors(form)
+        flash_form_errors(form)
     else:
         try:
             dossiers.complete_step(
@@ -139,12 +145,10 @@ def complete(code: str, position: int):
 def send_back(code: str, position: int):
     authz.require("dossiers.work")
     dossier = _dossier(code)
-    step = next((s for s in dossier.steps if s.position == position), None)
-    if step is None:
-        abort(404)
+    step = _step_at(dossier, position)
     form = SendBackForm()
     if not form.validate_on_submit():
-        _flash_form_errors(form)
+        flash_form_errors(form)
     else:
         try:
             dossiers.send_back(step, actor=current_user, reason=form.reason.data, now=clock.now())
@@ -169,10 +173,6 @@ def download_file(code: str, file_id: int):
                      download_name=file.filename)
 
 
-def _flash_form_errors(form) -> None:
-    for field in form:
-        for error in field.errors:
-            flash(f"{field.label.text}: {error}", "danger")
 
 
 @bp.get("/<code>/control-slip.pdf")

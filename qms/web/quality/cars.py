@@ -16,6 +16,7 @@ from qms.models import CarStatus, CorrectiveAction, Department, Nonconformity, R
 from qms.models.quality import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
 from qms.services import corrective_actions as cars
+from qms.web import flash_form_errors
 from qms.web.quality import bp
 from qms.web.quality.car_forms import (
     WHY_ROWS,
@@ -40,12 +41,6 @@ def _car(car_code: str) -> CorrectiveAction:
     return car
 
 
-def _flash_form_errors(form) -> None:
-    for field in form:
-        for error in field.errors:
-            if isinstance(error, dict | list):  # nested rows report their own fields
-                continue
-            flash(f"{field.label.text}: {error}", "danger")
 
 
 def _show(car: CorrectiveAction):
@@ -55,7 +50,7 @@ def _show(car: CorrectiveAction):
 def _act(car: CorrectiveAction, form, perform, done: str):
     """Validate the form, call one service, commit and say so, or roll back and show why."""
     if not form.validate_on_submit():
-        _flash_form_errors(form)
+        flash_form_errors(form)
         return _show(car)
     try:
         perform(form, clock.now())
@@ -116,7 +111,7 @@ def car_open():
     authz.require("cars.manage")
     form = OpenForm()
     if not form.validate_on_submit():
-        _flash_form_errors(form)
+        flash_form_errors(form)
         return redirect(url_for(".car_list"))
     ids = form.nonconformity_ids.data or []
     ncs = db.session.scalars(sa.select(Nonconformity).where(Nonconformity.id.in_(ids))

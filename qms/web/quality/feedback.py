@@ -20,6 +20,7 @@ from qms.models.quality import SEVERITY_LABELS
 from qms.services import documents, iso_clauses, nonconformities
 from qms.services import feedback as feedback_service
 from qms.services.sqltime import TZ
+from qms.web import flash_form_errors
 from qms.web.quality import bp
 
 
@@ -135,10 +136,6 @@ def feedback_show(feedback_code: str):
         clause_label=iso_clauses.label)
 
 
-def _flash_errors(form) -> None:
-    for field in form:
-        for error in field.errors:
-            flash(f"{field.label.text}: {error}", "danger")
 
 
 def _act(feedback_code: str, form_index: int, perform, done: str):
@@ -147,7 +144,7 @@ def _act(feedback_code: str, form_index: int, perform, done: str):
     item = _feedback(feedback_code)
     form = _forms(item)[form_index]
     if not form.validate_on_submit():
-        _flash_errors(form)
+        flash_form_errors(form)
     else:
         try:
             perform(item, form, clock.now())

@@ -29,6 +29,7 @@ from qms.models.quality import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABE
 from qms.services import audits, corrective_actions, documents, iso_clauses
 from qms.services import feedback as feedback_service
 from qms.services import management_reviews as reviews
+from qms.web import flash_form_errors
 from qms.web.reviews import bp
 
 
@@ -173,10 +174,6 @@ def management_show(review_id: int):
         gathered_at=datetime.fromisoformat(gathered) if gathered else None)
 
 
-def _flash_errors(form) -> None:
-    for field in form:
-        for error in field.errors:
-            flash(f"{field.label.text}: {error}", "danger")
 
 
 def _act(review_id: int, form_name: str | None, perform, done: str):
@@ -185,7 +182,7 @@ def _act(review_id: int, form_name: str | None, perform, done: str):
     review = _review(review_id)
     form = _forms(review)[form_name] if form_name else FlaskForm()
     if not form.validate_on_submit():
-        _flash_errors(form)
+        flash_form_errors(form)
     else:
         try:
             perform(review, form, clock.now())
