@@ -79,7 +79,7 @@ def _init_extensions(app: Flask) -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 
     from qms.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
-    from qms.services import audit
+    from qms.services import audit_log
     from qms.services.accounts import load_session_user
 
     db.init_app(app)
@@ -87,7 +87,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     bootstrap.init_app(app)
     limiter.init_app(app)
-    audit.install(FlaskSession)
+    audit_log.install(FlaskSession)
 
     login_manager.init_app(app)
     login_manager.session_protection = app.config["SESSION_PROTECTION"]

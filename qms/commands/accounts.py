@@ -6,7 +6,7 @@ from qms.errors import NotFound
 from qms.extensions import db
 from qms.models import Role
 from qms.services import accounts
-from qms.services.audit import acting_as
+from qms.services.audit_log import acting_as
 
 ROLE_NAMES = [role.value for role in Role]
 

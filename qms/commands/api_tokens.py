@@ -6,7 +6,7 @@ from qms.commands import cli, handle_errors
 from qms.errors import NotFound
 from qms.extensions import db
 from qms.services import accounts, api_tokens
-from qms.services.audit import acting_as
+from qms.services.audit_log import acting_as
 
 
 @cli.command("create-token")

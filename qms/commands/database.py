@@ -6,7 +6,7 @@ from flask.cli import with_appcontext
 from qms.commands import cli, handle_errors
 from qms.extensions import db
 from qms.services import demo
-from qms.services.audit import acting_as
+from qms.services.audit_log import acting_as
 
 
 def init_database() -> str:

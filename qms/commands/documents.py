@@ -7,7 +7,7 @@ from qms import clock
 from qms.commands import cli, handle_errors
 from qms.extensions import db
 from qms.services import documents, procedure_files
-from qms.services.audit import acting_as
+from qms.services.audit_log import acting_as
 
 DEFAULT_FOLDER = Path("procedures_iso")
 

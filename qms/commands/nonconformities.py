@@ -7,7 +7,7 @@ from qms import clock
 from qms.commands import cli, handle_errors
 from qms.extensions import db
 from qms.models import NcSource
-from qms.models.quality import NC_SOURCE_LABELS
+from qms.models.nonconformities import NC_SOURCE_LABELS
 from qms.services import nonconformities
 
 

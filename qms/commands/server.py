@@ -8,7 +8,7 @@ from qms.commands import cli, handle_errors
 from qms.commands.database import init_database, print_passwords, safe_url
 from qms.extensions import db
 from qms.services import demo
-from qms.services.audit import acting_as
+from qms.services.audit_log import acting_as
 
 
 def _is_loopback(host: str) -> bool:

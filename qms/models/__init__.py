@@ -2,8 +2,19 @@
 from qms.models.accounts import Role, User, UserRole
 from qms.models.api_tokens import ApiToken
 from qms.models.audit_log import AuditLog
+from qms.models.audits import (
+                                  Audit,
+                                  AuditProgramme,
+                                  AuditStatus,
+                                  ChecklistItem,
+                                  ChecklistResult,
+                                  EvidenceFile,
+                                  Finding,
+                                  FindingKind,
+)
 from qms.models.base import Base
 from qms.models.calendar import CalendarOverride, DayKind
+from qms.models.corrective_actions import ActionItem, CarStatus, CorrectiveAction, Verification
 from qms.models.documents import (
                                   Acknowledgement,
                                   Attachment,
@@ -22,6 +33,15 @@ from qms.models.dossiers import (
                                   DossierStep,
                                   EventKind,
 )
+from qms.models.feedback import (
+                                  Feedback,
+                                  FeedbackKind,
+                                  FeedbackStatus,
+                                  SatisfactionLevel,
+                                  SatisfactionRating,
+)
+from qms.models.management_reviews import ManagementReview, ReviewAction
+from qms.models.nonconformities import NcSource, NcStatus, Nonconformity, Severity
 from qms.models.notifications import Notification, NotificationKind
 from qms.models.org import Agency, AgencyLevel, Department, Field
 from qms.models.procedures import (
@@ -34,38 +54,13 @@ from qms.models.procedures import (
                                   SupplementRule,
                                   TimeUnit,
 )
-from qms.models.quality import (
-                                  ActionItem,
-                                  Audit,
-                                  AuditProgramme,
-                                  AuditStatus,
-                                  CarStatus,
-                                  ChecklistItem,
-                                  ChecklistResult,
-                                  CodeSequence,
-                                  CorrectiveAction,
-                                  EvidenceFile,
-                                  Feedback,
-                                  FeedbackKind,
-                                  FeedbackStatus,
-                                  Finding,
-                                  FindingKind,
-                                  ManagementReview,
-                                  NcSource,
-                                  NcStatus,
-                                  Nonconformity,
-                                  ReviewAction,
-                                  SatisfactionLevel,
-                                  SatisfactionRating,
-                                  Severity,
-                                  Verification,
-)
 from qms.models.reviews import (
                                   MonthlyReview,
                                   MonthlyReviewStatus,
                                   ObjectiveComparison,
                                   QualityObjective,
 )
+from qms.models.sequences import CodeSequence
 
 __all__ = [
     "Acknowledgement",

@@ -10,7 +10,7 @@ from qms.errors import Conflict, Forbidden, NotFound, ValidationError
 from qms.extensions import db
 from qms.models import Department, Role, User, UserRole
 from qms.models.accounts import new_session_token
-from qms.services import audit
+from qms.services import audit_log
 
 MIN_PASSWORD_LENGTH = 10
 # A few passwords seen in every breach list; length and variety rules catch the rest.
@@ -85,8 +85,8 @@ def create_user(*, actor: User | None, username: str, full_name: str, password: 
     user.set_password(password)
     _set_roles(user, roles)
     db.session.add(user)
-    audit.flush_as(db.session, actor)
-    audit.record(db.session, "user.roles_set", user,
+    audit_log.flush_as(db.session, actor)
+    audit_log.record(db.session, "user.roles_set", user,
                  changes={"roles": sorted(r.value for r in roles)})
     return user
 
@@ -100,10 +100,10 @@ def update_user(user: User, *, actor: User, full_name: str, email: str | None,
     user.email = (email or "").strip() or None
     user.department = department
     _set_roles(user, roles)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     new_roles = sorted(r.value for r in roles)
     if new_roles != old_roles:
-        audit.record(db.session, "user.roles_set", user, changes={"roles": [old_roles, new_roles]})
+        audit_log.record(db.session, "user.roles_set", user, changes={"roles": [old_roles, new_roles]})
     return user
 
 
@@ -117,7 +117,7 @@ def set_active(user: User, active: bool, *, actor: User | None) -> User:
     user.active = active
     if not active:
         user.session_token = new_session_token()
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return user
 
 
@@ -131,8 +131,8 @@ def change_password(user: User, *, actor: User | None, new_password: str,
     if user.check_password(new_password):
         raise ValidationError(_("Mật khẩu mới phải khác mật khẩu hiện tại."))
     user.set_password(new_password)
-    audit.flush_as(db.session, actor)
-    audit.record(db.session, "user.password_changed", user)
+    audit_log.flush_as(db.session, actor)
+    audit_log.record(db.session, "user.password_changed", user)
     return user
 
 
@@ -140,8 +140,8 @@ def authenticate(username: str, password: str) -> User | None:
     """The active user with these credentials, or None. Records the attempt either way."""
     user = get_user_by_username(username or "")
     ok = user is not None and user.active and user.check_password(password or "")
-    with audit.acting_as(user if ok else None):
-        audit.record(db.session, "auth.login" if ok else "auth.login_failed", user if ok else None,
+    with audit_log.acting_as(user if ok else None):
+        audit_log.record(db.session, "auth.login" if ok else "auth.login_failed", user if ok else None,
                      note=None if ok else (username or "")[:64])
     return user if ok else None
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from qms.errors import Conflict, ValidationError
 from qms.extensions import db
 from qms.models import ApiToken, User
-from qms.services import audit
+from qms.services import audit_log
 
 TOKEN_PREFIX = "qms_"
 PREFIX_LENGTH = 8  # characters after "qms_" kept in clear, so people can tell tokens apart
@@ -50,7 +50,7 @@ def issue_token(user: User, *, name: str, actor: User | None, now: datetime) -> 
                      token_hash=hash_token(plaintext), created_at=now,
                      created_by_id=actor.id if actor is not None else None)
     db.session.add(token)
-    audit.flush_as(db.session, actor)  # api_token.created, the hash masked
+    audit_log.flush_as(db.session, actor)  # api_token.created, the hash masked
     return token, plaintext
 
 
@@ -88,7 +88,7 @@ def revoke(token: ApiToken, *, actor: User | None, now: datetime) -> ApiToken:
         raise Conflict(_("Mã truy cập %(p)s đã bị thu hồi trước đó.", p=token.prefix))
     token.revoked_at = now
     token.revoked_by_id = actor.id if actor is not None else None
-    audit.flush_as(db.session, actor)  # api_token.updated: revoked_at, revoked_by_id
+    audit_log.flush_as(db.session, actor)  # api_token.updated: revoked_at, revoked_by_id
     return token
 
 

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import Attachment, DocumentVersion, User, VersionStatus
-from qms.services import audit, documents
+from qms.services import audit_log, documents
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -136,7 +136,7 @@ def save_attachment(version: DocumentVersion, file_storage, *, actor: User, now:
                             uploaded_by_id=actor.id, uploaded_at=now)
     db.session.add(attachment)
     try:
-        audit.flush_as(db.session, actor)
+        audit_log.flush_as(db.session, actor)
     except Exception:
         stored.path.unlink(missing_ok=True)
         raise
@@ -151,7 +151,7 @@ def remove_attachment(attachment: Attachment, *, actor: User) -> Attachment:
     if version.status is not VersionStatus.draft:
         raise Conflict(_("Chỉ gỡ được tệp của bản dự thảo; bản đã trình hoặc đã duyệt là bất biến."))
     attachment.active = False
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return attachment
 
 

@@ -49,7 +49,7 @@ from qms.models import (
     Severity,
     User,
 )
-from qms.services import attachments, audit, iso_clauses, nonconformities, sequences
+from qms.services import attachments, audit_log, iso_clauses, nonconformities, sequences
 from qms.text import fold, nfc
 
 CODE_PREFIX = "ĐG"  # ĐG-2026-01: đánh giá nội bộ
@@ -217,7 +217,7 @@ def create_programme(agency: Agency, *, year: int, title: str, objectives: str =
     programme = AuditProgramme(agency=agency, year=year, title=title, objectives=nfc(objectives).strip(),
                                created_by_id=actor.id, created_at=now)
     db.session.add(programme)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return programme
 
 
@@ -379,9 +379,9 @@ def plan_audit(programme: AuditProgramme, *, title: str, departments, procedures
                    created_at=now)
     _apply(audit_, scope)
     db.session.add(audit_)
-    audit.flush_as(db.session, actor)
-    with audit.acting_as(actor):
-        audit.record(db.session, "audit.planned", audit_, changes=_scope_record(audit_))
+    audit_log.flush_as(db.session, actor)
+    with audit_log.acting_as(actor):
+        audit_log.record(db.session, "audit.planned", audit_, changes=_scope_record(audit_))
     return audit_
 
 
@@ -405,12 +405,12 @@ def update_audit(audit_: Audit, *, title: str, departments, procedures, clauses,
         planned_end, lead_auditor, list(team)))
     before = _scope_record(audit_)
     _apply(audit_, scope)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     after = _scope_record(audit_)
     changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
     if changes:
-        with audit.acting_as(actor):
-            audit.record(db.session, "audit.scope_changed", audit_, changes=changes)
+        with audit_log.acting_as(actor):
+            audit_log.record(db.session, "audit.scope_changed", audit_, changes=changes)
     return audit_
 
 
@@ -446,9 +446,9 @@ def _move(audit_: Audit, action: str, *, actor: User, now: datetime, note: str |
     target = _check(audit_, action, actor)
     before = audit_.status
     audit_.status = target
-    audit.flush_as(db.session, actor)
-    with audit.acting_as(actor):
-        audit.record(db.session, f"audit.{action}", audit_, note=note,
+    audit_log.flush_as(db.session, actor)
+    with audit_log.acting_as(actor):
+        audit_log.record(db.session, f"audit.{action}", audit_, note=note,
                      changes={"status": [before.value, target.value]})
     return audit_
 
@@ -459,7 +459,7 @@ def start(audit_: Audit, *, actor: User, now: datetime) -> Audit:
     _check(audit_, "start", actor)
     check_independence(audit_.lead_auditor, audit_.team, audit_.departments)
     audit_.started_at = now
-    with audit.acting_as(actor):  # the checklist lines' audit rows name who started
+    with audit_log.acting_as(actor):  # the checklist lines' audit rows name who started
         generate_checklist(audit_)
     return _move(audit_, "start", actor=actor, now=now)
 
@@ -545,7 +545,7 @@ def answer_item(item: ChecklistItem, *, result: ChecklistResult | None, evidence
             db.session.add(EvidenceFile(item=item, filename=s.filename, storage_name=s.storage_name,
                                         media_type=s.media_type, size=s.size, sha256=s.sha256,
                                         uploaded_by_id=actor.id, uploaded_at=now))
-        audit.flush_as(db.session, actor)
+        audit_log.flush_as(db.session, actor)
     except Exception:
         for s in stored:
             s.path.unlink(missing_ok=True)
@@ -588,7 +588,7 @@ def record_finding(audit_: Audit, *, kind: FindingKind | None, clause: str = "",
                       procedure=procedure, description=description, recorded_by_id=actor.id,
                       recorded_at=now)
     db.session.add(finding)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     if kind in NC_FINDINGS:
         nonconformities.raise_nonconformity(
             actor=actor, department=department, description=description, severity=NC_FINDINGS[kind],

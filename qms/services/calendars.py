@@ -11,7 +11,7 @@ from qms.calendar import WorkCalendar, WorkingHours
 from qms.errors import Conflict, ValidationError
 from qms.extensions import db
 from qms.models import Agency, CalendarOverride, DayKind, User
-from qms.services import audit
+from qms.services import audit_log
 
 
 def working_hours_of(agency: Agency) -> WorkingHours:
@@ -47,7 +47,7 @@ def set_working_hours(agency: Agency, text: str | None, *, actor: User | None) -
         except ValueError:
             raise ValidationError(_("Giờ làm việc không hợp lệ: hãy ghi các khoảng tăng dần, ví dụ 07:00-11:30, 13:30-17:00.")) from None
     agency.working_hours = text or None
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return agency
 
 
@@ -70,11 +70,11 @@ def add_override(agency: Agency, *, day: date, kind: DayKind, reason: str,
     override = existing or CalendarOverride(agency=agency, day=day)
     override.kind, override.reason, override.active = kind, reason.strip(), True
     db.session.add(override)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return override
 
 
 def deactivate_override(override: CalendarOverride, *, actor: User | None) -> CalendarOverride:
     override.active = False
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return override

@@ -37,7 +37,7 @@ from qms.models import (
     User,
     Verification,
 )
-from qms.services import audit, documents, nonconformities, sequences
+from qms.services import audit_log, documents, nonconformities, sequences
 from qms.services.sqltime import local_date
 
 STATUS_LABELS = {
@@ -89,9 +89,9 @@ def _move(car: CorrectiveAction, action: str, *, actor: User | None, now: dateti
         if nc.status is NcStatus.rejected:  # rejected by the quality officer meanwhile: out of the loop
             continue
         nonconformities.transition(nc, nc_action, actor=actor, now=now)
-    audit.flush_as(db.session, actor)
-    with audit.acting_as(actor):
-        audit.record(db.session, f"corrective_action.{action}", car, note=note or None,
+    audit_log.flush_as(db.session, actor)
+    with audit_log.acting_as(actor):
+        audit_log.record(db.session, f"corrective_action.{action}", car, note=note or None,
                      changes={"status": [before.value, target.value]})
 
 
@@ -191,8 +191,8 @@ def _attach(car: CorrectiveAction, ncs: Sequence[Nonconformity], *, actor: User,
         raise Conflict(_("Một sự không phù hợp vừa được trả lời bởi phiếu khác; hãy tải lại trang."))
     for nc in ncs:
         db.session.refresh(nc)
-        with audit.acting_as(actor):
-            audit.record(db.session, "nonconformity.answered", nc, note=car.code,
+        with audit_log.acting_as(actor):
+            audit_log.record(db.session, "nonconformity.answered", nc, note=car.code,
                          changes={"corrective_action_id": [None, car.id]})
         if nc.status is NcStatus.open:
             nonconformities.transition(nc, "analyse", actor=actor, now=now)
@@ -222,10 +222,10 @@ def open_car(nonconformities_: Sequence[Nonconformity], *, owner: User | None, a
                            department_id=department_id, owner=owner, status=CarStatus.analysis,
                            correction="", whys=[], root_cause="", created_by=actor, created_at=now)
     db.session.add(car)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     _attach(car, ncs, actor=actor, now=now)
-    with audit.acting_as(actor):
-        audit.record(db.session, "corrective_action.opened", car,
+    with audit_log.acting_as(actor):
+        audit_log.record(db.session, "corrective_action.opened", car,
                      changes={"nonconformities": [nc.code for nc in ncs], "owner": owner.username})
     return car
 
@@ -274,7 +274,7 @@ def write_analysis(car: CorrectiveAction, *, correction: str, whys: Iterable[str
     car.correction = _text(correction, _("Hành động khắc phục tức thời"))
     car.whys = chain
     car.root_cause = cause
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return car
 
 
@@ -358,7 +358,7 @@ def complete_item(item: ActionItem, *, evidence: str, actor: User, now: datetime
     if not evidence:
         raise ValidationError(_("Hãy ghi bằng chứng đã thực hiện (văn bản, hồ sơ, đường dẫn...)."))
     item.done_at, item.evidence = now, evidence
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     remaining = db.session.scalar(sa.select(sa.func.count(ActionItem.id)).where(
         ActionItem.corrective_action_id == car.id, ActionItem.done_at.is_(None)))
     if remaining == 0:

@@ -43,7 +43,7 @@ from qms.models import (
     Role,
     User,
 )
-from qms.models.quality import NC_STATUS_LABELS
+from qms.models.nonconformities import NC_STATUS_LABELS
 from qms.services import audits as audit_service
 from qms.services import calendars, documents, metrics, monthly_reviews, notifications, sqltime
 from qms.services import corrective_actions as cars

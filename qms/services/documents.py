@@ -34,7 +34,7 @@ from qms.models import (
     User,
     VersionStatus,
 )
-from qms.services import audit
+from qms.services import audit_log
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 S = VersionStatus
@@ -83,8 +83,8 @@ def _transition(version: DocumentVersion, action: str, actor: User | None, *, no
         raise Forbidden(_("Bạn không có quyền thực hiện thao tác này với tài liệu."))
     old = version.status
     version.status = transition.target
-    audit.flush_as(db.session, actor)
-    audit.record(db.session, f"document_version.{action}", version,
+    audit_log.flush_as(db.session, actor)
+    audit_log.record(db.session, f"document_version.{action}", version,
                  changes={"status": [old.value, transition.target.value]}, note=note)
 
 
@@ -118,7 +118,7 @@ def create_document(*, actor: User | None, code: str, title: str, kind: Document
     document = Document(code=code, title=title.strip(), kind=kind, owner_department=owner,
                         review_interval_months=review_interval_months)
     db.session.add(document)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return document
 
 
@@ -147,7 +147,7 @@ def draft_version(document: Document, *, actor: User | None, title: str, body: s
     if previous is not None:
         _carry_over_procedure_data(previous, version, actor)
     refresh_hash(version)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return version
 
 
@@ -164,7 +164,7 @@ def _carry_over_procedure_data(previous: DocumentVersion, version: DocumentVersi
 
     pv = procedure_version_of(previous)
     if pv is not None:
-        with audit.acting_as(actor):
+        with audit_log.acting_as(actor):
             write_procedure_data(version, pv.procedure, procedure_data_of(previous))
 
 
@@ -178,7 +178,7 @@ def edit_draft(version: DocumentVersion, *, actor: User | None, title: str, body
     version.body = body or ""
     version.change_summary = (change_summary or "").strip()
     refresh_hash(version)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return version
 
 
@@ -281,8 +281,8 @@ def record_review(document: Document, *, actor: User, today: date, note: str) ->
     if not actor.has_role(*EDITORS):
         raise Forbidden(_("Chỉ cán bộ ISO ghi nhận rà soát định kỳ."))
     document.next_review_due = _add_months(today, document.review_interval_months)
-    audit.flush_as(db.session, actor)
-    audit.record(db.session, "document.reviewed", document, note=(note or "").strip() or None)
+    audit_log.flush_as(db.session, actor)
+    audit_log.record(db.session, "document.reviewed", document, note=(note or "").strip() or None)
     return document
 
 
@@ -307,7 +307,7 @@ def acknowledge(version: DocumentVersion, *, actor: User, now: datetime) -> Ackn
         return existing
     ack = Acknowledgement(version_id=version.id, user_id=actor.id, acknowledged_at=now)
     db.session.add(ack)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return ack
 
 
@@ -333,7 +333,7 @@ def apply_effective_dates_daily(now: datetime) -> None:
     if _daily_done == today or not _daily_lock.acquire(blocking=False):
         return
     try:
-        with audit.acting_as(None, system="effective-dates"):
+        with audit_log.acting_as(None, system="effective-dates"):
             if apply_effective_dates(now):
                 db.session.commit()
         _daily_done = today

@@ -32,7 +32,7 @@ from qms.models import (
     User,
     VersionStatus,
 )
-from qms.services import attachments, audit, calendars, documents
+from qms.services import attachments, audit_log, calendars, documents
 from qms.services.procedures import limit_minutes, procedure_version_of
 
 SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the desk
@@ -124,7 +124,7 @@ def receive_dossier(*, actor: User, procedure: Procedure, applicant_name: str, n
                                          name=process_step.name, role=process_step.role,
                                          minutes=process_step.minutes))
     _hand_over(dossier.steps[0], department=department, by=actor, at=now, calendar=calendar)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return dossier, secret
 
 
@@ -185,8 +185,8 @@ def issue_guidance(*, actor: User, procedure: Procedure, applicant_name: str, mi
     pv = procedure_version_of(version) if version is not None else None
     if pv is not None:  # the components the procedure asks for, printed for reference
         slip["components"] = list(pv.components or [])
-    with audit.acting_as(actor):
-        audit.record(db.session, "dossier.guidance_issued", None, note="\n".join(items), changes={
+    with audit_log.acting_as(actor):
+        audit_log.record(db.session, "dossier.guidance_issued", None, note="\n".join(items), changes={
             "agency": department.agency.code, "department": department.code,
             "procedure": procedure.code, "channel": channel.value,
             "applicant_name": slip["applicant_name"],
@@ -230,7 +230,7 @@ def refuse_dossier(*, actor: User, procedure: Procedure, applicant_name: str, re
     db.session.add(dossier)
     db.session.add(DossierEvent(dossier=dossier, kind=EventKind.not_accepted, at=now, by=actor,
                                 department=department, reason="\n".join(items)))
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return dossier
 
 
@@ -297,7 +297,7 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
             file.path.unlink(missing_ok=True)
         raise Conflict(_("Bước này đã được hoàn thành."))
     db.session.refresh(step)
-    audit.record(db.session, "dossier_step.completed", step, note=(note or "").strip() or None,
+    audit_log.record(db.session, "dossier_step.completed", step, note=(note or "").strip() or None,
                  changes={"completed_at": now.isoformat(), "completed_by": actor.username,
                           "result": step.result, "files": [f.filename for f in stored]})
     for file in stored:
@@ -313,7 +313,7 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
         dossier.status = DossierStatus.returned
         dossier.processed_at = dossier.processed_at or now
         dossier.returned_at = now
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     from qms.services import nonconformities  # it reads these rules: imported late
 
     nonconformities.after_completion(step, now=now)
@@ -357,7 +357,7 @@ def send_back(step: DossierStep, *, actor: User, reason: str, now: datetime) -> 
     department = dossier.department if previous.role is StepRole.one_stop else previous.department
     _hand_over(previous, department=department, by=actor, at=now,
                calendar=calendars.calendar_for(dossier.agency))
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return event
 
 
@@ -426,7 +426,7 @@ def _record_event(dossier: Dossier, kind: EventKind, *, actor: User, now: dateti
     db.session.add(event)
     if target is not None:
         dossier.status = target
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return event
 
 

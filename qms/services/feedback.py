@@ -33,7 +33,7 @@ from qms.models import (
     Severity,
     User,
 )
-from qms.services import audit, calendars, documents, nonconformities, sequences
+from qms.services import audit_log, calendars, documents, nonconformities, sequences
 
 KIND_LABELS = {
     FeedbackKind.complaint: _l("Phản ánh"),
@@ -136,7 +136,7 @@ def submit_feedback(*, agency: Agency | None, kind, name: str, contact: str, con
                         due_at=handling_due(agency, now), status=FeedbackStatus.received,
                         response="")
     db.session.add(feedback)
-    audit.flush_as(db.session, None)
+    audit_log.flush_as(db.session, None)
     return feedback
 
 
@@ -210,7 +210,7 @@ def assign(feedback: Feedback, *, department: Department | None, assignee: User 
     feedback.department = department
     feedback.assignee = assignee
     feedback.status = FeedbackStatus.assigned
-    audit.flush_as(db.session, actor)  # the audit log keeps the department, assignee and who
+    audit_log.flush_as(db.session, actor)  # the audit log keeps the department, assignee and who
     return feedback
 
 
@@ -225,7 +225,7 @@ def respond(feedback: Feedback, *, response: str, actor: User, now: datetime) ->
     feedback.responded_at = now
     feedback.responded_by = actor
     feedback.status = FeedbackStatus.answered
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return feedback
 
 
@@ -341,7 +341,7 @@ def rate_dossier(dossier: Dossier, *, level, comment: str = "", now: datetime) -
     rating = SatisfactionRating(dossier=dossier, level=level, comment=comment, rated_at=now)
     db.session.add(rating)
     try:
-        audit.flush_as(db.session, None)
+        audit_log.flush_as(db.session, None)
     except IntegrityError:
         # A concurrent rating won; the failed flush leaves nothing to keep.
         db.session.rollback()

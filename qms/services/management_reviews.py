@@ -40,7 +40,7 @@ from qms.models import (
     User,
     VersionStatus,
 )
-from qms.services import audit, corrective_actions, documents, feedback, nonconformities
+from qms.services import audit_log, corrective_actions, documents, feedback, nonconformities
 from qms.services.register import timeliness_expression
 from qms.services.sqltime import local_date
 
@@ -293,7 +293,7 @@ def create_review(*, agency: Agency, held_on: date | None, title: str, period_st
                               inputs=gather_inputs(agency, period_start, period_end, now=now),
                               risks="", conclusions="", created_by_id=actor.id, created_at=now)
     db.session.add(review)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return review
 
 
@@ -302,7 +302,7 @@ def refresh_inputs(review: ManagementReview, *, actor: User, now: datetime) -> M
     _require_manager(actor, review)
     _require_open(review)
     review.inputs = gather_inputs(review.agency, review.period_start, review.period_end, now=now)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return review
 
 
@@ -314,7 +314,7 @@ def record_conclusions(review: ManagementReview, *, conclusions: str, risks: str
     review.conclusions = _text(conclusions, label=_("kết luận"))
     review.risks = _text(risks, label=_("rủi ro và cơ hội"))
     review.attendees = _text(attendees, label=_("thành phần tham dự"))
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return review
 
 
@@ -333,7 +333,7 @@ def add_action(review: ManagementReview, *, description: str, owner: User | None
         raise ValidationError(_("Thời hạn hoàn thành không được trước ngày họp."))
     action = ReviewAction(review=review, description=description, owner=owner, due_date=due_date)
     db.session.add(action)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return action
 
 
@@ -345,7 +345,7 @@ def mark_action_done(action: ReviewAction, *, actor: User, now: datetime) -> Rev
     if action.done_at is not None:
         raise Conflict(_("Hành động này đã được ghi nhận hoàn thành."))
     action.done_at = now
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return action
 
 
@@ -361,7 +361,7 @@ def close(review: ManagementReview, *, actor: User, now: datetime) -> Management
     if not review.conclusions.strip():
         raise ValidationError(_("Hãy ghi kết luận của lãnh đạo trước khi kết thúc."))
     review.closed_at = now
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return review
 
 

@@ -32,7 +32,7 @@ from qms.models import (
     Role,
     User,
 )
-from qms.services import audit, metrics, sqltime
+from qms.services import audit_log, metrics, sqltime
 
 OVERSIGHT = (Role.admin, Role.quality_officer, Role.leader, Role.auditor)
 MAX_TEXT = 20_000
@@ -195,7 +195,7 @@ def open_review(department: Department, month: date, *, actor: User, now: dateti
                            comments="", actions="", opened_by=actor, opened_at=now)
     db.session.add(review)
     try:
-        audit.flush_as(db.session, actor)
+        audit_log.flush_as(db.session, actor)
     except sa.exc.IntegrityError:  # opened at the same moment in another request
         db.session.rollback()
         raise Conflict(_("Xem xét tháng này vừa được mở ở nơi khác; hãy tải lại trang.")) from None
@@ -218,7 +218,7 @@ def save(department: Department, month: date, *, comments: str, actions: str, ac
         raise Conflict(_("Xem xét tháng %(m)s đã ký; không sửa được nữa.", m=month_label(review.month)))
     review.comments = _text(comments, _("Nhận xét"))
     review.actions = _text(actions, _("Biện pháp, hành động"))
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return review
 
 
@@ -234,7 +234,7 @@ def sign(department: Department, month: date, *, actor: User, now: datetime,
     if comments is not None or actions is not None:
         review.comments = _text(comments if comments is not None else review.comments, _("Nhận xét"))
         review.actions = _text(actions if actions is not None else review.actions, _("Biện pháp, hành động"))
-        audit.flush_as(db.session, actor)
+        audit_log.flush_as(db.session, actor)
     snapshot = live_figures(department, review.month, now)
     won = db.session.execute(
         sa.update(MonthlyReview)
@@ -245,8 +245,8 @@ def sign(department: Department, month: date, *, actor: User, now: datetime,
     if not won:
         raise Conflict(_("Xem xét tháng %(m)s đã được ký.", m=month_label(review.month)))
     db.session.refresh(review)
-    with audit.acting_as(actor):
-        audit.record(db.session, "monthly_review.signed", review,
+    with audit_log.acting_as(actor):
+        audit_log.record(db.session, "monthly_review.signed", review,
                      changes={"department": department.code, "month": month_key(review.month),
                               "signed_at": now.isoformat(), "read_at": snapshot["read_at"]})
     return review

@@ -23,7 +23,7 @@ from qms.models import (
     Severity,
     User,
 )
-from qms.services import audit, calendars, documents, sequences
+from qms.services import audit_log, calendars, documents, sequences
 from qms.services import dossiers as dossier_rules
 
 # Who may raise a nonconformity by hand (automatic ones have no actor).
@@ -64,7 +64,7 @@ def raise_nonconformity(*, actor: User | None, department: Department, descripti
                        description=description.strip(), correction=(correction or "").strip(),
                        detected_by=actor, detected_at=now, status=NcStatus.open, **origin)
     db.session.add(nc)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return nc
 
 
@@ -84,12 +84,12 @@ def transition(nc: Nonconformity, action: str, *, actor: User | None, now: datet
         nc.rejected_reason = reason.strip()
     nc.status = target
     nc.closed_at = now if target in (NcStatus.closed, NcStatus.rejected) else None
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return nc
 
 
 def status_label(status: NcStatus) -> str:
-    from qms.models.quality import NC_STATUS_LABELS
+    from qms.models.nonconformities import NC_STATUS_LABELS
 
     return str(NC_STATUS_LABELS[status])
 
@@ -111,7 +111,7 @@ def _raise_once(origin_key: str, *, now: datetime, **values) -> Nonconformity | 
     if new_id is None:
         return None
     nc = db.session.get(Nonconformity, new_id)
-    audit.record(db.session, "nonconformity.raised", nc, note=origin_key,
+    audit_log.record(db.session, "nonconformity.raised", nc, note=origin_key,
                  changes={"code": nc.code, "source": nc.source.value})
     return nc
 

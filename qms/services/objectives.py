@@ -22,7 +22,7 @@ from qms.models import (
     Role,
     User,
 )
-from qms.services import audit, metrics
+from qms.services import audit_log, metrics
 from qms.text import nfc
 
 MAX_TITLE = 500
@@ -88,7 +88,7 @@ def create_objective(*, agency: Agency | None, department: Department | None = N
                                  document=document, active=True, created_by_id=actor.id,
                                  created_at=now)
     db.session.add(objective)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return objective
 
 
@@ -101,7 +101,7 @@ def retire_objective(objective: QualityObjective, *, actor: User, now: datetime)
     if not objective.active:
         raise ValidationError(_("Mục tiêu này đã thôi áp dụng."))
     objective.active = False  # logged by the flush listener (active: true → false)
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return objective
 
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from qms.errors import Conflict, ValidationError
 from qms.extensions import db
 from qms.models import Agency, AgencyLevel, Department, Field, User
-from qms.services import audit
+from qms.services import audit_log
 
 
 def _clean_code(code: str) -> str:
@@ -59,7 +59,7 @@ def save_agency(agency: Agency | None, *, actor: User | None, code: str, name: s
     agency.code, agency.name, agency.level = code, _clean_name(name), level
     agency.parent, agency.effective_from, agency.effective_to = parent, effective_from, effective_to
     agency.successor = successor
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return agency
 
 
@@ -89,7 +89,7 @@ def save_department(department: Department | None, *, actor: User | None, code: 
                                     n=members))
     department.code, department.name, department.agency = code, _clean_name(name), agency
     department.is_one_stop, department.active = is_one_stop, active
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return department
 
 
@@ -102,7 +102,7 @@ def save_field(field: Field | None, *, actor: User | None, code: str, name: str,
         field = Field()
         db.session.add(field)
     field.code, field.name, field.active = code, _clean_name(name), active
-    audit.flush_as(db.session, actor)
+    audit_log.flush_as(db.session, actor)
     return field
 
 

@@ -35,7 +35,7 @@ from qms.models import (
     TimeUnit,
     VersionStatus,
 )
-from qms.services import audit, documents, procedures
+from qms.services import audit_log, documents, procedures
 from qms.text import nfc
 
 # Not documents: the ISO 9001:2015 clause list is data for qms.services.iso_clauses.
@@ -296,7 +296,7 @@ def _import_one(item: ParsedFile, *, now, fields, agencies, owner) -> FileResult
         version.effective_date = documents.local_date(now)
         document.next_review_due = documents._add_months(version.effective_date,
                                                          document.review_interval_months)
-        audit.record(db.session, "document_version.imported", version, note=str(item.path))
+        audit_log.record(db.session, "document_version.imported", version, note=str(item.path))
         return FileResult(item.path, "created", document.code, version.number)
 
     if owner is not None and document.owner_department_id != owner.id:
@@ -325,7 +325,7 @@ def _import_one(item: ParsedFile, *, now, fields, agencies, owner) -> FileResult
         outcome = "updated-draft"
     if procedure is not None:
         procedures.write_procedure_data(draft, procedure, item.data)
-    audit.record(db.session, f"document_version.imported_{outcome.replace('-', '_')}", draft,
+    audit_log.record(db.session, f"document_version.imported_{outcome.replace('-', '_')}", draft,
                  note=str(item.path))
     return FileResult(item.path, outcome, document.code, draft.number, diff=describe_changes(base, draft))
 

@@ -333,8 +333,8 @@ def test_raw_sql_rewrite_is_refused_on_a_connection_of_its_own(audit_row):
 
 
 def test_inserting_new_rows_still_works(users):
-    from qms.services import audit
+    from qms.services import audit_log
     before = len(rows())
-    audit.record(db.session, "test.appended", None, note="ok")
+    audit_log.record(db.session, "test.appended", None, note="ok")
     db.session.commit()
     assert len(rows()) == before + 1

@@ -27,7 +27,7 @@ from qms.models import (
     Procedure,
     User,
 )
-from qms.models.quality import NC_STATUS_LABELS, SEVERITY_LABELS
+from qms.models.nonconformities import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, audits, documents, iso_clauses
 from qms.text import nfc

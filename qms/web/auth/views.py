@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from qms.errors import QmsError
 from qms.extensions import db, limiter
-from qms.services import accounts, audit
+from qms.services import accounts, audit_log
 from qms.web.auth import bp
 from qms.web.auth.forms import ChangePasswordForm, LoginForm, LogoutForm
 
@@ -54,8 +54,8 @@ def login():
 @login_required
 def logout():
     if LogoutForm().validate_on_submit():
-        with audit.acting_as(current_user._get_current_object()):
-            audit.record(db.session, "auth.logout", current_user)
+        with audit_log.acting_as(current_user._get_current_object()):
+            audit_log.record(db.session, "auth.logout", current_user)
         db.session.commit()
         logout_user()
         flash(_("Bạn đã đăng xuất."), "info")

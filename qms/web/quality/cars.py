@@ -13,7 +13,7 @@ from qms import authz, clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import CarStatus, CorrectiveAction, Department, Nonconformity, Role, User
-from qms.models.quality import NC_STATUS_LABELS, SEVERITY_LABELS
+from qms.models.nonconformities import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
 from qms.services import corrective_actions as cars
 from qms.web import flash_form_errors

@@ -16,7 +16,7 @@ from qms import authz, clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Department, Feedback, FeedbackKind, FeedbackStatus, Severity, User
-from qms.models.quality import SEVERITY_LABELS
+from qms.models.nonconformities import SEVERITY_LABELS
 from qms.services import documents, iso_clauses, nonconformities
 from qms.services import feedback as feedback_service
 from qms.services.sqltime import TZ

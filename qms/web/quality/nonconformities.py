@@ -21,7 +21,7 @@ from qms import authz, clock
 from qms.errors import QmsError, ValidationError
 from qms.extensions import db
 from qms.models import Department, Dossier, NcSource, NcStatus, Nonconformity, Severity
-from qms.models.quality import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABELS
+from qms.models.nonconformities import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.services import iso_clauses, nonconformities
 from qms.text import parse_choice, parse_date
 from qms.web.quality import bp

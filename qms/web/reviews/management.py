@@ -25,7 +25,7 @@ from qms.models import (
     Severity,
     User,
 )
-from qms.models.quality import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABELS
+from qms.models.nonconformities import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.services import audits, corrective_actions, documents, iso_clauses
 from qms.services import feedback as feedback_service
 from qms.services import management_reviews as reviews
