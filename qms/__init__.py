@@ -131,7 +131,7 @@ def _init_templates(app: Flask) -> None:
 
     from flask_babel import get_locale
 
-    from qms import authz
+    from qms.web import access
 
     display_tz = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
 
@@ -151,7 +151,7 @@ def _init_templates(app: Flask) -> None:
     @app.context_processor
     def template_helpers():
         return {
-            "can": authz.can,
+            "can": access.can,
             "current_locale": str(get_locale()),
             "languages": app.config["LANGUAGES"],
             "request_path": request.path if request else "/",

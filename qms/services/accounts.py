@@ -6,6 +6,7 @@ import unicodedata
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, NotFound, ValidationError
 from qms.extensions import db
 from qms.models import Department, Role, User, UserRole
@@ -94,7 +95,7 @@ def create_user(*, actor: User | None, username: str, full_name: str, password: 
 def update_user(user: User, *, actor: User, full_name: str, email: str | None,
                 department: Department, roles: set[Role]) -> User:
     old_roles = sorted(r.value for r in user.roles)
-    if user.id == actor.id and Role.admin not in roles:
+    if user.id == actor.id and not authz.grants(roles, "users.manage"):
         raise ValidationError(_("Bạn không thể tự bỏ vai trò quản trị của mình."))
     user.full_name = full_name.strip() or user.username
     user.email = (email or "").strip() or None

@@ -7,7 +7,7 @@ Rules enforced here:
 - the quality officer keeps the programmes (one per agency and year) and plans or edits any
   audit, naming any lead; an auditor plans an audit in any programme (every staff member
   reads the programmes) only as its lead auditor, and edits it while planned only if they
-  lead it — they never name another lead (`may_plan`, `may_edit_plan`, `_require_own_lead`);
+  lead it — they never name another lead (authz "audits.*", `_require_own_lead`);
 - the lead auditor and the team hold the auditor role, and no auditor audits their own
   department (ISO 9001:2015 §9.2.2 c: objectivity and impartiality), when planned and
   whenever the scope or team changes;
@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, NotFound, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -45,7 +46,6 @@ from qms.models import (
     NcStatus,
     Nonconformity,
     Procedure,
-    Role,
     Severity,
     User,
 )
@@ -90,9 +90,6 @@ TRANSITIONS: dict[str, tuple[frozenset[AuditStatus], AuditStatus, frozenset[str]
     "close": (frozenset({AuditStatus.reported}), AuditStatus.closed, frozenset({"lead", "quality"})),
 }
 
-# People who read every audit; the others read the audits of their own department.
-OVERSIGHT_ROLES = (Role.admin, Role.quality_officer, Role.auditor, Role.leader)
-
 PROCEDURE_QUESTION = "Việc thực hiện quy trình {code} {name}: hồ sơ lấy mẫu, thời hạn, biểu mẫu"
 
 
@@ -105,69 +102,30 @@ def ascii_code(code: str) -> str:
     return fold(code).replace(" ", "-")
 
 
-# --- who may do what ------------------------------------------------------------------------
-def _active(user: User | None) -> bool:
-    return user is not None and user.is_active
-
-
-def is_lead(user: User | None, audit_: Audit) -> bool:
-    return _active(user) and user.id == audit_.lead_auditor_id
-
-
-def is_team_member(user: User | None, audit_: Audit) -> bool:
-    """The lead auditor or one of the team."""
-    return _active(user) and (user.id == audit_.lead_auditor_id
-                              or any(member.id == user.id for member in audit_.team))
-
-
-def may_manage(user: User | None) -> bool:
-    """Keeping the programmes, and planning or editing any audit with any lead: the quality
-    officer."""
-    return _active(user) and user.has_role(Role.quality_officer)
-
-
-def may_plan(user: User | None) -> bool:
-    """Planning an audit: the quality officer (any lead) or an auditor (as its lead only,
-    see `_require_own_lead`), in any programme."""
-    return _active(user) and user.has_role(Role.quality_officer, Role.auditor)
-
-
-def may_edit_plan(user: User | None, audit_: Audit) -> bool:
-    """Changing an audit's plan (whatever its state; `may(user, "edit", audit_)` adds
-    "while planned"): the quality officer, or the auditor who leads it."""
-    return may_manage(user) or (is_lead(user, audit_) and user.has_role(Role.auditor))
+# --- who may do what (the rules are qms.authz's "audits.*") ---------------------------------------
+is_lead, is_team_member = authz.is_lead, authz.is_team_member
 
 
 def _require_own_lead(actor: User, lead: User | None) -> None:
     """An auditor who is not a quality officer plans and edits only audits they lead: they
     never name, nor hand over to, another lead auditor."""
-    if may_manage(actor):
+    if authz.has(actor, "audits.manage"):
         return
     if lead is None or lead.id != actor.id:
         raise Forbidden(_("Chuyên gia đánh giá chỉ lập, sửa kế hoạch cuộc đánh giá do chính mình làm "
                           "trưởng đoàn; để phân công trưởng đoàn khác, hãy đề nghị cán bộ ISO."))
 
 
-def may_read(user: User | None, audit_: Audit) -> bool:
-    """Quality officers, auditors, leaders and administrators read every audit; the other
-    staff read the audits of their own department."""
-    if not _active(user):
-        return False
-    if user.has_role(*OVERSIGHT_ROLES) or is_team_member(user, audit_):
-        return True
-    return any(d.id == user.department_id for d in audit_.departments)
-
-
 def _holds(user: User | None, audit_: Audit, who: frozenset[str]) -> bool:
-    return _active(user) and (("lead" in who and is_lead(user, audit_))
-                              or ("quality" in who and user.has_role(Role.quality_officer)))
+    return (("lead" in who and is_lead(user, audit_))
+            or ("quality" in who and authz.has(user, "audits.manage")))
 
 
 def may(user: User | None, action: str, audit_: Audit) -> bool:
     """May `user` do `action` to the audit now? Actions: the TRANSITIONS keys, "edit" (scope
     and team, while planned) and "conduct" (answer, record findings, while in progress)."""
     if action == "edit":
-        return may_edit_plan(user, audit_) and audit_.status is AuditStatus.planned
+        return authz.may(user, "audits.edit_plan", audit_) and audit_.status is AuditStatus.planned
     if action == "conduct":
         return is_team_member(user, audit_) and audit_.status is AuditStatus.in_progress
     sources, _target, who = TRANSITIONS[action]
@@ -202,7 +160,7 @@ def create_programme(agency: Agency, *, year: int, title: str, objectives: str =
     """Open the yearly internal audit programme of an agency.
 
     Rules: the quality officer only; one programme per agency and year; a title."""
-    if not may_manage(actor):
+    if not authz.has(actor, "audits.manage"):
         raise Forbidden(_("Chỉ cán bộ ISO lập chương trình đánh giá nội bộ."))
     if agency is None:
         raise ValidationError(_("Hãy chọn cơ quan, đơn vị."))
@@ -236,7 +194,7 @@ def programme_years() -> list[int]:
 
 
 def visible_audits(user: User, programme: AuditProgramme) -> list[Audit]:
-    return [a for a in programme.audits if may_read(user, a)]
+    return [a for a in programme.audits if authz.may(user, "audits.view", a)]
 
 
 # --- planning -------------------------------------------------------------------------------
@@ -280,7 +238,7 @@ def auditors() -> list[User]:
 
     return list(db.session.scalars(
         sa.select(User).join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == Role.auditor, User.active.is_(True)).order_by(User.full_name)))
+        .where(UserRole.role.in_(authz.roles_with("audits.audit")), User.active.is_(True)).order_by(User.full_name)))
 
 
 def check_independence(lead: User | None, team, departments) -> None:
@@ -331,7 +289,7 @@ def _clean_scope(programme: AuditProgramme, scope: Scope) -> Scope:
     team = sorted((u for u in {u.id: u for u in scope.team if u is not None}.values() if u.id != lead.id),
                   key=lambda u: u.full_name)
     for person in [lead, *team]:
-        if not person.is_active or not person.has_role(Role.auditor):
+        if not authz.has(person, "audits.audit"):
             raise ValidationError(_("%(u)s không phải chuyên gia đánh giá (cần vai trò “Chuyên gia đánh giá”).",
                                     u=person.full_name))
     check_independence(lead, team, departments)
@@ -369,7 +327,7 @@ def plan_audit(programme: AuditProgramme, *, title: str, departments, procedures
     agency) and at least one ISO clause or procedure; dates in order, starting in the
     programme's year; lead and team hold the auditor role and none of them belongs to an
     audited department (independence binds an auditor planning their own audit too)."""
-    if not may_plan(actor):
+    if not authz.has(actor, "audits.plan"):
         raise Forbidden(_("Chỉ cán bộ ISO hoặc chuyên gia đánh giá lập kế hoạch đánh giá nội bộ."))
     _require_own_lead(actor, lead_auditor)
     scope = _clean_scope(programme, Scope(title, list(departments), list(procedures), list(clauses),
@@ -393,7 +351,7 @@ def update_audit(audit_: Audit, *, title: str, departments, procedures, clauses,
 
     Rules: the quality officer (any audit, any lead) or the audit's lead auditor (who stays
     its lead); only while the audit is planned."""
-    if not may_edit_plan(actor, audit_):
+    if not authz.may(actor, "audits.edit_plan", audit_):
         raise Forbidden(_("Chỉ cán bộ ISO hoặc trưởng đoàn của cuộc đánh giá %(c)s sửa kế hoạch.",
                           c=audit_.code))
     if audit_.status is not AuditStatus.planned:

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -33,7 +34,6 @@ from qms.models import (
     NcStatus,
     Nonconformity,
     Procedure,
-    Role,
     User,
     Verification,
 )
@@ -47,10 +47,6 @@ STATUS_LABELS = {
     CarStatus.closed: _l("Đã đóng"),
 }
 
-# Who reads every CAR (leaders see all; the quality officer manages; auditors check them).
-OVERSIGHT = (Role.quality_officer, Role.leader, Role.auditor)
-# Who may be designated to check effectiveness (never the CAR's owner).
-VERIFIER_ROLES = (Role.quality_officer, Role.leader, Role.auditor)
 # Nonconformities a CAR may take on: not yet answered, not closed or rejected.
 ANSWERABLE = (NcStatus.open, NcStatus.under_analysis)
 
@@ -95,27 +91,15 @@ def _move(car: CorrectiveAction, action: str, *, actor: User | None, now: dateti
                      changes={"status": [before.value, target.value]})
 
 
-# --- who may do what --------------------------------------------------------------------------
+# --- who may do what (the rules are qms.authz's "cars.*") ----------------------------------------
 def _is_head_of(user: User | None, department_id: int) -> bool:
-    return (user is not None and user.has_role(Role.department_head)
-            and user.department_id == department_id)
-
-
-def _is_qo(user: User | None) -> bool:
-    return user is not None and user.has_role(Role.quality_officer)
-
-
-def may_read(user: User, car: CorrectiveAction) -> bool:
-    """Oversight roles read every CAR; the department's staff read their department's; an
-    action item's owner and the verifier read the CARs they take part in."""
-    if user.has_role(*OVERSIGHT) or user.department_id == car.department_id:
-        return True
-    return user.id == car.verifier_id or any(item.owner_id == user.id for item in car.items)
+    """May own a CAR of the department: its head."""
+    return authz.may(user, "cars.own", department_id)
 
 
 def visible_to(user: User):
-    """`may_read` as an SQL condition on CorrectiveAction (for the list)."""
-    if user.has_role(*OVERSIGHT):
+    """authz's "cars.view" rule as an SQL condition on CorrectiveAction (for the list)."""
+    if authz.has(user, "cars.read_all"):
         return sa.true()
     own_items = sa.select(ActionItem.corrective_action_id).where(ActionItem.owner_id == user.id)
     return sa.or_(CorrectiveAction.department_id == user.department_id,
@@ -123,39 +107,19 @@ def visible_to(user: User):
                   CorrectiveAction.id.in_(own_items))
 
 
-def may_answer(user: User, department_id: int) -> bool:
-    """Open a CAR or add nonconformities to one: the quality officer, or the head of the
-    department the nonconformities belong to."""
-    return _is_qo(user) or _is_head_of(user, department_id)
-
-
-def _may_write(user: User, car: CorrectiveAction) -> bool:
-    """Analysis and plan: the CAR's owner or the quality officer."""
-    return _is_qo(user) or user.id == car.owner_id
-
-
-def may_complete(user: User, item: ActionItem) -> bool:
-    car = item.corrective_action
-    return _is_qo(user) or user.id in (item.owner_id, car.owner_id)
-
-
-def may_verify(user: User, car: CorrectiveAction) -> bool:
-    return user.id == car.verifier_id and user.id != car.owner_id
-
-
 def available_actions(user: User, car: CorrectiveAction) -> set[str]:
     """What the CAR page offers `user` now: "add", "analysis", "plan", "complete" (some
     item), "verify". No button leads to a refusal."""
     actions: set[str] = set()
     if car.status is CarStatus.analysis:
-        if may_answer(user, car.department_id):
+        if authz.may(user, "cars.manage", car.department_id):
             actions.add("add")
-        if _may_write(user, car):
+        if authz.may(user, "cars.write", car):
             actions.update({"analysis", "plan"})
     elif car.status is CarStatus.action_planned:
-        if any(item.done_at is None and may_complete(user, item) for item in car.items):
+        if any(item.done_at is None and authz.may(user, "cars.complete_item", item) for item in car.items):
             actions.add("complete")
-    elif car.status is CarStatus.verifying and may_verify(user, car):
+    elif car.status is CarStatus.verifying and authz.may(user, "cars.verify", car):
         actions.add("verify")
     return actions
 
@@ -209,7 +173,7 @@ def open_car(nonconformities_: Sequence[Nonconformity], *, owner: User | None, a
     numbered CAR-{year}-{NNNN}; open nonconformities move to analysis."""
     ncs = list(dict.fromkeys(nonconformities_))
     department_id = _check_answerable(ncs)
-    if not may_answer(actor, department_id):
+    if not authz.may(actor, "cars.manage", department_id):
         raise Forbidden(_("Chỉ cán bộ ISO hoặc trưởng phòng có sự không phù hợp được lập phiếu hành động khắc phục."))
     if owner is None:
         if not _is_head_of(actor, department_id):
@@ -234,7 +198,7 @@ def add_nonconformities(car: CorrectiveAction, ncs: Sequence[Nonconformity], *, 
                         now: datetime) -> CorrectiveAction:
     """Let an open CAR answer more nonconformities of its department, while the cause is
     still being analysed (so the analysis and plan cover them too)."""
-    if not may_answer(actor, car.department_id):
+    if not authz.may(actor, "cars.manage", car.department_id):
         raise Forbidden(_("Chỉ cán bộ ISO hoặc trưởng phòng được bổ sung sự không phù hợp vào phiếu."))
     if car.status is not CarStatus.analysis:
         raise Conflict(_("Chỉ bổ sung sự không phù hợp khi phiếu đang ở bước phân tích nguyên nhân."))
@@ -259,7 +223,7 @@ def write_analysis(car: CorrectiveAction, *, correction: str, whys: Iterable[str
     Rules: the owner or the quality officer, while the CAR is in analysis; the cause is
     either a chain of whys (5 whys: one or more answers, in order) or a free-text root
     cause, or both — never neither."""
-    if not _may_write(actor, car):
+    if not authz.may(actor, "cars.write", car):
         raise Forbidden(_("Chỉ người chịu trách nhiệm phiếu hoặc cán bộ ISO được phân tích nguyên nhân."))
     if car.status is not CarStatus.analysis:
         raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”; không sửa phân tích nguyên nhân.",
@@ -291,7 +255,7 @@ def plan(car: CorrectiveAction, *, items: Sequence[tuple[str, User | None, date 
     check date after the last due date; the verifier is a quality officer, leader or
     auditor and never the CAR's owner. After an ineffective verification the earlier items
     stay on record and the new plan adds its own."""
-    if not _may_write(actor, car):
+    if not authz.may(actor, "cars.write", car):
         raise Forbidden(_("Chỉ người chịu trách nhiệm phiếu hoặc cán bộ ISO được lập kế hoạch hành động."))
     if car.status is not CarStatus.analysis:
         raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”.", c=car.code, s=status_label(car.status)))
@@ -323,7 +287,7 @@ def plan(car: CorrectiveAction, *, items: Sequence[tuple[str, User | None, date 
     if verifier.id == car.owner_id:
         raise ValidationError(_("Người xác nhận hiệu lực không được là người chịu trách nhiệm phiếu (%(n)s).",
                                 n=verifier.full_name))
-    if not (verifier.is_active and verifier.has_role(*VERIFIER_ROLES)):
+    if not authz.has(verifier, "cars.verifier"):
         raise ValidationError(_("Người xác nhận hiệu lực phải là cán bộ ISO, lãnh đạo hoặc chuyên gia đánh giá."))
     position = max((item.position for item in car.items), default=0)
     for description, owner, due in cleaned:
@@ -343,7 +307,7 @@ def complete_item(item: ActionItem, *, evidence: str, actor: User, now: datetime
     Rules: the item's owner, the CAR's owner or the quality officer; while the actions are
     being carried out; once per item; evidence required."""
     car = item.corrective_action
-    if not may_complete(actor, item):
+    if not authz.may(actor, "cars.complete_item", item):
         raise Forbidden(_("Chỉ người thực hiện, người chịu trách nhiệm phiếu hoặc cán bộ ISO được báo cáo hoàn thành."))
     # Lock the CAR row (PostgreSQL; SQLite has one writer anyway) so that two items completed
     # at once cannot both miss that they were the last ones.
@@ -376,7 +340,7 @@ def verify(car: CorrectiveAction, *, effective: bool, note: str, actor: User, no
     the CAR goes back to analysis for a new plan, its items kept, the nonconformities
     reopened; the reason stays in the Verification row. Either way the row keeps the
     measurement the verifier saw."""
-    if not may_verify(actor, car):
+    if not authz.may(actor, "cars.verify", car):
         raise Forbidden(_("Chỉ người được chỉ định xác nhận hiệu lực (không phải người chịu trách nhiệm phiếu) được xác nhận."))
     if car.status is not CarStatus.verifying:
         raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”.", c=car.code, s=status_label(car.status)))
@@ -545,8 +509,8 @@ def answerable_nonconformities(actor: User, *, department_id: int | None = None)
              .where(Nonconformity.corrective_action_id.is_(None), Nonconformity.status.in_(ANSWERABLE))
              .options(selectinload(Nonconformity.department))
              .order_by(Nonconformity.department_id, Nonconformity.detected_at, Nonconformity.id))
-    if not _is_qo(actor):
-        if not actor.has_role(Role.department_head):
+    if not authz.has(actor, "cars.manage_any"):
+        if not authz.has(actor, "cars.own"):
             return query.where(sa.false())
         query = query.where(Nonconformity.department_id == actor.department_id)
     if department_id:
@@ -559,7 +523,7 @@ def department_heads(department_id: int | None = None):
     from qms.models.accounts import UserRole
 
     query = (sa.select(User).join(UserRole, UserRole.user_id == User.id)
-             .where(UserRole.role == Role.department_head, User.active.is_(True))
+             .where(UserRole.role.in_(authz.roles_with("cars.own")), User.active.is_(True))
              .options(selectinload(User.department)).order_by(User.full_name))
     if department_id:
         query = query.where(User.department_id == department_id)
@@ -570,6 +534,6 @@ def possible_verifiers(car: CorrectiveAction):
     """Active quality officers, leaders and auditors other than the CAR's owner."""
     from qms.models.accounts import UserRole
 
-    eligible = sa.select(UserRole.user_id).where(UserRole.role.in_(VERIFIER_ROLES))
+    eligible = sa.select(UserRole.user_id).where(UserRole.role.in_(authz.roles_with("cars.verifier")))
     return (sa.select(User).where(User.id.in_(eligible), User.active.is_(True), User.id != car.owner_id)
             .order_by(User.full_name))

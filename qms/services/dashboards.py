@@ -24,6 +24,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import contains_eager, selectinload
 
+from qms import authz
 from qms.extensions import db
 from qms.models import (
     ActionItem,
@@ -40,7 +41,6 @@ from qms.models import (
     NcStatus,
     Nonconformity,
     QualityObjective,
-    Role,
     User,
 )
 from qms.models.nonconformities import NC_STATUS_LABELS
@@ -56,9 +56,8 @@ NC_CLOSED = (NcStatus.closed, NcStatus.rejected)
 AGE_LABELS = {"nc_open_30": _l("Đến 30 ngày"), "nc_open_90": _l("Từ 31 đến 90 ngày"),
               "nc_open_older": _l("Trên 90 ngày")}
 
-# The panels in the order the page shows them, with the role that earns each.
-PANEL_ROLES = (("officer", Role.officer), ("head", Role.department_head),
-               ("quality", Role.quality_officer), ("leader", Role.leader), ("auditor", Role.auditor))
+# The panels in the order the page shows them; authz's "dashboard.<key>" says who earns each.
+PANELS = ("officer", "head", "quality", "leader", "auditor")
 
 
 # --- periods and places --------------------------------------------------------------------
@@ -81,7 +80,7 @@ def panels_for(user: User, now: datetime) -> dict[str, dict]:
     """key → the panel's data, for each panel the user's roles earn (in page order)."""
     builders = {"officer": officer_panel, "head": head_panel, "quality": quality_panel,
                 "leader": leader_panel, "auditor": auditor_panel}
-    return {key: builders[key](user, now) for key, role in PANEL_ROLES if user.has_role(role)}
+    return {key: builders[key](user, now) for key in PANELS if authz.has(user, f"dashboard.{key}")}
 
 
 # --- officer -----------------------------------------------------------------------------------

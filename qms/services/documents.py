@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -30,7 +31,6 @@ from qms.models import (
     Document,
     DocumentKind,
     DocumentVersion,
-    Role,
     User,
     VersionStatus,
 )
@@ -44,33 +44,35 @@ S = VersionStatus
 class Transition:
     source: frozenset[VersionStatus]
     target: VersionStatus
-    roles: frozenset[Role]
+    permission: str | None  # qms.authz; None: the calendar moves it, nobody acts
 
 
 TRANSITIONS: dict[str, Transition] = {
-    "submit": Transition(frozenset({S.draft}), S.in_review, frozenset({Role.quality_officer})),
-    "return": Transition(frozenset({S.in_review}), S.draft, frozenset({Role.leader})),
-    "approve": Transition(frozenset({S.in_review}), S.approved, frozenset({Role.leader})),
-    "take_effect": Transition(frozenset({S.approved}), S.effective, frozenset()),  # the calendar
-    "supersede": Transition(frozenset({S.effective}), S.superseded, frozenset()),  # the calendar
-    "withdraw": Transition(frozenset({S.approved, S.effective}), S.withdrawn, frozenset({Role.leader})),
+    "submit": Transition(frozenset({S.draft}), S.in_review, "documents.submit"),
+    "return": Transition(frozenset({S.in_review}), S.draft, "documents.approve"),
+    "approve": Transition(frozenset({S.in_review}), S.approved, "documents.approve"),
+    "take_effect": Transition(frozenset({S.approved}), S.effective, None),  # the calendar
+    "supersede": Transition(frozenset({S.effective}), S.superseded, None),  # the calendar
+    "withdraw": Transition(frozenset({S.approved, S.effective}), S.withdrawn, "documents.approve"),
 }
-EDITORS = frozenset({Role.quality_officer})
 
 
 def local_date(moment: datetime) -> date:
     return moment.astimezone(VN).date()
 
 
+def permission(action: str) -> str | None:
+    """The qms.authz permission an action needs ("draft"/"edit" or a TRANSITIONS key)."""
+    return "documents.manage" if action in ("draft", "edit") else TRANSITIONS[action].permission
+
+
 def may(actor: User | None, action: str, version: DocumentVersion | None = None) -> bool:
     """May `actor` do `action` (a TRANSITIONS key, or "draft"/"edit") to `version`?"""
-    if actor is None or not actor.is_active:
-        return False
     if action in ("draft", "edit"):
-        allowed = actor.has_role(*EDITORS)
-        return allowed and (version is None or version.status is S.draft)
+        return authz.has(actor, "documents.manage") and (version is None or version.status is S.draft)
     transition = TRANSITIONS[action]
-    return actor.has_role(*transition.roles) and (version is None or version.status in transition.source)
+    return (transition.permission is not None and authz.has(actor, transition.permission)
+            and (version is None or version.status in transition.source))
 
 
 def _transition(version: DocumentVersion, action: str, actor: User | None, *, note: str | None = None):
@@ -79,7 +81,7 @@ def _transition(version: DocumentVersion, action: str, actor: User | None, *, no
     if version.status not in transition.source:
         raise Conflict(_("Phiên bản đang ở trạng thái “%(s)s”, không thể thực hiện thao tác này.",
                          s=version.status.label))
-    if transition.roles and (actor is None or not actor.has_role(*transition.roles)):
+    if transition.permission and not authz.has(actor, transition.permission):
         raise Forbidden(_("Bạn không có quyền thực hiện thao tác này với tài liệu."))
     old = version.status
     version.status = transition.target
@@ -278,7 +280,7 @@ def reviews_overdue(today: date) -> list[Document]:
 
 def record_review(document: Document, *, actor: User, today: date, note: str) -> Document:
     """A periodic review found the document still fit: the next review moves one interval on."""
-    if not actor.has_role(*EDITORS):
+    if not authz.has(actor, "documents.manage"):
         raise Forbidden(_("Chỉ cán bộ ISO ghi nhận rà soát định kỳ."))
     document.next_review_due = _add_months(today, document.review_interval_months)
     audit_log.flush_as(db.session, actor)

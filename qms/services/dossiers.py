@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from qms import authz
 from qms.calendar import WorkCalendar
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
@@ -26,7 +27,6 @@ from qms.models import (
     EventKind,
     Procedure,
     ProcedureVersion,
-    Role,
     StepRole,
     TimeUnit,
     User,
@@ -130,10 +130,9 @@ def receive_dossier(*, actor: User, procedure: Procedure, applicant_name: str, n
 
 def _desk_of(actor: User):
     """The actor's one-stop office; only its officers (or head) work the desk."""
-    department = actor.department
-    if not (actor.has_role(Role.officer, Role.department_head) and department.is_one_stop):
-        raise Forbidden(_("Chỉ cán bộ Bộ phận một cửa được tiếp nhận hồ sơ."))
-    return department
+    authz.require(actor, "dossiers.receive", actor.department,
+                  message=_("Chỉ cán bộ Bộ phận một cửa được tiếp nhận hồ sơ."))
+    return actor.department
 
 
 def _version_in_force(procedure: Procedure) -> ProcedureVersion:
@@ -245,13 +244,6 @@ def current_step(dossier: Dossier) -> DossierStep | None:
     return next((s for s in dossier.steps if s.completed_at is None), None)
 
 
-def may_complete(actor: User, step: DossierStep) -> bool:
-    """Only the officers of the department holding the step (or its head) complete it."""
-    return (actor.is_active and step.department_id is not None
-            and actor.department_id == step.department_id
-            and actor.has_role(Role.officer, Role.department_head))
-
-
 def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = "",
                   result: str = "", files=(), next_department=None) -> DossierStep:
     """Record that `actor` finished the dossier's current step (with a note, what it
@@ -267,8 +259,7 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
         raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
     if current_step(dossier) is not step:
         raise Conflict(_("Bước này đã được hoàn thành hoặc chưa đến lượt."))
-    if not may_complete(actor, step):
-        raise Forbidden(_("Bước này thuộc phòng khác."))
+    authz.require(actor, "dossiers.complete_step", step, message=_("Bước này thuộc phòng khác."))
     following = next((s for s in dossier.steps if s.position == step.position + 1), None)
     if following is not None:
         if following.role is StepRole.one_stop:
@@ -334,8 +325,7 @@ def send_back(step: DossierStep, *, actor: User, reason: str, now: datetime) -> 
         raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
     if current_step(dossier) is not step:
         raise Conflict(_("Bước này đã được hoàn thành hoặc chưa đến lượt."))
-    if not may_complete(actor, step):
-        raise Forbidden(_("Bước này thuộc phòng khác."))
+    authz.require(actor, "dossiers.complete_step", step, message=_("Bước này thuộc phòng khác."))
     if step.position == 1:
         raise Conflict(_("Bước đầu tiên không có bước trước để chuyển trả."))
     previous = next(s for s in dossier.steps if s.position == step.position - 1)
@@ -435,22 +425,13 @@ def _require_reason(reason: str) -> None:
         raise ValidationError(_("Hãy ghi lý do."))
 
 
-def _may_act_on(actor: User, dossier: Dossier) -> bool:
-    """The officers of the department holding the current step, and the one-stop office."""
-    step = current_step(dossier)
-    departments = {dossier.department_id, step.department_id if step else None}
-    return actor.is_active and actor.department_id in departments and \
-        actor.has_role(Role.officer, Role.department_head)
-
-
 def request_supplement(dossier: Dossier, *, actor: User, reason: str, now: datetime) -> DossierEvent:
     """Ask the applicant for missing documents (Mẫu 02): the clock stops.
 
     Rule: at most `supplement_max` times (once unless the procedure says otherwise), with
     the reason; by the department holding the dossier or the one-stop office."""
     _require_reason(reason)
-    if not _may_act_on(actor, dossier):
-        raise Forbidden(_("Hồ sơ đang do phòng khác giải quyết."))
+    authz.require(actor, "dossiers.act", dossier, message=_("Hồ sơ đang do phòng khác giải quyết."))
     allowed = dossier.procedure_version.supplement_max
     if dossier.count(EventKind.supplement_requested) >= allowed:
         raise Conflict(_("Đã yêu cầu bổ sung %(n)d lần, tối đa theo quy định.", n=allowed))
@@ -463,8 +444,7 @@ def request_supplement(dossier: Dossier, *, actor: User, reason: str, now: datet
 def receive_supplement(dossier: Dossier, *, actor: User, now: datetime) -> DossierEvent:
     """The applicant brought the documents: the clock runs again, by the version's rule —
     restart the whole limit from the complete dossier (default), or resume what was left."""
-    if actor.department_id != dossier.department_id:
-        raise Forbidden(_("Chỉ Bộ phận một cửa nhận hồ sơ bổ sung."))
+    authz.require(actor, "dossiers.desk", dossier, message=_("Chỉ Bộ phận một cửa nhận hồ sơ bổ sung."))
     return _resume(dossier, EventKind.supplement_received, actor=actor, now=now,
                    restart=dossier.procedure_version.supplement_rule.value == "restart")
 
@@ -472,8 +452,7 @@ def receive_supplement(dossier: Dossier, *, actor: User, now: datetime) -> Dossi
 def request_payment(dossier: Dossier, *, actor: User, reason: str, now: datetime) -> DossierEvent:
     """Waiting for the applicant's financial obligation (taxes, fees): the clock stops."""
     _require_reason(reason)
-    if not _may_act_on(actor, dossier):
-        raise Forbidden(_("Hồ sơ đang do phòng khác giải quyết."))
+    authz.require(actor, "dossiers.act", dossier, message=_("Hồ sơ đang do phòng khác giải quyết."))
     event = _record_event(dossier, EventKind.payment_requested, actor=actor, now=now, reason=reason,
                           department=actor.department, due_before=dossier.due_at)
     dossier.paused_at = now
@@ -481,8 +460,7 @@ def request_payment(dossier: Dossier, *, actor: User, reason: str, now: datetime
 
 
 def receive_payment(dossier: Dossier, *, actor: User, now: datetime) -> DossierEvent:
-    if not _may_act_on(actor, dossier):
-        raise Forbidden(_("Hồ sơ đang do phòng khác giải quyết."))
+    authz.require(actor, "dossiers.act", dossier, message=_("Hồ sơ đang do phòng khác giải quyết."))
     return _resume(dossier, EventKind.payment_received, actor=actor, now=now, restart=False)
 
 
@@ -515,7 +493,7 @@ def apologise(dossier: Dossier, *, actor: User, reason: str, promised_at: dateti
     new date after the due time. The legal due time stays for the reports."""
     _require_reason(reason)
     step = current_step(dossier)
-    if step is None or actor.department_id != step.department_id or not actor.has_role(Role.department_head):
+    if not authz.may(actor, "dossiers.apologise", dossier):
         raise Forbidden(_("Văn bản xin lỗi do trưởng phòng đang giải quyết hồ sơ ký."))
     if dossier.count(EventKind.apology):
         raise Conflict(_("Hồ sơ đã có văn bản xin lỗi; chỉ được hẹn lại một lần."))
@@ -532,16 +510,14 @@ def apologise(dossier: Dossier, *, actor: User, reason: str, promised_at: dateti
 def stop_processing(dossier: Dossier, *, actor: User, reason: str, now: datetime) -> DossierEvent:
     """Stop processing (Mẫu 05) with the reason; the dossier ends."""
     _require_reason(reason)
-    if not _may_act_on(actor, dossier):
-        raise Forbidden(_("Hồ sơ đang do phòng khác giải quyết."))
+    authz.require(actor, "dossiers.act", dossier, message=_("Hồ sơ đang do phòng khác giải quyết."))
     return _record_event(dossier, EventKind.stopped, actor=actor, now=now, reason=reason)
 
 
 def withdraw(dossier: Dossier, *, actor: User, reason: str, now: datetime) -> DossierEvent:
     """The applicant withdraws the dossier, recorded at the one-stop office."""
     _require_reason(reason)
-    if actor.department_id != dossier.department_id:
-        raise Forbidden(_("Chỉ Bộ phận một cửa ghi nhận việc rút hồ sơ."))
+    authz.require(actor, "dossiers.desk", dossier, message=_("Chỉ Bộ phận một cửa ghi nhận việc rút hồ sơ."))
     return _record_event(dossier, EventKind.withdrawn, actor=actor, now=now, reason=reason)
 
 
@@ -572,8 +548,7 @@ def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
     def state_allows(kind: EventKind) -> bool:
         return dossier.status in EVENT_TRANSITIONS[kind][0]
 
-    acts, desk, step = _may_act_on(actor, dossier), actor.department_id == dossier.department_id, \
-        current_step(dossier)
+    acts, desk = authz.may(actor, "dossiers.act", dossier), authz.may(actor, "dossiers.desk", dossier)
     allowed = set()
     if acts and state_allows(EventKind.supplement_requested) and \
             dossier.count(EventKind.supplement_requested) < dossier.procedure_version.supplement_max:
@@ -584,8 +559,7 @@ def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
         allowed.add("payment_request")
     if acts and state_allows(EventKind.payment_received):
         allowed.add("payment_receive")
-    if (state_allows(EventKind.apology) and step is not None
-            and actor.department_id == step.department_id and actor.has_role(Role.department_head)
+    if (state_allows(EventKind.apology) and authz.may(actor, "dossiers.apologise", dossier)
             and not dossier.count(EventKind.apology) and now < dossier.due_at):
         allowed.add("apology")
     if acts and state_allows(EventKind.stopped):
@@ -596,18 +570,6 @@ def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
 
 
 # --- reading ------------------------------------------------------------------------------------
-OVERSIGHT_ROLES = (Role.admin, Role.leader, Role.quality_officer, Role.auditor)
-
-
-def may_read(actor: User, dossier: Dossier) -> bool:
-    """The receiving office, the departments the dossier went through, and oversight roles.
-    Another department's officer does not read citizens' dossiers."""
-    if actor.has_role(*OVERSIGHT_ROLES):
-        return True
-    departments = {dossier.department_id} | {s.department_id for s in dossier.steps if s.department_id}
-    return actor.department_id in departments
-
-
 def queue(department_id: int):
     """The current steps a department holds, soonest due first, with what the page shows
     loaded in the same few queries (no query per row)."""

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -27,7 +28,6 @@ from qms.models import (
     NcSource,
     Nonconformity,
     Procedure,
-    Role,
     SatisfactionLevel,
     SatisfactionRating,
     Severity,
@@ -59,9 +59,6 @@ MAX_CONTENT = 4000
 MAX_COMMENT = 1000
 MAX_RESPONSE = 4000
 
-# Who reads every feedback of their agency; who hands it to a department.
-OVERSIGHT = (Role.quality_officer, Role.leader, Role.auditor)
-ASSIGNERS = (Role.quality_officer, Role.leader)
 
 
 # --- the public form ----------------------------------------------------------------------------
@@ -140,42 +137,16 @@ def submit_feedback(*, agency: Agency | None, kind, name: str, contact: str, con
     return feedback
 
 
-# --- who sees and handles what -----------------------------------------------------------------
+# --- who sees and handles what (the rules are qms.authz's "feedback.*") --------------------------
 def visible_to(actor: User):
-    """The feedback rows `actor` may read (the query form of `may_read`): oversight roles
-    their agency's, a department head their department's, anyone what is assigned to them."""
-    if actor.has_role(*OVERSIGHT):
+    """The feedback rows `actor` may read (the query form of authz's "feedback.view"):
+    oversight roles their agency's, a department head their department's, anyone what is
+    assigned to them."""
+    if authz.has(actor, "feedback.read_all"):
         return Feedback.agency_id == actor.department.agency_id
-    if actor.has_role(Role.department_head):
+    if authz.has(actor, "feedback.own_department"):
         return sa.or_(Feedback.department_id == actor.department_id, Feedback.assignee_id == actor.id)
     return Feedback.assignee_id == actor.id
-
-
-def may_read(actor: User, feedback: Feedback) -> bool:
-    if actor.has_role(*OVERSIGHT):
-        return feedback.agency_id == actor.department.agency_id
-    if actor.has_role(Role.department_head) and feedback.department_id == actor.department_id:
-        return True
-    return feedback.assignee_id == actor.id
-
-
-def may_assign(actor: User, feedback: Feedback, department: Department | None = None) -> bool:
-    """The quality officer or a leader of the agency; the head of the department it was
-    handed to, within their department."""
-    if actor.has_role(*ASSIGNERS) and feedback.agency_id == actor.department.agency_id:
-        return True
-    return (actor.has_role(Role.department_head) and feedback.department_id == actor.department_id
-            and (department is None or department.id == actor.department_id))
-
-
-def may_respond(actor: User, feedback: Feedback) -> bool:
-    """The assignee, the head of the department handling it, or the quality officer."""
-    if actor.has_role(Role.quality_officer) and feedback.agency_id == actor.department.agency_id:
-        return True
-    if feedback.assignee_id is not None and feedback.assignee_id == actor.id:
-        return True
-    return (actor.has_role(Role.department_head) and feedback.department_id is not None
-            and feedback.department_id == actor.department_id)
 
 
 def is_overdue(feedback: Feedback, now: datetime) -> bool:
@@ -197,13 +168,13 @@ def assign(feedback: Feedback, *, department: Department | None, assignee: User 
     """Hand a feedback to a department (and optionally one of its staff) for handling.
 
     Rules: not once answered; the department belongs to the agency that received it and is
-    active; the assignee is an active member of that department; see `may_assign`."""
+    active; the assignee is an active member of that department; see authz's "feedback.assign"."""
     _refuse_if_answered(feedback)
     if department is None:
         raise ValidationError(_("Hãy chọn phòng ban xử lý."))
     if department.agency_id != feedback.agency_id or not department.active:
         raise ValidationError(_("Phòng ban xử lý phải thuộc %(a)s.", a=feedback.agency.name))
-    if not may_assign(actor, feedback, department):
+    if not authz.may(actor, "feedback.assign", (feedback, department)):
         raise Forbidden(_("Chỉ cán bộ ISO, lãnh đạo hoặc trưởng phòng được giao mới phân công xử lý phản ánh, kiến nghị."))
     if assignee is not None and (assignee.department_id != department.id or not assignee.active):
         raise ValidationError(_("Người xử lý phải là cán bộ của %(d)s.", d=department.name))
@@ -217,9 +188,9 @@ def assign(feedback: Feedback, *, department: Department | None, assignee: User 
 def respond(feedback: Feedback, *, response: str, actor: User, now: datetime) -> Feedback:
     """Record the answer given to the citizen; on time when given by the deadline.
 
-    Rules: once; a response text is required; see `may_respond`."""
+    Rules: once; a response text is required; see authz's "feedback.respond"."""
     _refuse_if_answered(feedback)
-    if not may_respond(actor, feedback):
+    if not authz.may(actor, "feedback.respond", feedback):
         raise Forbidden(_("Chỉ người được giao, trưởng phòng xử lý hoặc cán bộ ISO trả lời phản ánh, kiến nghị."))
     feedback.response = _text(response, label=_("nội dung trả lời"), maximum=MAX_RESPONSE)
     feedback.responded_at = now
@@ -240,7 +211,7 @@ def raise_nc(feedback: Feedback, *, actor: User, department: Department | None, 
 
     Rules: one per feedback (a unique origin key, so two clicks raise one); by someone who
     reads the feedback and may raise nonconformities; the department is of the same agency."""
-    if not may_read(actor, feedback):
+    if not authz.may(actor, "feedback.view", feedback):
         raise Forbidden(_("Bạn không xử lý phản ánh, kiến nghị này."))
     existing = nonconformity_of(feedback)
     if existing is not None:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -35,7 +36,6 @@ from qms.models import (
     Nonconformity,
     Procedure,
     ReviewAction,
-    Role,
     Severity,
     User,
     VersionStatus,
@@ -45,7 +45,6 @@ from qms.services.register import timeliness_expression
 from qms.services.sqltime import local_date
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-MANAGERS = (Role.quality_officer, Role.leader)
 MAX_TITLE = 255
 MAX_TEXT = 20_000
 
@@ -224,23 +223,12 @@ def gather_inputs(agency: Agency, period_start: date, period_end: date, *,
     }
 
 
-# --- who may do what ----------------------------------------------------------------------------
-def may_manage(actor: User, review: ManagementReview | None = None) -> bool:
-    """Leaders and the quality officer of the agency hold and record the review."""
-    if not actor.has_role(*MANAGERS):
-        return False
-    return review is None or review.agency_id == actor.department.agency_id
-
-
+# --- who may do what (the rules are qms.authz's "reviews.*") ----------------------------------
 def visible_to(actor: User):
-    """The reviews of the actor's agency, and those where they own an action."""
+    """The reviews of the actor's agency, and those where they own an action (the query form
+    of authz's "reviews.view")."""
     owns = sa.select(ReviewAction.review_id).where(ReviewAction.owner_id == actor.id)
     return sa.or_(ManagementReview.agency_id == actor.department.agency_id, ManagementReview.id.in_(owns))
-
-
-def may_read(actor: User, review: ManagementReview) -> bool:
-    return (review.agency_id == actor.department.agency_id
-            or any(action.owner_id == actor.id for action in review.actions))
 
 
 def reviews_for(actor: User):
@@ -250,7 +238,7 @@ def reviews_for(actor: User):
 
 
 def _require_manager(actor: User, review: ManagementReview | None = None) -> None:
-    if not may_manage(actor, review):
+    if not authz.may(actor, "reviews.manage", review):
         raise Forbidden(_("Chỉ lãnh đạo và cán bộ ISO của cơ quan ghi biên bản xem xét của lãnh đạo."))
 
 
@@ -276,7 +264,7 @@ def create_review(*, agency: Agency, held_on: date | None, title: str, period_st
 
     Rules: a leader or the quality officer of the agency; a title, a meeting date and a
     period whose start is not after its end."""
-    if agency is None or agency.id != actor.department.agency_id or not actor.has_role(*MANAGERS):
+    if agency is None or agency.id != actor.department.agency_id or not authz.has(actor, "reviews.manage"):
         raise Forbidden(_("Chỉ lãnh đạo và cán bộ ISO của cơ quan ghi biên bản xem xét của lãnh đạo."))
     title = _text(title, label=_("tên cuộc họp"), maximum=MAX_TITLE, required=True)
     if held_on is None:

@@ -4,7 +4,7 @@ and steps, the quality objectives, nonconformities and CARs — writes comments 
 and signs. Signing freezes a snapshot of the figures; later changes to the records never
 alter a signed review, and `compare` shows where the live figures now differ.
 
-Who may do what (authz "monthly_reviews.*" with the object rules here):
+Who may do what (qms.authz "monthly_reviews.*"):
 - read a department's review: admins, quality officers, leaders and auditors (all
   departments); a department's head and officers (their own department; officers read only);
 - open, write and sign: the department's head only, for a month that has begun; a signed
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, NotFound, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -29,12 +30,10 @@ from qms.models import (
     DossierStep,
     MonthlyReview,
     MonthlyReviewStatus,
-    Role,
     User,
 )
 from qms.services import audit_log, metrics, sqltime
 
-OVERSIGHT = (Role.admin, Role.quality_officer, Role.leader, Role.auditor)
 MAX_TEXT = 20_000
 SNAPSHOT_LIST_LIMIT = 500  # late dossiers / steps kept in a snapshot (the counts are exact)
 SNAPSHOT_VERSION = 1
@@ -155,21 +154,8 @@ def department_by_code(code: str) -> Department:
 
 
 # --- who may ------------------------------------------------------------------------------------------
-def may_read(actor: User | None, department: Department) -> bool:
-    if actor is None or not actor.is_active:
-        return False
-    return actor.has_role(*OVERSIGHT) or (
-        actor.department_id == department.id and actor.has_role(Role.department_head, Role.officer))
-
-
-def may_write(actor: User | None, department: Department) -> bool:
-    """Only the department's own head opens, writes and signs its review."""
-    return bool(actor is not None and actor.is_active and actor.department_id == department.id
-                and actor.has_role(Role.department_head))
-
-
 def _require_writer(actor: User, department: Department) -> None:
-    if not may_write(actor, department):
+    if not authz.may(actor, "monthly_reviews.sign", department):
         raise Forbidden(_("Chỉ trưởng phòng của %(d)s được ghi và ký xem xét tháng.", d=department.name))
 
 

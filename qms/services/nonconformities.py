@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -19,15 +20,11 @@ from qms.models import (
     NcSource,
     NcStatus,
     Nonconformity,
-    Role,
     Severity,
     User,
 )
 from qms.services import audit_log, calendars, documents, sequences
 from qms.services import dossiers as dossier_rules
-
-# Who may raise a nonconformity by hand (automatic ones have no actor).
-RAISERS = (Role.quality_officer, Role.auditor, Role.department_head, Role.leader)
 
 # The status follows the corrective action answering it; rejection is the quality
 # officer's decision, with a reason. Checked in one place: `transition`.
@@ -53,7 +50,7 @@ def raise_nonconformity(*, actor: User | None, department: Department, descripti
 
     Rules: a description and a department are required; by hand, only quality officers,
     auditors, department heads and leaders raise one."""
-    if actor is not None and not actor.has_role(*RAISERS):
+    if actor is not None and not authz.has(actor, "nonconformities.raise"):
         raise Forbidden(_("Chỉ cán bộ ISO, đánh giá viên, trưởng phòng và lãnh đạo ghi nhận sự không phù hợp."))
     if not (description or "").strip():
         raise ValidationError(_("Hãy mô tả sự không phù hợp."))
@@ -77,7 +74,7 @@ def transition(nc: Nonconformity, action: str, *, actor: User | None, now: datet
         raise Conflict(_("Sự không phù hợp %(c)s đang ở trạng thái “%(s)s”.", c=nc.code,
                          s=status_label(nc.status)))
     if action == "reject":
-        if actor is None or not actor.has_role(Role.quality_officer):
+        if not authz.has(actor, "nonconformities.manage"):
             raise Forbidden(_("Chỉ cán bộ ISO được bác bỏ sự không phù hợp."))
         if not (reason or "").strip():
             raise ValidationError(_("Hãy ghi lý do không chấp nhận."))
@@ -213,21 +210,12 @@ def register(*, department_id: int | None = None, status: NcStatus | None = None
 
 
 # --- who reads what -----------------------------------------------------------------------------
-# The quality officer, auditors, leaders and the administrator read the whole register; an
-# officer or a department head reads their own department's nonconformities only.
-READ_ALL = dossier_rules.OVERSIGHT_ROLES
-
-
 def visible_to(actor: User, query):
-    """`query` (a select of Nonconformity) narrowed to what `actor` may read."""
-    if actor.has_role(*READ_ALL):
+    """`query` (a select of Nonconformity) narrowed to what `actor` may read: the query form
+    of authz's "nonconformities.view" rule (oversight all, the others their department's)."""
+    if authz.has(actor, "nonconformities.read_all"):
         return query
     return query.where(Nonconformity.department_id == actor.department_id)
-
-
-def may_read(actor: User, nc: Nonconformity) -> bool:
-    """The object form of `visible_to`."""
-    return actor.has_role(*READ_ALL) or nc.department_id == actor.department_id
 
 
 def status_history(nc: Nonconformity) -> list[dict]:

@@ -36,6 +36,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
+from qms import authz
 from qms.calendar import WorkCalendar
 from qms.errors import NotFound
 from qms.extensions import db
@@ -45,7 +46,6 @@ from qms.models import (
     Dossier,
     DossierStatus,
     DossierStep,
-    Role,
     User,
     UserRole,
 )
@@ -152,13 +152,15 @@ def _candidates(kind: NotificationKind, condition, recipients):
     return db.session.execute(query).all()
 
 
-def _holding_department(role: Role):
-    """The users of the department holding the step who have `role`."""
-    return sa.and_(User.department_id == DossierStep.department_id, _with_role(role))
+def _holding_department(permission: str):
+    """The users of the department holding the step who have `permission`."""
+    return sa.and_(User.department_id == DossierStep.department_id, _holding(permission))
 
 
-def _with_role(role: Role):
-    return sa.exists().where(UserRole.user_id == User.id, UserRole.role == role)
+def _holding(permission: str):
+    """The users whose roles grant `permission` (qms.authz), in SQL."""
+    return sa.exists().where(UserRole.user_id == User.id,
+                             UserRole.role.in_(authz.roles_with(permission)))
 
 
 def _calendars(now: datetime) -> dict[int, tuple[Agency, WorkCalendar]]:
@@ -182,7 +184,7 @@ def _quality_officers_by_agency(agencies: list[Agency]) -> dict[int, tuple[int, 
     rows = db.session.execute(
         sa.select(User.id, Department.agency_id)
         .join(Department, Department.id == User.department_id)
-        .where(User.active.is_(True), _with_role(Role.quality_officer))).all()
+        .where(User.active.is_(True), _holding("escalation.overdue_margin"))).all()
     by_agency: dict[int, list[int]] = defaultdict(list)
     for user_id, agency_id in rows:
         by_agency[agency_id].append(user_id)
@@ -232,11 +234,11 @@ def escalate(now: datetime, *, due_soon_minutes: int | None = None,
     if soon_cutoffs:
         condition = sa.or_(*(sa.and_(_of_agencies(ids, every), DossierStep.due_at <= cutoff)
                              for (cutoff, _x), ids in _by_cutoff(soon_cutoffs).items()))
-        rules.append((NotificationKind.step_due_soon, condition, _holding_department(Role.officer)))
+        rules.append((NotificationKind.step_due_soon, condition, _holding_department("escalation.due_soon")))
 
     # The holding department's heads, once overdue.
     rules.append((NotificationKind.step_overdue, DossierStep.due_at < now,
-                  _holding_department(Role.department_head)))
+                  _holding_department("escalation.overdue")))
 
     # The quality officers, once `margin` working minutes overdue.
     recipients = _quality_officers_by_agency([a for a, _c in calendars_by_agency.values()])

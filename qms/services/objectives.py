@@ -11,6 +11,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from qms import authz
 from qms.errors import Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -19,7 +20,6 @@ from qms.models import (
     Document,
     ObjectiveComparison,
     QualityObjective,
-    Role,
     User,
 )
 from qms.services import audit_log, metrics
@@ -30,12 +30,8 @@ MAX_TITLE = 500
 UNIT_MAXIMUM = {"%": 100, "points": 20}
 
 
-def may_manage(user: User | None) -> bool:
-    return user is not None and user.has_role(Role.quality_officer)
-
-
 def _require_manager(actor: User) -> None:
-    if not may_manage(actor):
+    if not authz.has(actor, "objectives.manage"):
         raise Forbidden(_("Chỉ cán bộ ISO lập và thôi áp dụng mục tiêu chất lượng."))
 
 

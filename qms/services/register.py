@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
+from qms import authz
 from qms.calendar import WorkCalendar
 from qms.errors import ValidationError
 from qms.extensions import db
 from qms.models import Channel, Dossier, DossierStatus, DossierStep, EventKind, Procedure, User
-from qms.services.dossiers import OVERSIGHT_ROLES, classify
+from qms.services.dossiers import classify
 from qms.services.procedures import search
 from qms.services.sqltime import TIMEZONE, TZ, local_date, strict_rule, timeliness_case  # noqa: F401
 from qms.text import parse_choice, parse_date
@@ -51,11 +52,11 @@ def timeliness_of(dossier: Dossier, calendar: WorkCalendar) -> str | None:
 
 # --- who sees what --------------------------------------------------------------------------
 def visible_to(actor: User):
-    """The register's rows a user may see (the query form of dossiers.may_read): oversight
+    """The register's rows a user may see (the query form of authz's "dossiers.view"): oversight
     roles and the one-stop office see their agency's dossiers; a department sees only the
     dossiers it received or handled a step of."""
     department = actor.department
-    if actor.has_role(*OVERSIGHT_ROLES) or department.is_one_stop:
+    if authz.has(actor, "dossiers.read_all") or department.is_one_stop:
         return Dossier.agency_id == department.agency_id
     handled = sa.select(DossierStep.dossier_id).where(DossierStep.department_id == department.id)
     return sa.or_(Dossier.department_id == department.id, Dossier.id.in_(handled))

@@ -9,8 +9,8 @@ finds it effective, which closes the CAR and the nonconformity; the lead auditor
 and closes the audit and downloads the audit report and the CAR report, both reading in
 Vietnamese.
 
-The quality officer keeps the programmes (services.audits.may_manage); an auditor plans
-the audits they lead (services.audits.may_plan), as the issue's "Done when" has it."""
+The quality officer keeps the programmes (authz "audits.manage"); an auditor plans
+the audits they lead (authz "audits.plan"), as the issue's "Done when" has it."""
 from __future__ import annotations
 
 import io

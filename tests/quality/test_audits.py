@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -59,7 +60,7 @@ def test_roles_without_the_auditor_role_cannot_plan(programme, team, orgtree):
     for who in ("head", "leader", "officer"):
         with pytest.raises(Forbidden, match="Chỉ cán bộ ISO hoặc chuyên gia đánh giá lập kế hoạch"):
             plan(programme, quality=team[who], lead=team["lead"], departments=[orgtree["culture"]])
-        assert not audits.may_plan(team[who])
+        assert not authz.has(team[who], "audits.plan")
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(audits.Audit)) == 0
 
@@ -409,8 +410,8 @@ def test_every_step_is_attributed(running, team):
 
 def test_who_reads_an_audit(audit_, team, make_user, orgtree):
     for who in ("quality", "lead", "member", "insider", "leader", "head", "officer"):
-        assert audits.may_read(team[who], audit_), who
+        assert authz.may(team[who], "audits.view", audit_), who
     outsider = make_user("cbvanphong", Role.officer, department=orgtree["office"])
     office_head = make_user("truongvanphong", Role.department_head, department=orgtree["office"])
-    assert not audits.may_read(outsider, audit_)
-    assert not audits.may_read(office_head, audit_)
+    assert not authz.may(outsider, "audits.view", audit_)
+    assert not authz.may(office_head, "audits.view", audit_)

@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -176,7 +177,7 @@ def test_each_sees_the_feedback_they_handle(orgtree, people):
     assert seen("office_head") == {theirs.code}
     assert seen("office_officer") == set()
     assert seen("province_quality") == set()  # another agency
-    assert [fb.may_read(people["culture_officer"], f) for f in (mine, theirs, waiting)] == [True, False, False]
+    assert [authz.may(people["culture_officer"], "feedback.view", f) for f in (mine, theirs, waiting)] == [True, False, False]
 
 
 def _row(orgtree, code, received, due, responded=None, agency="ward", kind=FeedbackKind.complaint):

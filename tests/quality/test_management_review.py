@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -305,11 +306,11 @@ def test_actions_conclusions_and_a_closed_review_refuses_edits(orgtree, people):
 
 def test_who_reads_a_review(orgtree, people):
     review = _review(orgtree, people)
-    assert not reviews.may_read(people["province_leader"], review)  # another agency
+    assert not authz.may(people["province_leader"], "reviews.view", review)  # another agency
     assert list(db.session.scalars(reviews.reviews_for(people["province_leader"]))) == []
     reviews.add_action(review, description="Báo cáo tỉnh", owner=people["province_leader"],
                        due_date=date(2027, 1, 31), actor=people["leader"], now=GATHERED)
     db.session.commit()
-    assert all(reviews.may_read(people[who], review) for who in ("officer", "head", "auditor", "leader"))
-    assert reviews.may_read(people["province_leader"], review)  # owns an action in it
+    assert all(authz.may(people[who], "reviews.view", review) for who in ("officer", "head", "auditor", "leader"))
+    assert authz.may(people["province_leader"], "reviews.view", review)  # owns an action in it
     assert [r.id for r in db.session.scalars(reviews.reviews_for(people["province_leader"]))] == [review.id]

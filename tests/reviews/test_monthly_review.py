@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from qms import authz
 from qms.errors import Conflict, Forbidden, NotFound, ValidationError
 from qms.extensions import db
 from qms.models import MonthlyReviewStatus, Role
@@ -70,10 +71,10 @@ def test_reading_a_review(november, orgtree, staff, make_user):
     admin = make_user("quantri", Role.admin, department=orgtree["office"])
     readers = [november["people"]["onestop_head"], november["people"]["onestop"], staff["quality"],
                staff["leader"], auditor, admin]
-    assert all(reviews.may_read(u, onestop) for u in readers)
-    assert not reviews.may_read(november["people"]["culture_head"], onestop)
-    assert not reviews.may_read(november["people"]["culture"], onestop)
-    assert [u.username for u in readers if reviews.may_write(u, onestop)] == ["truongmotcua"]
+    assert all(authz.may(u, "monthly_reviews.view", onestop) for u in readers)
+    assert not authz.may(november["people"]["culture_head"], "monthly_reviews.view", onestop)
+    assert not authz.may(november["people"]["culture"], "monthly_reviews.view", onestop)
+    assert [u.username for u in readers if authz.may(u, "monthly_reviews.sign", onestop)] == ["truongmotcua"]
 
 
 def test_months_are_checked(november, orgtree):

@@ -8,12 +8,12 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from qms import authz, clock
+from qms import clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import ApiToken, User
 from qms.services import api_tokens
-from qms.web import flash_form_errors
+from qms.web import access, flash_form_errors
 from qms.web.admin import bp
 
 
@@ -46,13 +46,13 @@ def _page(form: ApiTokenForm, *, plaintext: str | None = None, issued: ApiToken 
 
 @bp.get("/api-tokens")
 def api_tokens_list():
-    authz.require("api_tokens.manage")
+    access.require("api_tokens.manage")
     return _page(ApiTokenForm())
 
 
 @bp.post("/api-tokens")
 def api_token_issue():
-    authz.require("api_tokens.manage")
+    access.require("api_tokens.manage")
     form = ApiTokenForm()
     if form.validate_on_submit():
         user = db.get_or_404(User, form.user_id.data)
@@ -75,7 +75,7 @@ def api_token_issue():
 
 @bp.post("/api-tokens/<int:token_id>/revoke")
 def api_token_revoke(token_id: int):
-    authz.require("api_tokens.manage")  # before the lookup: no hint which ids exist
+    access.require("api_tokens.manage")  # before the lookup: no hint which ids exist
     token = db.get_or_404(ApiToken, token_id)
     if RevokeTokenForm().validate_on_submit():
         try:

@@ -4,9 +4,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app, render_template, request
 
-from qms import authz
 from qms.extensions import db
 from qms.models import AuditLog
+from qms.web import access
 from qms.web.admin import bp
 from qms.web.admin.forms import AuditFilterForm
 
@@ -17,7 +17,7 @@ def _local_midnight(day) -> datetime:
 
 @bp.get("/audit-log")
 def audit_log():
-    authz.require("audit_log.view")
+    access.require("audit_log.view")
     form = AuditFilterForm(request.args)
     form.entity_type.choices = [("", "—")] + [
         (t, t) for t in db.session.scalars(

@@ -7,19 +7,20 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from qms import authz, clock
+from qms import clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Agency, CalendarOverride, DayKind
 from qms.services import calendars
 from qms.services.documents import local_date
+from qms.web import access
 from qms.web.admin import bp
 from qms.web.admin.forms import ActivationForm, OverrideForm, WorkingHoursForm
 
 
 @bp.get("/calendar")
 def calendar():
-    authz.require("org.view")
+    access.require("org.view")
     agencies = db.session.scalars(sa.select(Agency).where(Agency.effective_to.is_(None))
                                   .order_by(Agency.code)).all()
     agency = db.session.get(Agency, request.args.get("agency", type=int) or 0) or \
@@ -42,7 +43,7 @@ def calendar():
 
 @bp.post("/calendar/<int:agency_id>/hours")
 def calendar_hours(agency_id: int):
-    authz.require("calendar.manage")
+    access.require("calendar.manage")
     agency = db.get_or_404(Agency, agency_id)
     form = WorkingHoursForm()
     if form.validate_on_submit():
@@ -59,7 +60,7 @@ def calendar_hours(agency_id: int):
 
 @bp.post("/calendar/<int:agency_id>/overrides")
 def calendar_override_add(agency_id: int):
-    authz.require("calendar.manage")
+    access.require("calendar.manage")
     agency = db.get_or_404(Agency, agency_id)
     form = OverrideForm()
     if form.validate_on_submit():
@@ -82,7 +83,7 @@ def calendar_override_add(agency_id: int):
 
 @bp.post("/calendar/overrides/<int:override_id>/deactivate")
 def calendar_override_deactivate(override_id: int):
-    authz.require("calendar.manage")
+    access.require("calendar.manage")
     override = db.get_or_404(CalendarOverride, override_id)
     if ActivationForm().validate_on_submit():
         calendars.deactivate_override(override, actor=current_user)

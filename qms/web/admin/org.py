@@ -3,11 +3,11 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from qms import authz
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Agency, AgencyLevel, Department, Field
 from qms.services import org
+from qms.web import access
 from qms.web.admin import bp
 from qms.web.admin.forms import LEVEL_LABELS, AgencyForm, DepartmentForm, FieldForm
 
@@ -26,7 +26,7 @@ def _refused(error: QmsError) -> None:
 # --- agencies ---------------------------------------------------------------------------
 @bp.get("/agencies")
 def agencies():
-    authz.require("org.view")
+    access.require("org.view")
     return render_template("admin/agencies.html", tree=org.agency_tree(), level_labels=LEVEL_LABELS)
 
 
@@ -35,9 +35,9 @@ def agencies():
 def agency_form(agency_id: int | None = None):
     agency = db.get_or_404(Agency, agency_id) if agency_id else None
     if request.method == "POST" or agency is None:
-        authz.require("org.manage")
+        access.require("org.manage")
     else:
-        authz.require("org.view")
+        access.require("org.view")
     form = AgencyForm(obj=agency, exclude_id=agency_id)
     if request.method == "GET" and agency is not None:
         form.level.data = agency.level.value
@@ -62,7 +62,7 @@ def agency_form(agency_id: int | None = None):
 # --- departments ------------------------------------------------------------------------
 @bp.get("/departments")
 def departments():
-    authz.require("org.view")
+    access.require("org.view")
     query = sa.select(Department).join(Department.agency).order_by(Agency.code, Department.code)
     return render_template("admin/departments.html", departments=db.session.scalars(query).all())
 
@@ -72,9 +72,9 @@ def departments():
 def department_form(department_id: int | None = None):
     department = db.get_or_404(Department, department_id) if department_id else None
     if request.method == "POST" or department is None:
-        authz.require("org.manage")
+        access.require("org.manage")
     else:
-        authz.require("org.view")
+        access.require("org.view")
     form = DepartmentForm(obj=department)
     if form.validate_on_submit():
         try:
@@ -93,7 +93,7 @@ def department_form(department_id: int | None = None):
 # --- fields -----------------------------------------------------------------------------
 @bp.get("/fields")
 def fields():
-    authz.require("org.view")
+    access.require("org.view")
     return render_template("admin/fields.html",
                            fields=db.session.scalars(sa.select(Field).order_by(Field.code)).all())
 
@@ -103,9 +103,9 @@ def fields():
 def field_form(field_id: int | None = None):
     field = db.get_or_404(Field, field_id) if field_id else None
     if request.method == "POST" or field is None:
-        authz.require("org.manage")
+        access.require("org.manage")
     else:
-        authz.require("org.view")
+        access.require("org.view")
     form = FieldForm(obj=field)
     if form.validate_on_submit():
         try:

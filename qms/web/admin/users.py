@@ -3,11 +3,11 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from qms import authz
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Department, Role, User
 from qms.services import accounts
+from qms.web import access
 from qms.web.admin import bp
 from qms.web.admin.forms import ActivationForm, UserForm
 
@@ -20,7 +20,7 @@ def _require_login():
 
 @bp.get("/users")
 def users():
-    authz.require("users.manage")
+    access.require("users.manage")
     q = (request.args.get("q") or "").strip().lower()
     query = sa.select(User).join(User.department).order_by(User.active.desc(), User.username)
     if q:
@@ -37,7 +37,7 @@ def _roles(form) -> set[Role]:
 
 @bp.route("/users/new", methods=["GET", "POST"])
 def user_new():
-    authz.require("users.manage")
+    access.require("users.manage")
     form = UserForm()
     if form.validate_on_submit():
         try:
@@ -59,9 +59,9 @@ def user_new():
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 def user_edit(user_id: int):
-    authz.require("users.manage")  # before the lookup: no hint which user ids exist
+    access.require("users.manage")  # before the lookup: no hint which user ids exist
     user = db.get_or_404(User, user_id)
-    authz.require("users.manage", user)
+    access.require("users.manage", user)
     form = UserForm(obj=user)
     form.username.render_kw = {"readonly": True}
     if request.method == "GET":
@@ -87,9 +87,9 @@ def user_edit(user_id: int):
 
 @bp.post("/users/<int:user_id>/active")
 def user_set_active(user_id: int):
-    authz.require("users.manage")  # before the lookup: no hint which user ids exist
+    access.require("users.manage")  # before the lookup: no hint which user ids exist
     user = db.get_or_404(User, user_id)
-    authz.require("users.manage", user)
+    access.require("users.manage", user)
     if ActivationForm().validate_on_submit():
         active = request.form.get("active") == "1"
         try:

@@ -10,6 +10,7 @@ from qms import authz, clock
 from qms.extensions import db
 from qms.models import Department, Dossier, Procedure
 from qms.services import dossiers
+from qms.web import access
 from qms.web.api import ApiError, bp, schemas
 from qms.web.api.openapi import openapi_document
 
@@ -23,7 +24,7 @@ def _dossier(code: str) -> Dossier:
     dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == code.strip().upper()))
     if dossier is None:
         raise ApiError(_("Không có hồ sơ mã %(c)s.", c=code), status=404)
-    if not dossiers.may_read(_user(), dossier):
+    if not authz.may(_user(), "dossiers.view", dossier):
         raise ApiError(_("Tài khoản này không được xem hồ sơ %(c)s.", c=dossier.code), status=403)
     return dossier
 
@@ -36,7 +37,7 @@ def openapi():
 @bp.post("/dossiers")
 def receive():
     """A dossier handed over by the portal, received at the token user's one-stop office."""
-    authz.require("dossiers.receive")
+    access.require("dossiers.receive")
     data = schemas.receive_input(schemas.json_body())
     procedure_code = data.pop("procedure_code")
     procedure = db.session.scalar(sa.select(Procedure).where(Procedure.code == procedure_code))
@@ -60,13 +61,13 @@ def receive():
 
 @bp.get("/dossiers/<code>")
 def dossier(code: str):
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     return jsonify(schemas.dossier_json(_dossier(code)))
 
 
 @bp.post("/dossiers/<code>/steps/<int:position>/complete")
 def complete(code: str, position: int):
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     found = _dossier(code)
     step = next((s for s in found.steps if s.position == position), None)
     if step is None:
@@ -92,7 +93,7 @@ def complete(code: str, position: int):
 def queue():
     """The current steps a department holds, soonest due first: the token user's own
     department, or (for oversight roles) any department by code."""
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     user = _user()
     code = (request.args.get("department") or "").strip().upper()
     department = user.department
@@ -100,7 +101,7 @@ def queue():
         department = db.session.scalar(sa.select(Department).where(Department.code == code))
         if department is None:
             raise ApiError(_("Không có phòng ban mã %(c)s.", c=code), status=404)
-        if not user.has_role(*dossiers.OVERSIGHT_ROLES):
+        if not authz.has(user, "dossiers.read_all"):
             raise ApiError(_("Tài khoản này chỉ xem được hàng đợi của phòng mình."), status=403)
     steps = db.session.scalars(dossiers.queue(department.id)).unique().all()
     now = clock.now()

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
-from qms import authz, clock
+from qms import clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import (
@@ -31,7 +31,7 @@ from qms.models.nonconformities import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, audits, documents, iso_clauses
 from qms.text import nfc
-from qms.web import flash_form_errors
+from qms.web import access, flash_form_errors
 from qms.web.audits import bp
 from qms.web.audits.forms import (
     ActionForm,
@@ -71,8 +71,7 @@ def _programme(programme_id: int) -> AuditProgramme:
 
 def _audit(audit_id: int) -> Audit:
     audit_ = db.get_or_404(Audit, audit_id)
-    if not audits.may_read(_me(), audit_):
-        abort(403)
+    access.require("audits.view", audit_)
     return audit_
 
 
@@ -107,7 +106,7 @@ def _by_ids(model, ids) -> list:
 # --- programmes -------------------------------------------------------------------------------
 @bp.get("")
 def index():
-    authz.require("audits.view")
+    access.require("audits.view")
     years = audits.programme_years()
     year = request.args.get("year", type=int)
     if year not in years:
@@ -121,7 +120,7 @@ def index():
 
 @bp.route("/programmes/new", methods=["GET", "POST"])
 def programme_new():
-    authz.require("audits.manage")
+    access.require("audits.manage")
     me = _me()
     form = ProgrammeForm()
     form.agency_id.choices = [(a.id, f"{a.code} — {a.name}")
@@ -145,7 +144,7 @@ def programme_new():
 
 @bp.get("/programmes/<int:programme_id>")
 def programme(programme_id: int):
-    authz.require("audits.view")
+    access.require("audits.view")
     programme_ = _programme(programme_id)
     return render_template("audits/programme.html", programme=programme_,
                            audits=audits.visible_audits(_me(), programme_),
@@ -165,7 +164,7 @@ def _audit_form(programme_: AuditProgramme, audit_: Audit | None = None) -> Audi
     if audit_ is not None:
         people += [u for u in [audit_.lead_auditor, *audit_.team] if u not in people]
     return AuditForm(departments=departments, procedures=procedures, auditors=people,
-                     lead=None if audits.may_manage(me) else me)
+                     lead=None if access.can("audits.manage") else me)
 
 
 def _scope_values(form: AuditForm) -> dict:
@@ -179,7 +178,7 @@ def _scope_values(form: AuditForm) -> dict:
 
 @bp.route("/programmes/<int:programme_id>/plan", methods=["GET", "POST"])
 def plan(programme_id: int):
-    authz.require("audits.plan")
+    access.require("audits.plan")
     programme_ = _programme(programme_id)
     form = _audit_form(programme_)
     error = None
@@ -199,10 +198,9 @@ def plan(programme_id: int):
 
 @bp.route("/<int:audit_id>/edit", methods=["GET", "POST"])
 def edit(audit_id: int):
-    authz.require("audits.plan")
+    access.require("audits.plan")
     audit_ = _audit(audit_id)
-    if not audits.may_edit_plan(_me(), audit_):
-        abort(403)  # an auditor edits only the audits they lead
+    access.require("audits.edit_plan", audit_)  # an auditor edits only the audits they lead
     if not audits.may(_me(), "edit", audit_):
         flash(_("Cuộc đánh giá %(c)s đã bắt đầu: không sửa phạm vi, đoàn đánh giá được nữa.",
                 c=audit_.code), "warning")
@@ -245,7 +243,7 @@ def _nc_rows(audit_: Audit) -> list[dict]:
 
 @bp.get("/<int:audit_id>")
 def show(audit_id: int):
-    authz.require("audits.view")
+    access.require("audits.view")
     audit_ = _audit(audit_id)
     me = _me()
     conduct = audits.may(me, "conduct", audit_)
@@ -266,7 +264,7 @@ def show(audit_id: int):
 
 @bp.post("/<int:audit_id>/start")
 def start(audit_id: int):
-    authz.require("audits.view")
+    access.require("audits.view")
     audit_ = _audit(audit_id)
     if ActionForm().validate_on_submit():
         try:
@@ -282,7 +280,7 @@ def start(audit_id: int):
 
 @bp.post("/<int:audit_id>/items/<int:item_id>/answer")
 def answer(audit_id: int, item_id: int):
-    authz.require("audits.view")
+    access.require("audits.view")
     audit_ = _audit(audit_id)
     item = _item(audit_, item_id)
     form = AnswerForm()
@@ -310,7 +308,7 @@ def _finding_done(finding) -> None:
 
 @bp.post("/<int:audit_id>/findings")
 def finding(audit_id: int):
-    authz.require("audits.view")
+    access.require("audits.view")
     audit_ = _audit(audit_id)
     form = FindingForm(audit=audit_)
     if form.validate_on_submit():
@@ -334,7 +332,7 @@ def finding(audit_id: int):
 def item_finding(audit_id: int, item_id: int):
     """A finding (a nonconformity by default) raised from a checklist line: the audit,
     clause and procedure come from the line."""
-    authz.require("audits.view")
+    access.require("audits.view")
     audit_ = _audit(audit_id)
     item = _item(audit_, item_id)
     form = FindingForm(audit=audit_)
@@ -356,7 +354,7 @@ def item_finding(audit_id: int, item_id: int):
 
 @bp.post("/<int:audit_id>/report")
 def report(audit_id: int):
-    authz.require("audits.view")
+    access.require("audits.view")
     audit_ = _audit(audit_id)
     form = ReportForm()
     if form.validate_on_submit():
@@ -374,7 +372,7 @@ def report(audit_id: int):
 
 @bp.post("/<int:audit_id>/close")
 def close(audit_id: int):
-    authz.require("audits.view")
+    access.require("audits.view")
     audit_ = _audit(audit_id)
     if ActionForm().validate_on_submit():
         try:
@@ -397,7 +395,7 @@ def report_pdf(audit_id: int):
     """The audit report: scope, team, every checklist answer with its evidence, findings,
     nonconformities and their corrective actions, conclusions, signatures. Always in
     Vietnamese (an official record)."""
-    authz.require("audits.view")
+    access.require("audits.view")
     audit_ = _audit(audit_id)
     with force_locale("vi"):
         data = render_pdf(
@@ -416,7 +414,7 @@ def report_pdf(audit_id: int):
 @bp.get("/evidence/<int:evidence_id>")
 def evidence(evidence_id: int):
     """An evidence file, for whoever reads its audit."""
-    authz.require("audits.view")
+    access.require("audits.view")
     file = db.get_or_404(EvidenceFile, evidence_id)
     _audit(file.item.audit_id)
     return send_file(attachments.path_of(file), mimetype=file.media_type, as_attachment=True,

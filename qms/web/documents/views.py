@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from markupsafe import escape
 from sqlalchemy.orm import selectinload
 
-from qms import authz, clock
+from qms import clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import (
@@ -30,6 +30,7 @@ from qms.models import (
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, documents, dossiers, procedure_files, procedures
 from qms.text import nfc
+from qms.web import access
 from qms.web.documents import bp
 from qms.web.documents.forms import (
     IMPORT_OUTCOMES,
@@ -99,7 +100,7 @@ def _to_version(version: DocumentVersion):
 # --- the list -----------------------------------------------------------------------------
 @bp.get("")
 def index():
-    authz.require("documents.view")
+    access.require("documents.view")
     kind = request.args.get("kind") or ""
     query = (sa.select(Document).options(selectinload(Document.versions),
                                          selectinload(Document.owner_department))
@@ -111,7 +112,7 @@ def index():
     page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     rows = [(d, documents.effective_version(d), documents.open_version(d)) for d in page.items]
     today = _today()
-    manage = authz.can("documents.manage")
+    manage = access.can("documents.manage")
     return render_template(
         "documents/index.html", page=page, rows=rows, kind=kind, kinds=list(DocumentKind),
         today=today, overdue=documents.reviews_overdue(today) if manage else [],
@@ -121,7 +122,7 @@ def index():
 
 @bp.post("/<code>/review")
 def record_review(code: str):
-    authz.require("documents.manage")
+    access.require("documents.manage")
     document = _document(code)
     form = ReviewForm()
     if form.validate_on_submit():
@@ -141,7 +142,7 @@ def record_review(code: str):
 @bp.post("/import")
 def import_file():
     """Upload one procedures_iso file and import it as `qms import-procedures` would."""
-    authz.require("documents.manage")
+    access.require("documents.manage")
     form = ImportForm()
     if not form.validate_on_submit():
         _flash_errors(form)
@@ -180,7 +181,7 @@ def import_file():
 # --- documents ----------------------------------------------------------------------------
 @bp.route("/new", methods=["GET", "POST"])
 def new():
-    authz.require("documents.manage")
+    access.require("documents.manage")
     me = _me()
     form = DocumentForm()
     if request.method == "GET":
@@ -205,7 +206,7 @@ def new():
 
 @bp.get("/<code>")
 def show(code: str):
-    authz.require("documents.view")
+    access.require("documents.view")
     document = _document(code)
     return render_template(
         "documents/document.html", document=document, procedure=_procedure(document),
@@ -216,7 +217,7 @@ def show(code: str):
 # --- drafting -----------------------------------------------------------------------------
 @bp.route("/<code>/versions/new", methods=["GET", "POST"])
 def version_new(code: str):
-    authz.require("documents.manage")
+    access.require("documents.manage")
     document = _document(code)
     current = documents.open_version(document)
     if current is not None:
@@ -245,7 +246,7 @@ def version_new(code: str):
 
 @bp.route("/<code>/versions/<int:number>/edit", methods=["GET", "POST"])
 def version_edit(code: str, number: int):
-    authz.require("documents.manage")
+    access.require("documents.manage")
     document = _document(code)
     version = _version(document, number)
     if version.status is not VersionStatus.draft:
@@ -270,7 +271,7 @@ def version_edit(code: str, number: int):
 # --- a version and its workflow -------------------------------------------------------------
 @bp.get("/<code>/versions/<int:number>")
 def version(code: str, number: int):
-    authz.require("documents.view")
+    access.require("documents.view")
     document = _document(code)
     version = _version(document, number)
     me = _me()
@@ -286,7 +287,7 @@ def version(code: str, number: int):
         may={action: documents.may(me, action, version)
              for action in ("submit", "return", "approve", "withdraw", "edit")},
         my_ack=my_ack, ack_status=(documents.acknowledgement_status(version)
-                                   if effective and authz.can("documents.manage") else None),
+                                   if effective and access.can("documents.manage") else None),
         attachments=attachments.attachments_of(version), attachment_form=AttachmentForm(),
         today=_today())
 
@@ -294,7 +295,7 @@ def version(code: str, number: int):
 @bp.get("/<code>/versions/<int:number>/pdf")
 def version_pdf(code: str, number: int):
     """The version as a printable document (internal process layout for procedures)."""
-    authz.require("documents.view")
+    access.require("documents.view")
     document = _document(code)
     version = _version(document, number)
     if procedures.procedure_version_of(version) is not None:
@@ -311,8 +312,7 @@ def _move(code: str, number: int, action: str, form, call, message: str):
     """A workflow button: the role check (403), then the service's own rules (flashed)."""
     document = _document(code)
     version = _version(document, number)
-    if not documents.may(_me(), action):
-        abort(403)
+    access.require(documents.permission(action))
     if form.validate_on_submit():
         try:
             call(version)
@@ -363,7 +363,7 @@ def withdraw(code: str, number: int):
 
 @bp.post("/<code>/versions/<int:number>/acknowledge")
 def acknowledge(code: str, number: int):
-    authz.require("documents.view")
+    access.require("documents.view")
     document = _document(code)
     version = _version(document, number)
     if ActionForm().validate_on_submit():
@@ -391,7 +391,7 @@ def _body_diff(old: DocumentVersion, new: DocumentVersion) -> str | None:
 
 @bp.get("/<code>/compare")
 def compare(code: str):
-    authz.require("documents.view")
+    access.require("documents.view")
     document = _document(code)
     numbers = [v.number for v in document.versions]
     if len(numbers) < 2:
@@ -415,7 +415,7 @@ def compare(code: str):
 # --- attachments ----------------------------------------------------------------------------
 @bp.post("/<code>/versions/<int:number>/attachments")
 def attachment_add(code: str, number: int):
-    authz.require("documents.manage")
+    access.require("documents.manage")
     document = _document(code)
     version = _version(document, number)
     form = AttachmentForm()
@@ -441,7 +441,7 @@ def _attachment(version: DocumentVersion, attachment_id: int) -> Attachment:
 
 @bp.post("/<code>/versions/<int:number>/attachments/<int:attachment_id>/remove")
 def attachment_remove(code: str, number: int, attachment_id: int):
-    authz.require("documents.manage")
+    access.require("documents.manage")
     version = _version(_document(code), number)
     attachment = _attachment(version, attachment_id)
     if ActionForm().validate_on_submit():
@@ -457,7 +457,7 @@ def attachment_remove(code: str, number: int, attachment_id: int):
 
 @bp.get("/<code>/versions/<int:number>/attachments/<int:attachment_id>")
 def attachment_download(code: str, number: int, attachment_id: int):
-    authz.require("documents.view")
+    access.require("documents.view")
     version = _version(_document(code), number)
     attachment = _attachment(version, attachment_id)
     path = attachments.path_of(attachment)

@@ -14,13 +14,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from qms import authz, clock
+from qms import clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Dossier, DossierEvent, EventKind, SupplementRule
 from qms.reports.pdf import render_pdf
 from qms.services import dossiers
-from qms.web import flash_form_errors
+from qms.web import access, flash_form_errors
 from qms.web.dossiers import bp
 from qms.web.dossiers.event_forms import EVENT_LABELS, FORMS, form_for
 from qms.web.dossiers.views import _dossier
@@ -48,7 +48,7 @@ def _when(moment) -> str:
 def _act(code: str, action: str, perform, done) -> object:
     """The shape of every action: the dossier (404 / 403 as for reading it), the form, one
     service call, commit and a message, or roll back and show the service's refusal."""
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     dossier = _dossier(code)
     form = form_for(action) if action in FORMS else FlaskForm()
     if not form.validate_on_submit():
@@ -124,7 +124,7 @@ def withdraw(code: str):
 @bp.get("/<code>/events/<int:event_id>.pdf")
 def event_pdf(code: str, event_id: int):
     """Mẫu 02, 04 or 05 of the event, for whoever may read the dossier; other events 404."""
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     dossier = _dossier(code)
     event = next((e for e in dossier.events if e.id == event_id), None)
     if event is None or event.kind not in PRINTABLE:

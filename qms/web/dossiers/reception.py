@@ -12,12 +12,13 @@ from flask_login import current_user
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from qms import authz, clock
+from qms import clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Channel, Dossier, DossierStatus, EventKind, Procedure
 from qms.reports.pdf import render_pdf
 from qms.services import dossiers
+from qms.web import access
 from qms.web.dossiers import bp
 from qms.web.dossiers.forms import ReceiveForm
 
@@ -34,9 +35,7 @@ class IncompleteForm(ReceiveForm):
 
 def _desk_form() -> tuple[IncompleteForm, list[Procedure], Procedure | None]:
     """The desk's permission (as for receiving), the form and the chosen procedure."""
-    authz.require("dossiers.receive")
-    if not current_user.department.is_one_stop:
-        abort(403)
+    access.require("dossiers.receive", current_user.department)
     form = IncompleteForm()
     available = dossiers.receivable_procedures(current_user.department.agency)
     form.procedure_id.choices = [(p.id, f"{p.code} — {p.name}") for p in available]
@@ -104,12 +103,11 @@ def _refusal(dossier: Dossier):
 @bp.get("/<code>/refusal.pdf")
 def refusal_pdf(code: str):
     """The refusal slip again, for whoever may read the dossier; only for a refused one."""
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == code))
     if dossier is None:
         abort(404)
-    if not dossiers.may_read(current_user, dossier):
-        abort(403)
+    access.require("dossiers.view", dossier)
     event = _refusal(dossier)
     if dossier.status is not DossierStatus.not_accepted or event is None:
         abort(404)

@@ -6,13 +6,14 @@ from flask import render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from qms import authz, clock
+from qms import clock
 from qms.calendar import WorkCalendar
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import DossierStatus
 from qms.reports.register_xlsx import register_workbook
 from qms.services import register as register_service
+from qms.web import access
 from qms.web.dossiers import bp
 from qms.web.dossiers.forms import CHANNEL_LABELS
 
@@ -35,7 +36,7 @@ def _filters():
 
 @bp.get("/register")
 def register():
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     filters, error = _filters()
     page = None
     if filters is not None:
@@ -53,7 +54,7 @@ def register():
 @bp.get("/register.xlsx")
 def register_xlsx():
     """Every matching row, up to MAX_EXPORT_ROWS (the cut is noted in the file)."""
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     filters, error = _filters()
     if error:
         return register()  # the page with the message, not a broken file

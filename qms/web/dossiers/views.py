@@ -8,13 +8,13 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from qms import authz, clock
+from qms import clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Channel, Department, Dossier, EventKind, Procedure
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, calendars, dossiers, notifications, procedures
-from qms.web import flash_form_errors
+from qms.web import access, flash_form_errors
 from qms.web.dossiers import bp
 from qms.web.dossiers.forms import CHANNEL_LABELS, CompleteForm, ReceiveForm, SendBackForm
 
@@ -29,8 +29,7 @@ def _dossier(code: str) -> Dossier:
     dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == code))
     if dossier is None:
         abort(404)
-    if not dossiers.may_read(current_user, dossier):
-        abort(403)
+    access.require("dossiers.view", dossier)
     return dossier
 
 
@@ -43,9 +42,7 @@ def _step_at(dossier: Dossier, position: int):
 
 @bp.route("/receive", methods=["GET", "POST"])
 def receive():
-    authz.require("dossiers.receive")
-    if not current_user.department.is_one_stop:
-        abort(403)
+    access.require("dossiers.receive", current_user.department)
     form = ReceiveForm()
     available = dossiers.receivable_procedures(current_user.department.agency)
     form.procedure_id.choices = [(p.id, f"{p.code} — {p.name}") for p in available]
@@ -89,7 +86,7 @@ def _limit_text(dossier: Dossier) -> str:
 
 @bp.get("/queue")
 def queue():
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     steps = db.session.scalars(dossiers.queue(current_user.department_id)).unique().all()
     now = clock.now()
     # "Due soon" as escalation means it: within the margin of *working* time
@@ -100,7 +97,7 @@ def queue():
 
 @bp.get("/<code>")
 def show(code: str):
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     dossier = _dossier(code)
     step = dossiers.current_step(dossier)
     form = CompleteForm()
@@ -108,7 +105,7 @@ def show(code: str):
         Department.agency_id == dossier.agency_id, Department.active.is_(True))
         .order_by(Department.code)).all()
     form.next_department_id.choices = [(0, "—")] + [(d.id, f"{d.code} — {d.name}") for d in agency_departments]
-    may_complete = step is not None and dossiers.may_complete(current_user, step)
+    may_complete = step is not None and access.can("dossiers.complete_step", step)
     return render_template(
         "dossiers/show.html", dossier=dossier, step=step, form=form, send_back_form=SendBackForm(),
         may_complete=may_complete, may_send_back=may_complete and step.position > 1,
@@ -118,7 +115,7 @@ def show(code: str):
 
 @bp.post("/<code>/steps/<int:position>/complete")
 def complete(code: str, position: int):
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     dossier = _dossier(code)
     step = _step_at(dossier, position)
     form = CompleteForm()
@@ -143,7 +140,7 @@ def complete(code: str, position: int):
 
 @bp.post("/<code>/steps/<int:position>/send-back")
 def send_back(code: str, position: int):
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     dossier = _dossier(code)
     step = _step_at(dossier, position)
     form = SendBackForm()
@@ -164,7 +161,7 @@ def send_back(code: str, position: int):
 @bp.get("/<code>/files/<int:file_id>")
 def download_file(code: str, file_id: int):
     """A file attached to a step, for whoever may read the dossier."""
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     dossier = _dossier(code)
     file = next((f for f in dossier.files if f.id == file_id), None)
     if file is None:
@@ -178,7 +175,7 @@ def download_file(code: str, file_id: int):
 @bp.get("/<code>/control-slip.pdf")
 def control_slip(code: str):
     """Mẫu 06 (Circular 03/2025/TT-VPCP): every hand-over and completion, and which were late."""
-    authz.require("dossiers.work")
+    access.require("dossiers.work")
     dossier = _dossier(code)
     with force_locale("vi"):  # a legal form: Vietnamese whatever the page language
         labels = _timeliness_labels()

@@ -12,11 +12,11 @@ from flask_login import current_user, login_required
 from qms import authz, clock
 from qms.errors import QmsError
 from qms.extensions import db
-from qms.models import CarStatus, CorrectiveAction, Department, Nonconformity, Role, User
+from qms.models import CarStatus, CorrectiveAction, Department, Nonconformity, User
 from qms.models.nonconformities import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
 from qms.services import corrective_actions as cars
-from qms.web import flash_form_errors
+from qms.web import access, flash_form_errors
 from qms.web.quality import bp
 from qms.web.quality.car_forms import (
     WHY_ROWS,
@@ -32,12 +32,11 @@ from qms.web.quality.car_forms import (
 def _car(car_code: str) -> CorrectiveAction:
     """The CAR, for whoever may read it: permission first, then the lookup, then the
     object rule (no hint to the unauthorised whether it exists)."""
-    authz.require("cars.view")
+    access.require("cars.view")
     car = db.session.scalar(sa.select(CorrectiveAction).where(CorrectiveAction.code == car_code))
     if car is None:
         abort(404)
-    if not cars.may_read(current_user, car):
-        abort(403)
+    access.require("cars.view", car)
     return car
 
 
@@ -75,7 +74,7 @@ def _user_label(user: User) -> str:
 @bp.get("/cars")
 @login_required
 def car_list():
-    authz.require("cars.view")
+    access.require("cars.view")
     now = clock.now()
     status_value = (request.args.get("status") or "").strip()
     department_id = request.args.get("department", type=int) or None
@@ -90,13 +89,13 @@ def car_list():
     departments = db.session.scalars(sa.select(Department).where(Department.active.is_(True))
                                      .order_by(Department.code)).all()
     open_form, answerable, owners = None, [], []
-    if authz.can("cars.manage"):
+    if access.can("cars.manage"):
         open_form = OpenForm()
         answerable = db.session.scalars(cars.answerable_nonconformities(
             current_user, department_id=department_id)).all()
-        heads_of = department_id if current_user.has_role(Role.quality_officer) else current_user.department_id
+        heads_of = department_id if access.can("cars.manage_any") else current_user.department_id
         owners = db.session.scalars(cars.department_heads(heads_of)).all()
-        if current_user.has_role(Role.department_head):
+        if access.can("cars.own"):
             open_form.owner_id.data = current_user.id
     return render_template(
         "quality/car_list.html", rows=rows, statuses=list(CarStatus), labels=cars.STATUS_LABELS,
@@ -108,7 +107,7 @@ def car_list():
 @bp.post("/cars")
 @login_required
 def car_open():
-    authz.require("cars.manage")
+    access.require("cars.manage")
     form = OpenForm()
     if not form.validate_on_submit():
         flash_form_errors(form)
@@ -173,7 +172,7 @@ def car_show(car_code: str):
     addable = (db.session.scalars(cars.answerable_nonconformities(
         current_user, department_id=car.department_id)).all() if add_form else [])
     item_forms = {item.position: CompleteItemForm(prefix=f"item{item.position}") for item in car.items
-                  if item.done_at is None and "complete" in actions and cars.may_complete(current_user, item)}
+                  if item.done_at is None and "complete" in actions and access.can("cars.complete_item", item)}
     return render_template(
         "quality/car_show.html", car=car, actions=actions, labels=cars.STATUS_LABELS,
         nc_labels=NC_STATUS_LABELS, severity_labels=SEVERITY_LABELS,
@@ -269,7 +268,9 @@ def car_report(car_code: str):
     signatures); the CAR page is its plain HTML view."""
     car = _car(car_code)
     now = clock.now()
-    quality_officer = car.created_by if car.created_by and car.created_by.has_role(Role.quality_officer) else None
+    # The quality officer who opened it signs the report (whether active today or not).
+    quality_officer = (car.created_by if car.created_by
+                       and authz.grants(car.created_by.roles, "cars.manage_any") else None)
     data = render_pdf("pdf/car_report.html", car=car, measurement=_shown_measurement(car, now),
                       labels=cars.STATUS_LABELS, nc_labels=NC_STATUS_LABELS,
                       severity_labels=SEVERITY_LABELS, quality_officer=quality_officer, now=now)

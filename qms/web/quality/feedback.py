@@ -12,15 +12,15 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from qms import authz, clock
+from qms import clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Department, Feedback, FeedbackKind, FeedbackStatus, Severity, User
 from qms.models.nonconformities import SEVERITY_LABELS
-from qms.services import documents, iso_clauses, nonconformities
+from qms.services import documents, iso_clauses
 from qms.services import feedback as feedback_service
 from qms.services.sqltime import TZ
-from qms.web import flash_form_errors
+from qms.web import access, flash_form_errors
 from qms.web.quality import bp
 
 
@@ -78,19 +78,18 @@ def _forms(feedback: Feedback) -> tuple[AssignForm, RespondForm, FeedbackNcForm]
 def _feedback(feedback_code: str) -> Feedback:
     """The feedback by its code: 403 without the permission (before looking), 404 if none,
     403 if the user does not handle it."""
-    authz.require("feedback.view")
+    access.require("feedback.view")
     item = db.session.scalar(sa.select(Feedback).where(Feedback.code == feedback_code.strip().upper()))
     if item is None:
         abort(404)
-    if not feedback_service.may_read(current_user, item):
-        abort(403)
+    access.require("feedback.view", item)
     return item
 
 
 @bp.get("/feedback")
 @login_required
 def feedback_list():
-    authz.require("feedback.view")
+    access.require("feedback.view")
     now = clock.now()
     status = request.args.get("status") or None
     if status not in (None, *feedback_service.FILTER_STATUSES):
@@ -103,7 +102,7 @@ def feedback_list():
     agency = current_user.department.agency
     year_start = datetime.combine(documents.local_date(now).replace(month=1, day=1), time.min, tzinfo=TZ)
     figures = satisfaction = None
-    if current_user.has_role(*feedback_service.OVERSIGHT):
+    if access.can("feedback.read_all"):
         figures = feedback_service.figures(agency, since=year_start, until=now, now=now)
         satisfaction = feedback_service.satisfaction(agency, since=year_start, until=now)
     return render_template("quality/feedback_list.html", page=page, now=now, status=status,
@@ -127,10 +126,10 @@ def feedback_show(feedback_code: str):
     return render_template(
         "quality/feedback_show.html", feedback=item, now=clock.now(),
         assign_form=assign_form, respond_form=respond_form, nc_form=nc_form,
-        may_assign=not answered and feedback_service.may_assign(current_user, item),
-        may_respond=not answered and feedback_service.may_respond(current_user, item),
+        may_assign=not answered and access.can("feedback.assign", item),
+        may_respond=not answered and access.can("feedback.respond", item),
         nonconformity=feedback_service.nonconformity_of(item),
-        may_raise=current_user.has_role(*nonconformities.RAISERS),
+        may_raise=access.can("nonconformities.raise"),
         kind_labels=feedback_service.KIND_LABELS, status_labels=feedback_service.STATUS_LABELS,
         is_overdue=feedback_service.is_overdue, answered_late=feedback_service.answered_late,
         clause_label=iso_clauses.label)

@@ -17,13 +17,14 @@ from werkzeug.routing import BuildError
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from qms import authz, clock
+from qms import clock
 from qms.errors import QmsError, ValidationError
 from qms.extensions import db
 from qms.models import Department, Dossier, NcSource, NcStatus, Nonconformity, Severity
 from qms.models.nonconformities import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.services import iso_clauses, nonconformities
 from qms.text import parse_choice, parse_date
+from qms.web import access
 from qms.web.quality import bp
 
 PER_PAGE = 50
@@ -58,8 +59,7 @@ def _nc(code: str) -> Nonconformity:
     nc = db.session.scalar(sa.select(Nonconformity).where(Nonconformity.code == code))
     if nc is None:
         abort(404)
-    if not nonconformities.may_read(current_user, nc):
-        abort(403)
+    access.require("nonconformities.view", nc)
     return nc
 
 
@@ -133,7 +133,7 @@ def _departments() -> list[Department]:
 @bp.get("/nonconformities")
 @login_required
 def nc_register():
-    authz.require("nonconformities.view")
+    access.require("nonconformities.view")
     args = {key: value for key, value in request.args.items()
             if key in ("department", "status", "source", "clause", "from", "to") and value}
     page, error = None, None
@@ -149,7 +149,7 @@ def nc_register():
             selectinload(Nonconformity.feedback), selectinload(Nonconformity.review),
             selectinload(Nonconformity.corrective_action))
         page = db.paginate(query, per_page=PER_PAGE, error_out=False)
-    reads_all = current_user.has_role(*nonconformities.READ_ALL)
+    reads_all = access.can("nonconformities.read_all")
     return render_template(
         "quality/nc_register.html", page=page, error=error, args=args, values=request.args,
         departments=_departments() if reads_all else [current_user.department],
@@ -161,7 +161,7 @@ def nc_register():
 @bp.route("/nonconformities/new", methods=["GET", "POST"])
 @login_required
 def nc_new():
-    authz.require("nonconformities.raise")
+    access.require("nonconformities.raise")
     form = RaiseForm()
     departments = _departments()
     form.department_id.choices = [(0, "—")] + [(d.id, f"{d.code} — {d.name}") for d in departments]
@@ -198,10 +198,10 @@ def nc_new():
 @bp.get("/nonconformities/<nc_code>")
 @login_required
 def nc_show(nc_code: str):
-    authz.require("nonconformities.view")
+    access.require("nonconformities.view")
     nc = _nc(nc_code)
     sources, _target = nonconformities.TRANSITIONS["reject"]
-    may_reject = authz.can("nonconformities.manage") and nc.status in sources
+    may_reject = access.can("nonconformities.manage") and nc.status in sources
     return render_template(
         "quality/nc_show.html", nc=nc, history=nonconformities.status_history(nc),
         clause=iso_clauses.get(nc.clause), origins=origin_links(nc), car=car_link(nc),
@@ -212,7 +212,7 @@ def nc_show(nc_code: str):
 @bp.post("/nonconformities/<nc_code>/reject")
 @login_required
 def nc_reject(nc_code: str):
-    authz.require("nonconformities.manage")
+    access.require("nonconformities.manage")
     nc = _nc(nc_code)
     form = RejectForm()
     if not form.validate_on_submit():

@@ -20,7 +20,6 @@ from qms.models import (
     Department,
     ManagementReview,
     ReviewAction,
-    Role,
     SatisfactionLevel,
     Severity,
     User,
@@ -29,7 +28,7 @@ from qms.models.nonconformities import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVER
 from qms.services import audits, corrective_actions, documents, iso_clauses
 from qms.services import feedback as feedback_service
 from qms.services import management_reviews as reviews
-from qms.web import flash_form_errors
+from qms.web import access, flash_form_errors
 from qms.web.reviews import bp
 
 
@@ -91,12 +90,11 @@ def _staff(agency_id: int) -> list[User]:
 
 def _review(review_id: int) -> ManagementReview:
     """403 without the permission (before looking), 404 if none, 403 if not the user's."""
-    authz.require("reviews.view")
+    access.require("reviews.view")
     review = db.session.get(ManagementReview, review_id)
     if review is None:
         abort(404)
-    if not reviews.may_read(current_user, review):
-        abort(403)
+    access.require("reviews.view", review)
     return review
 
 
@@ -122,19 +120,19 @@ def _forms(review: ManagementReview) -> dict:
 @bp.get("/management")
 @login_required
 def management_list():
-    authz.require("reviews.view")
+    access.require("reviews.view")
     items = db.session.scalars(reviews.reviews_for(current_user)).all()
     return render_template("reviews/management_list.html", reviews=items,
-                           may_create=reviews.may_manage(current_user))
+                           may_create=access.can("reviews.manage"))
 
 
 @bp.route("/management/new", methods=["GET", "POST"])
 @login_required
 def management_new():
-    authz.require("reviews.manage")
+    access.require("reviews.manage")
     agency = current_user.department.agency
     form = ReviewForm()
-    leaders = [u for u in _staff(agency.id) if u.has_role(Role.leader)]
+    leaders = [u for u in _staff(agency.id) if authz.grants(u.roles, "reviews.chair")]
     form.chair_id.choices = [(0, "—")] + [(u.id, u.full_name) for u in leaders]
     if request.method == "GET":
         today = documents.local_date(clock.now())
@@ -168,7 +166,7 @@ def management_show(review_id: int):
     gathered = (review.inputs or {}).get("gathered_at")
     return render_template(
         "reviews/management_show.html", review=review, inputs=review.inputs or {}, forms=_forms(review),
-        may_manage=reviews.may_manage(current_user, review) and review.closed_at is None,
+        may_manage=access.can("reviews.manage", review) and review.closed_at is None,
         nonconformities=reviews.nonconformities_of(review), labels=_labels(), now=now,
         is_action_overdue=reviews.is_action_overdue, clause_label=iso_clauses.label,
         gathered_at=datetime.fromisoformat(gathered) if gathered else None)

@@ -16,11 +16,12 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length, Optional
 
-from qms import authz, clock
+from qms import clock
 from qms.errors import NotFound, QmsError
 from qms.extensions import db
 from qms.reports import monthly as report
 from qms.services import monthly_reviews as reviews
+from qms.web import access
 from qms.web.reviews import bp
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -37,14 +38,13 @@ class MonthlyReviewForm(FlaskForm):
 def _department_month(department_code: str, month_text: str):
     """Logged in and allowed to read reviews at all (403 first), then the department and a
     month that has begun (404), then this department's (403)."""
-    authz.require("monthly_reviews.view")
+    access.require("monthly_reviews.view")
     try:
         department = reviews.department_by_code(department_code)
         month = reviews.require_month(month_text, clock.now())
     except NotFound:
         abort(404)
-    if not authz.can("monthly_reviews.view", department):
-        abort(403)
+    access.require("monthly_reviews.view", department)
     return department, month
 
 
@@ -62,14 +62,14 @@ def _paged(items: list, argument: str) -> dict:
 @bp.get("/monthly")
 @login_required
 def monthly_index():
-    authz.require("monthly_reviews.view")
+    access.require("monthly_reviews.view")
     now = clock.now()
     department = current_user.department
     mine = (reviews.department_months(department, now)
-            if authz.can("monthly_reviews.view", department) else [])
+            if access.can("monthly_reviews.view", department) else [])
     overview = reminders = None
     error = None
-    oversight = current_user.has_role(*reviews.OVERSIGHT)
+    oversight = access.can("monthly_reviews.read_all")
     month = reviews.last_ended_month(now)
     if oversight:
         if request.args.get("month"):
@@ -81,7 +81,7 @@ def monthly_index():
         reminders = reviews.reminders(now)
     return render_template("reviews/monthly_index.html", mine=mine, department=department,
                            overview=overview, reminders=reminders, month=month, error=error,
-                           may_write=reviews.may_write(current_user, department),
+                           may_write=access.can("monthly_reviews.sign", department),
                            month_key=reviews.month_key, month_label=reviews.month_label), 400 if error else 200
 
 
@@ -92,7 +92,7 @@ def monthly_show(department_code, month):
     now = clock.now()
     context = report.report_context(department, month, now)
     review = context["review"]
-    may_write = reviews.may_write(current_user, department) and not context["signed"]
+    may_write = access.can("monthly_reviews.sign", department) and not context["signed"]
     form = MonthlyReviewForm()
     if review is not None:
         form.comments.data, form.actions.data = review.comments, review.actions
@@ -105,7 +105,7 @@ def monthly_show(department_code, month):
 
 def _write(department_code: str, month_text: str, action: str):
     department, month = _department_month(department_code, month_text)
-    authz.require("monthly_reviews.sign", department)
+    access.require("monthly_reviews.sign", department)
     form = MonthlyReviewForm()
     target = url_for(".monthly_show", department_code=department.code, month=reviews.month_key(month))
     if not form.validate_on_submit():

@@ -12,12 +12,13 @@ from flask_wtf import FlaskForm
 from wtforms import FloatField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from qms import authz, clock
+from qms import clock
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Agency, Department, ObjectiveComparison, QualityObjective
 from qms.services import documents, metrics
 from qms.services import objectives as service
+from qms.web import access
 from qms.web.reviews import bp
 
 COMPARISONS = {ObjectiveComparison.at_least.value: _l("Tối thiểu (≥)"),
@@ -73,16 +74,16 @@ def _page(year: int, form: ObjectiveForm | None, error: str | None = None, statu
 @bp.get("/objectives")
 @login_required
 def objectives():
-    authz.require("objectives.view")
+    access.require("objectives.view")
     year, error = _year()
-    form = _form(year) if authz.can("objectives.manage") else None
+    form = _form(year) if access.can("objectives.manage") else None
     return _page(year, form, error, 400 if error else 200)
 
 
 @bp.post("/objectives")
 @login_required
 def objective_create():
-    authz.require("objectives.manage")
+    access.require("objectives.manage")
     year = documents.local_date(clock.now()).year
     form = _form(year)
     if form.validate_on_submit():
@@ -107,7 +108,7 @@ def objective_create():
 @bp.post("/objectives/<int:objective_id>/retire")
 @login_required
 def objective_retire(objective_id: int):
-    authz.require("objectives.manage")
+    access.require("objectives.manage")
     objective = db.session.get(QualityObjective, objective_id)
     if objective is None:
         abort(404)
