@@ -209,7 +209,7 @@ def _holds_step(user: User, step: DossierStep) -> bool:
 @_rule("dossiers.act")
 def _holds_dossier(user: User, dossier: Dossier) -> bool:
     """The department holding the current step, and the one-stop office that received it."""
-    step = _current_step(dossier)
+    step = dossier.current_step()
     return user.department_id in {dossier.department_id, step.department_id if step else None}
 
 
@@ -221,12 +221,8 @@ def _received_dossier(user: User, dossier: Dossier) -> bool:
 @_rule("dossiers.apologise")
 def _delays_dossier(user: User, dossier: Dossier) -> bool:
     """The head of the department holding the current step, which causes the delay."""
-    step = _current_step(dossier)
+    step = dossier.current_step()
     return step is not None and user.department_id == step.department_id
-
-
-def _current_step(dossier: Dossier) -> DossierStep | None:
-    return next((s for s in dossier.steps if s.completed_at is None), None)
 
 
 # Nonconformities

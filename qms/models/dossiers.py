@@ -127,6 +127,10 @@ class Dossier(IdMixin, Base):
     def count(self, kind: EventKind) -> int:
         return sum(1 for event in self.events if event.kind is kind)
 
+    def current_step(self) -> DossierStep | None:
+        """The first step not completed yet (None once processing is over)."""
+        return next((s for s in self.steps if s.completed_at is None), None)
+
 
 class DossierStep(IdMixin, Base):
     """One step of one dossier: handed over to a department with a due time, completed by
