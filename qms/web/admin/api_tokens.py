@@ -13,7 +13,7 @@ from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import ApiToken, User
 from qms.services import api_tokens
-from qms.web import flash_form_errors
+from qms.web.actions import flash_form_errors
 from qms.web.admin import bp
 
 

@@ -31,7 +31,7 @@ from qms.models.nonconformities import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, audits, documents, iso_clauses
 from qms.text import nfc
-from qms.web import flash_form_errors
+from qms.web.actions import flash_form_errors
 from qms.web.audits import bp
 from qms.web.audits.forms import (
     ActionForm,

@@ -20,7 +20,7 @@ from qms.extensions import db
 from qms.models import Dossier, DossierEvent, EventKind, SupplementRule
 from qms.reports.pdf import render_pdf
 from qms.services import dossiers
-from qms.web import flash_form_errors
+from qms.web.actions import flash_form_errors
 from qms.web.dossiers import bp
 from qms.web.dossiers.event_forms import EVENT_LABELS, FORMS, form_for
 from qms.web.dossiers.views import _dossier

@@ -14,7 +14,7 @@ from qms.extensions import db
 from qms.models import Channel, Department, Dossier, EventKind, Procedure
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, calendars, dossiers, notifications, procedures
-from qms.web import flash_form_errors
+from qms.web.actions import flash_form_errors
 from qms.web.dossiers import bp
 from qms.web.dossiers.forms import CHANNEL_LABELS, CompleteForm, ReceiveForm, SendBackForm
 

@@ -16,7 +16,7 @@ from qms.models import CarStatus, CorrectiveAction, Department, Nonconformity, R
 from qms.models.nonconformities import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
 from qms.services import corrective_actions as cars
-from qms.web import flash_form_errors
+from qms.web.actions import flash_form_errors
 from qms.web.quality import bp
 from qms.web.quality.car_forms import (
     WHY_ROWS,

@@ -20,7 +20,7 @@ from qms.models.nonconformities import SEVERITY_LABELS
 from qms.services import documents, iso_clauses, nonconformities
 from qms.services import feedback as feedback_service
 from qms.services.sqltime import TZ
-from qms.web import flash_form_errors
+from qms.web.actions import flash_form_errors
 from qms.web.quality import bp
 
 

@@ -29,7 +29,7 @@ from qms.models.nonconformities import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVER
 from qms.services import audits, corrective_actions, documents, iso_clauses
 from qms.services import feedback as feedback_service
 from qms.services import management_reviews as reviews
-from qms.web import flash_form_errors
+from qms.web.actions import flash_form_errors
 from qms.web.reviews import bp
 
 
