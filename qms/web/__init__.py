@@ -1,16 +1,7 @@
-"""Web layer: one blueprint package per area. Views parse input, call one service,
-commit, and render; the rules live in qms.services."""
-from flask import Flask, flash
-
-
-def flash_form_errors(form) -> None:
-    """Each field's validation errors as a flashed message naming the field (the pages
-    that redirect after a POST cannot show them beside the field)."""
-    for field in form:
-        for error in field.errors:
-            if isinstance(error, dict | list):  # nested rows report their own fields
-                continue
-            flash(f"{field.label.text}: {error}", "danger")
+"""Web layer: one blueprint package per area. Views parse input, check access, call one
+service through qms.web.actions.act (which commits once, or rolls back and says why), and
+redirect or render; the rules live in qms.services."""
+from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,6 +1,6 @@
 """API tokens of integration accounts: issue (the plaintext shown once), list, revoke."""
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, url_for
+from flask import redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -9,11 +9,11 @@ from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from qms import clock
-from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import ApiToken, User
 from qms.services import api_tokens
-from qms.web import access, flash_form_errors
+from qms.web import access
+from qms.web.actions import act, flash_form_errors
 from qms.web.admin import bp
 
 
@@ -54,22 +54,16 @@ def api_tokens_list():
 def api_token_issue():
     access.require("api_tokens.manage")
     form = ApiTokenForm()
-    if form.validate_on_submit():
-        user = db.get_or_404(User, form.user_id.data)
-        try:
-            token, plaintext = api_tokens.issue_token(user, name=form.name.data,
-                                                      actor=current_user, now=clock.now())
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(_("Đã cấp mã truy cập cho %(u)s. Hãy sao chép ngay: mã chỉ hiện một lần.",
-                    u=user.username), "success")
-            # Rendered, not redirected: the plaintext exists only in this response.
-            return _page(ApiTokenForm(formdata=None), plaintext=plaintext, issued=token)
-    else:
+    if not form.validate_on_submit():
         flash_form_errors(form)
+        return _page(form)
+    user = db.get_or_404(User, form.user_id.data)
+    issued = act(lambda: api_tokens.issue_token(user, name=form.name.data, actor=current_user, now=clock.now()),
+                 _("Đã cấp mã truy cập cho %(u)s. Hãy sao chép ngay: mã chỉ hiện một lần.", u=user.username))
+    if issued:
+        token, plaintext = issued.value
+        # Rendered, not redirected: the plaintext exists only in this response.
+        return _page(ApiTokenForm(formdata=None), plaintext=plaintext, issued=token)
     return _page(form)
 
 
@@ -77,14 +71,7 @@ def api_token_issue():
 def api_token_revoke(token_id: int):
     access.require("api_tokens.manage")  # before the lookup: no hint which ids exist
     token = db.get_or_404(ApiToken, token_id)
-    if RevokeTokenForm().validate_on_submit():
-        try:
-            api_tokens.revoke(token, actor=current_user, now=clock.now())
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(_("Đã thu hồi mã truy cập %(p)s của %(u)s.", p=token.prefix,
-                    u=token.user.username), "success")
+    act(lambda: api_tokens.revoke(token, actor=current_user, now=clock.now()),
+        _("Đã thu hồi mã truy cập %(p)s của %(u)s.", p=token.prefix, u=token.user.username),
+        form=RevokeTokenForm())
     return redirect(url_for(".api_tokens_list"))

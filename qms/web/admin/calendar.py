@@ -3,17 +3,17 @@ from datetime import date
 
 import holidays
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from qms import clock
-from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Agency, CalendarOverride, DayKind
 from qms.services import calendars
 from qms.services.documents import local_date
 from qms.web import access
+from qms.web.actions import act
 from qms.web.admin import bp
 from qms.web.admin.forms import ActivationForm, OverrideForm, WorkingHoursForm
 
@@ -46,15 +46,9 @@ def calendar_hours(agency_id: int):
     access.require("calendar.manage")
     agency = db.get_or_404(Agency, agency_id)
     form = WorkingHoursForm()
-    if form.validate_on_submit():
-        try:
-            calendars.set_working_hours(agency, form.working_hours.data, actor=current_user)
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(_("Đã lưu giờ làm việc của %(a)s.", a=agency.name), "success")
+    if form.validate_on_submit():  # an invalid value is ignored without a message, as it always was
+        act(lambda: calendars.set_working_hours(agency, form.working_hours.data, actor=current_user),
+            _("Đã lưu giờ làm việc của %(a)s.", a=agency.name))
     return redirect(url_for(".calendar", agency=agency_id))
 
 
@@ -63,20 +57,10 @@ def calendar_override_add(agency_id: int):
     access.require("calendar.manage")
     agency = db.get_or_404(Agency, agency_id)
     form = OverrideForm()
-    if form.validate_on_submit():
-        try:
-            calendars.add_override(agency, day=form.day.data, kind=DayKind(form.kind.data),
-                                   reason=form.reason.data, actor=current_user)
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(_("Đã thêm ngày %(d)s.", d=form.day.data.strftime("%d/%m/%Y")), "success")
-    else:
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error, "danger")
+    act(lambda: calendars.add_override(agency, day=form.day.data, kind=DayKind(form.kind.data),
+                                       reason=form.reason.data, actor=current_user),
+        lambda _override: _("Đã thêm ngày %(d)s.", d=form.day.data.strftime("%d/%m/%Y")),
+        form=form, field_names=False)
     return redirect(url_for(".calendar", agency=agency_id,
                             year=form.day.data.year if form.day.data else None))
 
@@ -85,8 +69,6 @@ def calendar_override_add(agency_id: int):
 def calendar_override_deactivate(override_id: int):
     access.require("calendar.manage")
     override = db.get_or_404(CalendarOverride, override_id)
-    if ActivationForm().validate_on_submit():
-        calendars.deactivate_override(override, actor=current_user)
-        db.session.commit()
-        flash(_("Đã bỏ quyết định ngày %(d)s.", d=override.day.strftime("%d/%m/%Y")), "success")
+    act(lambda: calendars.deactivate_override(override, actor=current_user),
+        _("Đã bỏ quyết định ngày %(d)s.", d=override.day.strftime("%d/%m/%Y")), form=ActivationForm())
     return redirect(url_for(".calendar", agency=override.agency_id, year=override.day.year))

@@ -1,26 +1,15 @@
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Agency, AgencyLevel, Department, Field
 from qms.services import org
 from qms.web import access
+from qms.web.actions import act
 from qms.web.admin import bp
 from qms.web.admin.forms import LEVEL_LABELS, AgencyForm, DepartmentForm, FieldForm
-
-
-def _saved(message: str, endpoint: str):
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for(endpoint))
-
-
-def _refused(error: QmsError) -> None:
-    db.session.rollback()
-    flash(error.message, "danger")
 
 
 # --- agencies ---------------------------------------------------------------------------
@@ -44,17 +33,15 @@ def agency_form(agency_id: int | None = None):
         form.parent_id.data = agency.parent_id or 0
         form.successor_id.data = agency.successor_id or 0
     if form.validate_on_submit():
-        try:
-            saved = org.save_agency(
-                agency, actor=current_user, code=form.code.data, name=form.name.data,
-                level=AgencyLevel(form.level.data),
-                parent=db.session.get(Agency, form.parent_id.data) if form.parent_id.data else None,
-                effective_from=form.effective_from.data, effective_to=form.effective_to.data,
-                successor=db.session.get(Agency, form.successor_id.data) if form.successor_id.data else None)
-        except QmsError as error:
-            _refused(error)
-        else:
-            return _saved(_("Đã lưu cơ quan %(c)s.", c=saved.code), ".agencies")
+        saved = act(lambda: org.save_agency(
+            agency, actor=current_user, code=form.code.data, name=form.name.data,
+            level=AgencyLevel(form.level.data),
+            parent=db.session.get(Agency, form.parent_id.data) if form.parent_id.data else None,
+            effective_from=form.effective_from.data, effective_to=form.effective_to.data,
+            successor=db.session.get(Agency, form.successor_id.data) if form.successor_id.data else None),
+            lambda record: _("Đã lưu cơ quan %(c)s.", c=record.code))
+        if saved:
+            return redirect(url_for(".agencies"))
     return render_template("admin/org_form.html", form=form, record=agency,
                            title=_("Cơ quan, đơn vị"), back=url_for(".agencies"))
 
@@ -77,15 +64,13 @@ def department_form(department_id: int | None = None):
         access.require("org.view")
     form = DepartmentForm(obj=department)
     if form.validate_on_submit():
-        try:
-            saved = org.save_department(
-                department, actor=current_user, code=form.code.data, name=form.name.data,
-                agency=db.get_or_404(Agency, form.agency_id.data),
-                is_one_stop=form.is_one_stop.data, active=form.active.data)
-        except QmsError as error:
-            _refused(error)
-        else:
-            return _saved(_("Đã lưu phòng ban %(c)s.", c=saved.code), ".departments")
+        saved = act(lambda: org.save_department(
+            department, actor=current_user, code=form.code.data, name=form.name.data,
+            agency=db.get_or_404(Agency, form.agency_id.data),
+            is_one_stop=form.is_one_stop.data, active=form.active.data),
+            lambda record: _("Đã lưu phòng ban %(c)s.", c=record.code))
+        if saved:
+            return redirect(url_for(".departments"))
     return render_template("admin/org_form.html", form=form, record=department,
                            title=_("Phòng ban"), back=url_for(".departments"))
 
@@ -108,12 +93,10 @@ def field_form(field_id: int | None = None):
         access.require("org.view")
     form = FieldForm(obj=field)
     if form.validate_on_submit():
-        try:
-            saved = org.save_field(field, actor=current_user, code=form.code.data,
-                                   name=form.name.data, active=form.active.data)
-        except QmsError as error:
-            _refused(error)
-        else:
-            return _saved(_("Đã lưu lĩnh vực %(c)s.", c=saved.code), ".fields")
+        saved = act(lambda: org.save_field(field, actor=current_user, code=form.code.data,
+                                           name=form.name.data, active=form.active.data),
+                    lambda record: _("Đã lưu lĩnh vực %(c)s.", c=record.code))
+        if saved:
+            return redirect(url_for(".fields"))
     return render_template("admin/org_form.html", form=form, record=field,
                            title=_("Lĩnh vực"), back=url_for(".fields"))

@@ -1,5 +1,5 @@
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -8,6 +8,7 @@ from qms.extensions import db
 from qms.models import Department, Role, User
 from qms.services import accounts
 from qms.web import access
+from qms.web.actions import act
 from qms.web.admin import bp
 from qms.web.admin.forms import ActivationForm, UserForm
 
@@ -40,19 +41,15 @@ def user_new():
     access.require("users.manage")
     form = UserForm()
     if form.validate_on_submit():
-        try:
+        def create() -> User:
             if not form.password.data:
                 raise QmsError(_("Nhập mật khẩu ban đầu cho người dùng mới."))
-            user = accounts.create_user(
+            return accounts.create_user(
                 actor=current_user, username=form.username.data, full_name=form.full_name.data,
                 password=form.password.data, email=form.email.data, roles=_roles(form),
                 department=db.get_or_404(Department, form.department_id.data))
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(_("Đã tạo người dùng %(u)s.", u=user.username), "success")
+
+        if act(create, lambda user: _("Đã tạo người dùng %(u)s.", u=user.username)):
             return redirect(url_for(".users"))
     return render_template("admin/user_form.html", form=form, user=None)
 
@@ -67,18 +64,14 @@ def user_edit(user_id: int):
     if request.method == "GET":
         form.roles.data = [r.value for r in user.roles]
     if form.validate_on_submit():
-        try:
+        def save() -> None:
             accounts.update_user(user, actor=current_user, full_name=form.full_name.data,
                                  email=form.email.data, roles=_roles(form),
                                  department=db.get_or_404(Department, form.department_id.data))
             if form.password.data:
                 accounts.change_password(user, actor=current_user, new_password=form.password.data)
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(_("Đã lưu người dùng %(u)s.", u=user.username), "success")
+
+        if act(save, _("Đã lưu người dùng %(u)s.", u=user.username)):
             return redirect(url_for(".users"))
     form.username.data = user.username
     return render_template("admin/user_form.html", form=form, user=user,
@@ -90,16 +83,9 @@ def user_set_active(user_id: int):
     access.require("users.manage")  # before the lookup: no hint which user ids exist
     user = db.get_or_404(User, user_id)
     access.require("users.manage", user)
-    if ActivationForm().validate_on_submit():
-        active = request.form.get("active") == "1"
-        try:
-            accounts.set_active(user, active, actor=current_user)
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(_("Đã mở khoá %(u)s.", u=user.username) if active
-                  else _("Đã khoá %(u)s; các phiên đăng nhập của họ đã kết thúc.", u=user.username),
-                  "success")
+    active = request.form.get("active") == "1"
+    act(lambda: accounts.set_active(user, active, actor=current_user),
+        _("Đã mở khoá %(u)s.", u=user.username) if active
+        else _("Đã khoá %(u)s; các phiên đăng nhập của họ đã kết thúc.", u=user.username),
+        form=ActivationForm())
     return redirect(url_for(".users"))

@@ -13,7 +13,6 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
 from qms import clock
-from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import (
     Agency,
@@ -31,7 +30,8 @@ from qms.models.nonconformities import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, audits, documents, iso_clauses
 from qms.text import nfc
-from qms.web import access, flash_form_errors
+from qms.web import access
+from qms.web.actions import act
 from qms.web.audits import bp
 from qms.web.audits.forms import (
     ActionForm,
@@ -54,17 +54,6 @@ def _require_login():
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def _me() -> User:
-    return current_user._get_current_object()
-
-
-def _refused(error: QmsError) -> None:
-    db.session.rollback()
-    flash(error.message, "danger")
-
-
-
-
 def _programme(programme_id: int) -> AuditProgramme:
     return db.get_or_404(AuditProgramme, programme_id)
 
@@ -112,8 +101,7 @@ def index():
     if year not in years:
         year = None
     programmes = db.session.scalars(audits.programmes(year)).all()
-    me = _me()
-    rows = [(p, audits.visible_audits(me, p)) for p in programmes]
+    rows = [(p, audits.visible_audits(current_user, p)) for p in programmes]
     return render_template("audits/index.html", rows=rows, years=years, year=year,
                            status_labels=audits.STATUS_LABELS)
 
@@ -121,24 +109,19 @@ def index():
 @bp.route("/programmes/new", methods=["GET", "POST"])
 def programme_new():
     access.require("audits.manage")
-    me = _me()
     form = ProgrammeForm()
     form.agency_id.choices = [(a.id, f"{a.code} — {a.name}")
                               for a in db.session.scalars(sa.select(Agency).order_by(Agency.code))]
     if request.method == "GET":
-        form.agency_id.data = me.department.agency_id
+        form.agency_id.data = current_user.department.agency_id
         form.year.data = documents.local_date(clock.now()).year
     if form.validate_on_submit():
-        try:
-            programme = audits.create_programme(
-                db.session.get(Agency, form.agency_id.data), year=form.year.data, title=form.title.data,
-                objectives=form.objectives.data or "", actor=me, now=clock.now())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Đã lập chương trình đánh giá nội bộ năm %(y)d.", y=programme.year), "success")
-            return redirect(url_for(".programme", programme_id=programme.id))
+        created = act(lambda: audits.create_programme(
+            db.session.get(Agency, form.agency_id.data), year=form.year.data, title=form.title.data,
+            objectives=form.objectives.data or "", actor=current_user, now=clock.now()),
+            lambda programme: _("Đã lập chương trình đánh giá nội bộ năm %(y)d.", y=programme.year))
+        if created:
+            return redirect(url_for(".programme", programme_id=created.value.id))
     return render_template("audits/programme_form.html", form=form)
 
 
@@ -147,7 +130,7 @@ def programme(programme_id: int):
     access.require("audits.view")
     programme_ = _programme(programme_id)
     return render_template("audits/programme.html", programme=programme_,
-                           audits=audits.visible_audits(_me(), programme_),
+                           audits=audits.visible_audits(current_user, programme_),
                            status_labels=audits.STATUS_LABELS)
 
 
@@ -155,7 +138,7 @@ def programme(programme_id: int):
 def _audit_form(programme_: AuditProgramme, audit_: Audit | None = None) -> AuditForm:
     """The planning form; for an auditor who is not a quality officer the lead auditor is
     fixed to themselves."""
-    me = _me()
+    me = current_user
     departments = audits.auditable_departments(programme_)
     if audit_ is not None:  # keep a department made inactive since, so the form can show it
         departments += [d for d in audit_.departments if d not in departments]
@@ -183,15 +166,12 @@ def plan(programme_id: int):
     form = _audit_form(programme_)
     error = None
     if form.validate_on_submit():
-        try:
-            audit_ = audits.plan_audit(programme_, **_scope_values(form), actor=_me(), now=clock.now())
-        except QmsError as refused:
-            db.session.rollback()
-            error = refused.message  # shown on the form, the choices kept
-        else:
-            db.session.commit()
-            flash(_("Đã lập kế hoạch cuộc đánh giá %(c)s.", c=audit_.code), "success")
-            return _to_audit(audit_)
+        planned = act(lambda: audits.plan_audit(programme_, **_scope_values(form), actor=current_user,
+                                                now=clock.now()),
+                      lambda audit_: _("Đã lập kế hoạch cuộc đánh giá %(c)s.", c=audit_.code), refusal=None)
+        if planned:
+            return _to_audit(planned.value)
+        error = planned.error.message  # shown on the form, the choices kept
     return render_template("audits/audit_form.html", form=form, programme=programme_, audit=None,
                            error=error), (422 if error else 200)
 
@@ -201,7 +181,7 @@ def edit(audit_id: int):
     access.require("audits.plan")
     audit_ = _audit(audit_id)
     access.require("audits.edit_plan", audit_)  # an auditor edits only the audits they lead
-    if not audits.may(_me(), "edit", audit_):
+    if not audits.may(current_user, "edit", audit_):
         flash(_("Cuộc đánh giá %(c)s đã bắt đầu: không sửa phạm vi, đoàn đánh giá được nữa.",
                 c=audit_.code), "warning")
         return _to_audit(audit_)
@@ -218,15 +198,11 @@ def edit(audit_id: int):
         form.team.data = [u.id for u in audit_.team]
     error = None
     if form.validate_on_submit():
-        try:
-            audits.update_audit(audit_, **_scope_values(form), actor=_me(), now=clock.now())
-        except QmsError as refused:
-            db.session.rollback()
-            error = refused.message
-        else:
-            db.session.commit()
-            flash(_("Đã lưu kế hoạch cuộc đánh giá %(c)s.", c=audit_.code), "success")
+        saved = act(lambda: audits.update_audit(audit_, **_scope_values(form), actor=current_user, now=clock.now()),
+                    _("Đã lưu kế hoạch cuộc đánh giá %(c)s.", c=audit_.code), refusal=None)
+        if saved:
             return _to_audit(audit_)
+        error = saved.error.message
     return render_template("audits/audit_form.html", form=form, programme=audit_.programme,
                            audit=audit_, error=error), (422 if error else 200)
 
@@ -245,7 +221,7 @@ def _nc_rows(audit_: Audit) -> list[dict]:
 def show(audit_id: int):
     access.require("audits.view")
     audit_ = _audit(audit_id)
-    me = _me()
+    me = current_user
     conduct = audits.may(me, "conduct", audit_)
     answered = sum(1 for item in audit_.items if item.result is not None)
     return render_template(
@@ -266,15 +242,9 @@ def show(audit_id: int):
 def start(audit_id: int):
     access.require("audits.view")
     audit_ = _audit(audit_id)
-    if ActionForm().validate_on_submit():
-        try:
-            audits.start(audit_, actor=_me(), now=clock.now())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Cuộc đánh giá %(c)s đã bắt đầu; danh mục kiểm tra có %(n)d dòng.", c=audit_.code,
-                    n=len(audit_.items)), "success")
+    act(lambda: audits.start(audit_, actor=current_user, now=clock.now()),
+        lambda started: _("Cuộc đánh giá %(c)s đã bắt đầu; danh mục kiểm tra có %(n)d dòng.", c=audit_.code,
+                          n=len(audit_.items)), form=ActionForm())
     return _to_audit(audit_)
 
 
@@ -284,26 +254,18 @@ def answer(audit_id: int, item_id: int):
     audit_ = _audit(audit_id)
     item = _item(audit_, item_id)
     form = AnswerForm()
-    if form.validate_on_submit():
-        try:
-            audits.answer_item(item, result=ChecklistResult(form.result.data), evidence=form.evidence.data or "",
-                               sampled_dossier_codes=audits.parse_codes(form.sampled_dossiers.data),
-                               files=request.files.getlist(form.files.name), actor=_me(), now=clock.now())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Đã ghi kết quả dòng %(p)d.", p=item.position), "success")
-    else:
-        flash_form_errors(form)
+    act(lambda: audits.answer_item(
+        item, result=ChecklistResult(form.result.data), evidence=form.evidence.data or "",
+        sampled_dossier_codes=audits.parse_codes(form.sampled_dossiers.data),
+        files=request.files.getlist(form.files.name), actor=current_user, now=clock.now()),
+        _("Đã ghi kết quả dòng %(p)d.", p=item.position), form=form)
     return _to_audit(audit_, f"item-{item.position}")
 
 
-def _finding_done(finding) -> None:
+def _finding_recorded(finding) -> str:
     if finding.nonconformity is not None:
-        flash(_("Đã ghi nhận phát hiện và sự không phù hợp %(c)s.", c=finding.nonconformity.code), "success")
-    else:
-        flash(_("Đã ghi nhận phát hiện."), "success")
+        return _("Đã ghi nhận phát hiện và sự không phù hợp %(c)s.", c=finding.nonconformity.code)
+    return _("Đã ghi nhận phát hiện.")
 
 
 @bp.post("/<int:audit_id>/findings")
@@ -311,20 +273,12 @@ def finding(audit_id: int):
     access.require("audits.view")
     audit_ = _audit(audit_id)
     form = FindingForm(audit=audit_)
-    if form.validate_on_submit():
-        try:
-            recorded = audits.record_finding(
-                audit_, kind=FindingKind(form.kind.data), clause=form.clause.data or "",
-                department=db.session.get(Department, form.department_id.data) if form.department_id.data else None,
-                procedure=db.session.get(Procedure, form.procedure_id.data) if form.procedure_id.data else None,
-                description=form.description.data, actor=_me(), now=clock.now())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            _finding_done(recorded)
-    else:
-        flash_form_errors(form)
+    act(lambda: audits.record_finding(
+        audit_, kind=FindingKind(form.kind.data), clause=form.clause.data or "",
+        department=db.session.get(Department, form.department_id.data) if form.department_id.data else None,
+        procedure=db.session.get(Procedure, form.procedure_id.data) if form.procedure_id.data else None,
+        description=form.description.data, actor=current_user, now=clock.now()),
+        _finding_recorded, form=form)
     return _to_audit(audit_, "findings")
 
 
@@ -336,19 +290,11 @@ def item_finding(audit_id: int, item_id: int):
     audit_ = _audit(audit_id)
     item = _item(audit_, item_id)
     form = FindingForm(audit=audit_)
-    if form.validate_on_submit():
-        try:
-            recorded = audits.raise_from_item(
-                item, kind=FindingKind(form.kind.data), description=form.description.data,
-                department=db.session.get(Department, form.department_id.data) if form.department_id.data else None,
-                actor=_me(), now=clock.now())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            _finding_done(recorded)
-    else:
-        flash_form_errors(form)
+    act(lambda: audits.raise_from_item(
+        item, kind=FindingKind(form.kind.data), description=form.description.data,
+        department=db.session.get(Department, form.department_id.data) if form.department_id.data else None,
+        actor=current_user, now=clock.now()),
+        _finding_recorded, form=form)
     return _to_audit(audit_, f"item-{item.position}")
 
 
@@ -357,16 +303,8 @@ def report(audit_id: int):
     access.require("audits.view")
     audit_ = _audit(audit_id)
     form = ReportForm()
-    if form.validate_on_submit():
-        try:
-            audits.report(audit_, summary=form.summary.data, actor=_me(), now=clock.now())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Đã lập báo cáo cuộc đánh giá %(c)s.", c=audit_.code), "success")
-    else:
-        flash_form_errors(form)
+    act(lambda: audits.report(audit_, summary=form.summary.data, actor=current_user, now=clock.now()),
+        _("Đã lập báo cáo cuộc đánh giá %(c)s.", c=audit_.code), form=form)
     return _to_audit(audit_)
 
 
@@ -374,14 +312,8 @@ def report(audit_id: int):
 def close(audit_id: int):
     access.require("audits.view")
     audit_ = _audit(audit_id)
-    if ActionForm().validate_on_submit():
-        try:
-            audits.close(audit_, actor=_me(), now=clock.now())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Đã kết thúc cuộc đánh giá %(c)s.", c=audit_.code), "success")
+    act(lambda: audits.close(audit_, actor=current_user, now=clock.now()),
+        _("Đã kết thúc cuộc đánh giá %(c)s.", c=audit_.code), form=ActionForm())
     return _to_audit(audit_)
 
 

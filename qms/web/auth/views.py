@@ -4,9 +4,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from qms.errors import QmsError
 from qms.extensions import db, limiter
 from qms.services import accounts, audit_log
+from qms.web.actions import act
 from qms.web.auth import bp
 from qms.web.auth.forms import ChangePasswordForm, LoginForm, LogoutForm
 
@@ -40,8 +40,8 @@ def login():
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.username.data, form.password.data)
-        db.session.commit()  # the attempt is on record either way
+        # the attempt is on record either way
+        user = act(lambda: accounts.authenticate(form.username.data, form.password.data)).value
         if user is not None:
             login_user(user, remember=form.remember.data)
             flash(_("Xin chào, %(name)s.", name=user.full_name), "success")
@@ -55,8 +55,7 @@ def login():
 def logout():
     if LogoutForm().validate_on_submit():
         with audit_log.acting_as(current_user._get_current_object()):
-            audit_log.record(db.session, "auth.logout", current_user)
-        db.session.commit()
+            act(lambda: audit_log.record(db.session, "auth.logout", current_user))
         logout_user()
         flash(_("Bạn đã đăng xuất."), "info")
     return redirect(url_for("auth.login"))
@@ -67,16 +66,13 @@ def logout():
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        user = current_user._get_current_object()
-        try:
-            accounts.change_password(user, actor=user, new_password=form.new_password.data,
-                                     current_password=form.current_password.data)
-        except QmsError as error:
-            db.session.rollback()
-            form.new_password.errors.append(error.message)
-        else:
-            db.session.commit()
+        user = current_user._get_current_object()  # login_user below needs the User itself
+        changed = act(lambda: accounts.change_password(user, actor=user, new_password=form.new_password.data,
+                                                       current_password=form.current_password.data),
+                      refusal=None)
+        if changed:
             login_user(user)  # the cookie carries the new session token; other sessions end
             flash(_("Đã đổi mật khẩu. Các phiên đăng nhập khác đã kết thúc."), "success")
             return redirect(url_for("main.index"))
+        form.new_password.errors.append(changed.error.message)
     return render_template("auth/change_password.html", form=form)

@@ -14,7 +14,6 @@ from markupsafe import escape
 from sqlalchemy.orm import selectinload
 
 from qms import clock
-from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import (
     Acknowledgement,
@@ -31,6 +30,7 @@ from qms.reports.pdf import render_pdf
 from qms.services import attachments, documents, dossiers, procedure_files, procedures
 from qms.text import nfc
 from qms.web import access
+from qms.web.actions import act, flash_form_errors
 from qms.web.documents import bp
 from qms.web.documents.forms import (
     IMPORT_OUTCOMES,
@@ -56,10 +56,6 @@ def _require_login():
 
 
 # --- helpers ------------------------------------------------------------------------------
-def _me():
-    return current_user._get_current_object()
-
-
 def _today():
     return documents.local_date(clock.now())
 
@@ -80,17 +76,6 @@ def _version(document: Document, number: int) -> DocumentVersion:
 
 def _procedure(document: Document) -> Procedure | None:
     return db.session.scalar(sa.select(Procedure).where(Procedure.document_id == document.id))
-
-
-def _refused(error: QmsError) -> None:
-    db.session.rollback()
-    flash(error.message, "danger")
-
-
-def _flash_errors(form) -> None:
-    for errors in form.errors.values():
-        for message in errors:
-            flash(message, "danger")
 
 
 def _to_version(version: DocumentVersion):
@@ -125,17 +110,10 @@ def record_review(code: str):
     access.require("documents.manage")
     document = _document(code)
     form = ReviewForm()
-    if form.validate_on_submit():
-        try:
-            documents.record_review(document, actor=_me(), today=_today(), note=form.note.data)
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Đã ghi nhận rà soát định kỳ %(c)s; lần rà soát tới: %(d)s.", c=document.code,
-                    d=document.next_review_due.strftime("%d/%m/%Y")), "success")
-    else:
-        _flash_errors(form)
+    act(lambda: documents.record_review(document, actor=current_user, today=_today(), note=form.note.data),
+        lambda _reviewed: _("Đã ghi nhận rà soát định kỳ %(c)s; lần rà soát tới: %(d)s.", c=document.code,
+                            d=document.next_review_due.strftime("%d/%m/%Y")),
+        form=form, field_names=False)
     return redirect(url_for(".index"))
 
 
@@ -145,7 +123,7 @@ def import_file():
     access.require("documents.manage")
     form = ImportForm()
     if not form.validate_on_submit():
-        _flash_errors(form)
+        flash_form_errors(form, field_names=False)
         return redirect(url_for(".index"))
     upload = form.file.data
     name = attachments.clean_filename(upload.filename)
@@ -157,24 +135,21 @@ def import_file():
     if len(content) > limit:
         flash(_("Tệp nhập lớn hơn %(n)s MB.", n=limit // (1024 * 1024)), "danger")
         return redirect(url_for(".index"))
-    me = _me()
     with tempfile.TemporaryDirectory(prefix="qms-import-") as folder:
         path = Path(folder) / name
         path.write_bytes(content)
-        try:
-            results = procedure_files.import_tree(path, now=clock.now(),
-                                                  default_owner=me.department.code)
-        except procedure_files.FileProblems as error:
-            db.session.rollback()
-            # The problems name the temporary path: show the uploaded name instead.
-            problems = [p.replace(str(path), name) for p in error.problems]
-            return render_template("documents/import_result.html", name=name, results=[],
-                                   problems=problems, outcomes=IMPORT_OUTCOMES)
-        except QmsError as error:
-            _refused(error)
-            return redirect(url_for(".index"))
-    db.session.commit()
-    return render_template("documents/import_result.html", name=name, results=results,
+        imported = act(lambda: procedure_files.import_tree(path, now=clock.now(),
+                                                           default_owner=current_user.department.code),
+                       refusal=None)
+    if isinstance(imported.error, procedure_files.FileProblems):
+        # The problems name the temporary path: show the uploaded name instead.
+        problems = [p.replace(str(path), name) for p in imported.error.problems]
+        return render_template("documents/import_result.html", name=name, results=[],
+                               problems=problems, outcomes=IMPORT_OUTCOMES)
+    if not imported:
+        flash(imported.error.message, "danger")
+        return redirect(url_for(".index"))
+    return render_template("documents/import_result.html", name=name, results=imported.value,
                            problems=[], outcomes=IMPORT_OUTCOMES)
 
 
@@ -182,25 +157,22 @@ def import_file():
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     access.require("documents.manage")
-    me = _me()
     form = DocumentForm()
     if request.method == "GET":
-        form.owner_department_id.data = me.department_id
+        form.owner_department_id.data = current_user.department_id
     if form.validate_on_submit():
-        try:
+        def create() -> DocumentVersion:
             document = documents.create_document(
-                actor=me, code=form.code.data, title=nfc(form.title.data), kind=DocumentKind(form.kind.data),
-                owner=db.get_or_404(Department, form.owner_department_id.data),
+                actor=current_user, code=form.code.data, title=nfc(form.title.data),
+                kind=DocumentKind(form.kind.data), owner=db.get_or_404(Department, form.owner_department_id.data),
                 review_interval_months=form.review_interval_months.data)
-            version = documents.draft_version(document, actor=me, title=document.title,
-                                              body=_text(form.body.data), change_summary="",
-                                              now=clock.now())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Đã tạo tài liệu %(c)s với dự thảo lần 1.", c=document.code), "success")
-            return _to_version(version)
+            return documents.draft_version(document, actor=current_user, title=document.title,
+                                           body=_text(form.body.data), change_summary="", now=clock.now())
+
+        created = act(create, lambda version: _("Đã tạo tài liệu %(c)s với dự thảo lần 1.",
+                                                 c=version.document.code))
+        if created:
+            return _to_version(created.value)
     return render_template("documents/document_form.html", form=form)
 
 
@@ -211,7 +183,7 @@ def show(code: str):
     return render_template(
         "documents/document.html", document=document, procedure=_procedure(document),
         effective=documents.effective_version(document), open_version=documents.open_version(document),
-        can_draft=documents.may(_me(), "draft"), today=_today())
+        can_draft=documents.may(current_user, "draft"), today=_today())
 
 
 # --- drafting -----------------------------------------------------------------------------
@@ -229,17 +201,13 @@ def version_new(code: str):
         form.title.data = base.title if base else document.title
         form.body.data = base.body if base else ""
     if form.validate_on_submit():
-        try:
-            version = documents.draft_version(document, actor=_me(), title=nfc(form.title.data),
-                                              body=_text(form.body.data),
-                                              change_summary=_text(form.change_summary.data),
-                                              now=clock.now())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Đã tạo dự thảo lần %(n)d.", n=version.number), "success")
-            return _to_version(version)
+        drafted = act(lambda: documents.draft_version(document, actor=current_user, title=nfc(form.title.data),
+                                                      body=_text(form.body.data),
+                                                      change_summary=_text(form.change_summary.data),
+                                                      now=clock.now()),
+                      lambda version: _("Đã tạo dự thảo lần %(n)d.", n=version.number))
+        if drafted:
+            return _to_version(drafted.value)
     return render_template("documents/version_form.html", form=form, document=document, version=None,
                            is_process=document.kind is DocumentKind.process)
 
@@ -254,15 +222,10 @@ def version_edit(code: str, number: int):
         return _to_version(version)
     form = VersionForm(obj=version)
     if form.validate_on_submit():
-        try:
-            documents.edit_draft(version, actor=_me(), title=nfc(form.title.data),
-                                 body=_text(form.body.data),
-                                 change_summary=_text(form.change_summary.data))
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Đã lưu dự thảo lần %(n)d.", n=version.number), "success")
+        if act(lambda: documents.edit_draft(version, actor=current_user, title=nfc(form.title.data),
+                                            body=_text(form.body.data),
+                                            change_summary=_text(form.change_summary.data)),
+               _("Đã lưu dự thảo lần %(n)d.", n=version.number)):
             return _to_version(version)
     return render_template("documents/version_form.html", form=form, document=document,
                            version=version, is_process=document.kind is DocumentKind.process)
@@ -274,7 +237,7 @@ def version(code: str, number: int):
     access.require("documents.view")
     document = _document(code)
     version = _version(document, number)
-    me = _me()
+    me = current_user
     pv = procedures.procedure_version_of(version)
     effective = version.status is VersionStatus.effective
     my_ack = db.session.scalar(sa.select(Acknowledgement).where(
@@ -313,23 +276,14 @@ def _move(code: str, number: int, action: str, form, call, message: str):
     document = _document(code)
     version = _version(document, number)
     access.require(documents.permission(action))
-    if form.validate_on_submit():
-        try:
-            call(version)
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(message, "success")
-    else:
-        _flash_errors(form)
+    act(lambda: call(version), message, form=form, field_names=False)
     return _to_version(version)
 
 
 @bp.post("/<code>/versions/<int:number>/submit")
 def submit(code: str, number: int):
     return _move(code, number, "submit", ActionForm(),
-                 lambda v: documents.submit(v, actor=_me(), now=clock.now()),
+                 lambda v: documents.submit(v, actor=current_user, now=clock.now()),
                  _("Đã trình lãnh đạo phê duyệt."))
 
 
@@ -337,7 +291,7 @@ def submit(code: str, number: int):
 def return_for_changes(code: str, number: int):
     form = ReturnForm()
     return _move(code, number, "return", form,
-                 lambda v: documents.return_for_changes(v, actor=_me(), reason=_text(form.reason.data),
+                 lambda v: documents.return_for_changes(v, actor=current_user, reason=_text(form.reason.data),
                                                         now=clock.now()),
                  _("Đã trả lại dự thảo để chỉnh sửa."))
 
@@ -346,7 +300,7 @@ def return_for_changes(code: str, number: int):
 def approve(code: str, number: int):
     form = ApproveForm()
     return _move(code, number, "approve", form,
-                 lambda v: documents.approve(v, actor=_me(), effective_date=form.effective_date.data,
+                 lambda v: documents.approve(v, actor=current_user, effective_date=form.effective_date.data,
                                              now=clock.now()),
                  _("Đã phê duyệt; có hiệu lực từ ngày %(d)s.",
                    d=form.effective_date.data.strftime("%d/%m/%Y") if form.effective_date.data else ""))
@@ -356,7 +310,7 @@ def approve(code: str, number: int):
 def withdraw(code: str, number: int):
     form = WithdrawForm()
     return _move(code, number, "withdraw", form,
-                 lambda v: documents.withdraw(v, actor=_me(), reason=_text(form.reason.data),
+                 lambda v: documents.withdraw(v, actor=current_user, reason=_text(form.reason.data),
                                               now=clock.now()),
                  _("Đã thu hồi phiên bản."))
 
@@ -366,14 +320,8 @@ def acknowledge(code: str, number: int):
     access.require("documents.view")
     document = _document(code)
     version = _version(document, number)
-    if ActionForm().validate_on_submit():
-        try:
-            documents.acknowledge(version, actor=_me(), now=clock.now())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Đã ghi nhận bạn đã đọc và hiểu %(v)s.", v=str(version)), "success")
+    act(lambda: documents.acknowledge(version, actor=current_user, now=clock.now()),
+        _("Đã ghi nhận bạn đã đọc và hiểu %(v)s.", v=str(version)), form=ActionForm())
     return _to_version(version)
 
 
@@ -419,16 +367,8 @@ def attachment_add(code: str, number: int):
     document = _document(code)
     version = _version(document, number)
     form = AttachmentForm()
-    if form.validate_on_submit():
-        try:
-            saved = attachments.save_attachment(version, form.file.data, actor=_me(), now=clock.now())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Đã đính kèm tệp %(f)s.", f=saved.filename), "success")
-    else:
-        _flash_errors(form)
+    act(lambda: attachments.save_attachment(version, form.file.data, actor=current_user, now=clock.now()),
+        lambda saved: _("Đã đính kèm tệp %(f)s.", f=saved.filename), form=form, field_names=False)
     return _to_version(version)
 
 
@@ -444,14 +384,8 @@ def attachment_remove(code: str, number: int, attachment_id: int):
     access.require("documents.manage")
     version = _version(_document(code), number)
     attachment = _attachment(version, attachment_id)
-    if ActionForm().validate_on_submit():
-        try:
-            attachments.remove_attachment(attachment, actor=_me())
-        except QmsError as error:
-            _refused(error)
-        else:
-            db.session.commit()
-            flash(_("Đã gỡ tệp %(f)s khỏi dự thảo.", f=attachment.filename), "success")
+    act(lambda: attachments.remove_attachment(attachment, actor=current_user),
+        _("Đã gỡ tệp %(f)s khỏi dự thảo.", f=attachment.filename), form=ActionForm())
     return _to_version(version)
 
 

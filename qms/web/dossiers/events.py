@@ -8,19 +8,18 @@ The apology's new date is picked as a day and means the close of that working da
 agency's calendar (e.g. 17:00; services.dossiers.promised_time), not a fixed hour."""
 import io
 
-from flask import abort, current_app, flash, redirect, send_file, url_for
+from flask import abort, current_app, redirect, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from qms import clock
-from qms.errors import QmsError
-from qms.extensions import db
 from qms.models import Dossier, DossierEvent, EventKind, SupplementRule
 from qms.reports.pdf import render_pdf
 from qms.services import dossiers
-from qms.web import access, flash_form_errors
+from qms.web import access
+from qms.web.actions import act
 from qms.web.dossiers import bp
 from qms.web.dossiers.event_forms import EVENT_LABELS, FORMS, form_for
 from qms.web.dossiers.views import _dossier
@@ -44,81 +43,82 @@ def _when(moment) -> str:
 
 
 
-
-def _act(code: str, action: str, perform, done) -> object:
-    """The shape of every action: the dossier (404 / 403 as for reading it), the form, one
-    service call, commit and a message, or roll back and show the service's refusal."""
+def _dossier_and_form(code: str, action: str) -> tuple[Dossier, FlaskForm]:
+    """The dossier (404 / 403 as for reading it) and the form of `action`."""
     access.require("dossiers.work")
     dossier = _dossier(code)
-    form = form_for(action) if action in FORMS else FlaskForm()
-    if not form.validate_on_submit():
-        flash_form_errors(form)
-        return redirect(url_for(".show", code=dossier.code))
-    try:
-        event = perform(dossier, form, clock.now())
-    except QmsError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(done(dossier, event), "success")
+    return dossier, (form_for(action) if action in FORMS else FlaskForm())
+
+
+def _to_dossier(dossier: Dossier):
     return redirect(url_for(".show", code=dossier.code))
 
 
 @bp.post("/<code>/supplement/request")
 def request_supplement(code: str):
-    return _act(code, "supplement_request",
-                lambda d, f, now: dossiers.request_supplement(d, actor=current_user, reason=f.reason.data, now=now),
-                lambda d, e: _("Đã yêu cầu bổ sung hồ sơ; thời gian giải quyết tạm dừng. In phiếu yêu cầu bổ sung (Mẫu 02) để gửi người nộp."))
+    dossier, form = _dossier_and_form(code, "supplement_request")
+    act(lambda: dossiers.request_supplement(dossier, actor=current_user, reason=form.reason.data, now=clock.now()),
+        _("Đã yêu cầu bổ sung hồ sơ; thời gian giải quyết tạm dừng. In phiếu yêu cầu bổ sung (Mẫu 02) để gửi người nộp."),
+        form=form)
+    return _to_dossier(dossier)
 
 
 @bp.post("/<code>/supplement/receive")
 def receive_supplement(code: str):
-    return _act(code, "supplement_receive",
-                lambda d, f, now: dossiers.receive_supplement(d, actor=current_user, now=now),
-                lambda d, e: _("Đã nhận hồ sơ bổ sung (%(rule)s); hạn trả kết quả mới: %(due)s.",
-                               rule=RULE_LABELS[d.procedure_version.supplement_rule], due=_when(e.due_after)))
+    dossier, form = _dossier_and_form(code, "supplement_receive")
+    act(lambda: dossiers.receive_supplement(dossier, actor=current_user, now=clock.now()),
+        lambda event: _("Đã nhận hồ sơ bổ sung (%(rule)s); hạn trả kết quả mới: %(due)s.",
+                        rule=RULE_LABELS[dossier.procedure_version.supplement_rule], due=_when(event.due_after)),
+        form=form)
+    return _to_dossier(dossier)
 
 
 @bp.post("/<code>/payment/request")
 def request_payment(code: str):
-    return _act(code, "payment_request",
-                lambda d, f, now: dossiers.request_payment(d, actor=current_user, reason=f.reason.data, now=now),
-                lambda d, e: _("Hồ sơ chờ thực hiện nghĩa vụ tài chính; thời gian giải quyết tạm dừng."))
+    dossier, form = _dossier_and_form(code, "payment_request")
+    act(lambda: dossiers.request_payment(dossier, actor=current_user, reason=form.reason.data, now=clock.now()),
+        _("Hồ sơ chờ thực hiện nghĩa vụ tài chính; thời gian giải quyết tạm dừng."), form=form)
+    return _to_dossier(dossier)
 
 
 @bp.post("/<code>/payment/receive")
 def receive_payment(code: str):
-    return _act(code, "payment_receive",
-                lambda d, f, now: dossiers.receive_payment(d, actor=current_user, now=now),
-                lambda d, e: _("Đã ghi nhận nghĩa vụ tài chính (%(rule)s); hạn trả kết quả mới: %(due)s.",
-                               rule=RULE_LABELS[SupplementRule.pause], due=_when(e.due_after)))
-
-
-def _apologise(dossier: Dossier, form, now) -> DossierEvent:
-    promised_at = dossiers.promised_time(dossier, form.promised_date.data)
-    return dossiers.apologise(dossier, actor=current_user, reason=form.reason.data,
-                              promised_at=promised_at, now=now)
+    dossier, form = _dossier_and_form(code, "payment_receive")
+    act(lambda: dossiers.receive_payment(dossier, actor=current_user, now=clock.now()),
+        lambda event: _("Đã ghi nhận nghĩa vụ tài chính (%(rule)s); hạn trả kết quả mới: %(due)s.",
+                        rule=RULE_LABELS[SupplementRule.pause], due=_when(event.due_after)),
+        form=form)
+    return _to_dossier(dossier)
 
 
 @bp.post("/<code>/apology")
 def apology(code: str):
-    return _act(code, "apology", _apologise,
-                lambda d, e: _("Đã lập phiếu xin lỗi và hẹn lại ngày trả kết quả: %(due)s.", due=_when(e.due_after)))
+    dossier, form = _dossier_and_form(code, "apology")
+
+    def apologise() -> DossierEvent:
+        promised_at = dossiers.promised_time(dossier, form.promised_date.data)
+        return dossiers.apologise(dossier, actor=current_user, reason=form.reason.data,
+                                  promised_at=promised_at, now=clock.now())
+
+    act(apologise, lambda event: _("Đã lập phiếu xin lỗi và hẹn lại ngày trả kết quả: %(due)s.",
+                                   due=_when(event.due_after)), form=form)
+    return _to_dossier(dossier)
 
 
 @bp.post("/<code>/stop")
 def stop(code: str):
-    return _act(code, "stop",
-                lambda d, f, now: dossiers.stop_processing(d, actor=current_user, reason=f.reason.data, now=now),
-                lambda d, e: _("Đã dừng xử lý hồ sơ. In thông báo dừng xử lý (Mẫu 05) để gửi người nộp."))
+    dossier, form = _dossier_and_form(code, "stop")
+    act(lambda: dossiers.stop_processing(dossier, actor=current_user, reason=form.reason.data, now=clock.now()),
+        _("Đã dừng xử lý hồ sơ. In thông báo dừng xử lý (Mẫu 05) để gửi người nộp."), form=form)
+    return _to_dossier(dossier)
 
 
 @bp.post("/<code>/withdraw")
 def withdraw(code: str):
-    return _act(code, "withdraw",
-                lambda d, f, now: dossiers.withdraw(d, actor=current_user, reason=f.reason.data, now=now),
-                lambda d, e: _("Đã ghi nhận việc công dân rút hồ sơ."))
+    dossier, form = _dossier_and_form(code, "withdraw")
+    act(lambda: dossiers.withdraw(dossier, actor=current_user, reason=form.reason.data, now=clock.now()),
+        _("Đã ghi nhận việc công dân rút hồ sơ."), form=form)
+    return _to_dossier(dossier)
 
 
 @bp.get("/<code>/events/<int:event_id>.pdf")

@@ -6,19 +6,19 @@ Both buttons sit on the receiving form (templates/dossiers/receive.html, `formac
 import io
 
 import sqlalchemy as sa
-from flask import abort, flash, render_template, send_file
+from flask import abort, render_template, send_file
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from qms import clock
-from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Channel, Dossier, DossierStatus, EventKind, Procedure
 from qms.reports.pdf import render_pdf
 from qms.services import dossiers
 from qms.web import access
+from qms.web.actions import act
 from qms.web.dossiers import bp
 from qms.web.dossiers.forms import ReceiveForm
 
@@ -63,17 +63,17 @@ def guidance():
     form, available, chosen = _desk_form()
     if not (form.validate_on_submit() and chosen is not None):
         return _form_again(form, available)
-    try:
+
+    def issue() -> bytes:
         slip = dossiers.issue_guidance(actor=current_user, procedure=chosen, now=clock.now(),
                                        missing=form.missing.data, **_applicant(form))
-        data = render_pdf("pdf/guidance.html", slip=slip)
-    except QmsError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        return render_pdf("pdf/guidance.html", slip=slip)
+
+    issued = act(issue)
+    if not issued:
         return _form_again(form, available)
-    db.session.commit()
     # A download: the officer stays on the desk form, with the applicant's details kept.
-    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+    return send_file(io.BytesIO(issued.value), mimetype="application/pdf", as_attachment=True,
                      download_name=f"phieu-huong-dan-bo-sung-{chosen.code}.pdf")
 
 
@@ -83,15 +83,12 @@ def refuse():
     form, available, chosen = _desk_form()
     if not (form.validate_on_submit() and chosen is not None):
         return _form_again(form, available)
-    try:
-        dossier = dossiers.refuse_dossier(actor=current_user, procedure=chosen, now=clock.now(),
-                                          reasons=form.missing.data,
-                                          components=form.components.data, **_applicant(form))
-    except QmsError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+    refused = act(lambda: dossiers.refuse_dossier(actor=current_user, procedure=chosen, now=clock.now(),
+                                                  reasons=form.missing.data,
+                                                  components=form.components.data, **_applicant(form)))
+    if not refused:
         return _form_again(form, available)
-    db.session.commit()
+    dossier = refused.value
     return render_template("dossiers/refused.html", dossier=dossier,
                            reasons=_refusal(dossier).reason.splitlines())
 

@@ -3,18 +3,18 @@ import base64
 import io
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask import abort, current_app, redirect, render_template, send_file, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from qms import clock
-from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Channel, Department, Dossier, EventKind, Procedure
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, calendars, dossiers, notifications, procedures
-from qms.web import access, flash_form_errors
+from qms.web import access
+from qms.web.actions import act
 from qms.web.dossiers import bp
 from qms.web.dossiers.forms import CHANNEL_LABELS, CompleteForm, ReceiveForm, SendBackForm
 
@@ -48,21 +48,17 @@ def receive():
     form.procedure_id.choices = [(p.id, f"{p.code} — {p.name}") for p in available]
     chosen = db.session.get(Procedure, form.procedure_id.data) if form.procedure_id.data else None
     if form.validate_on_submit() and chosen is not None:
-        try:
-            dossier, secret = dossiers.receive_dossier(
-                actor=current_user, procedure=chosen, now=clock.now(),
-                applicant_name=form.applicant_name.data,
-                applicant_id_number=form.applicant_id_number.data or "",
-                applicant_phone=form.applicant_phone.data or "",
-                applicant_address=form.applicant_address.data or "",
-                applicant_email=form.applicant_email.data or "",
-                channel=Channel(form.channel.data), components=form.components.data,
-                return_method=form.return_method.data or "")
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
+        received = act(lambda: dossiers.receive_dossier(
+            actor=current_user, procedure=chosen, now=clock.now(),
+            applicant_name=form.applicant_name.data,
+            applicant_id_number=form.applicant_id_number.data or "",
+            applicant_phone=form.applicant_phone.data or "",
+            applicant_address=form.applicant_address.data or "",
+            applicant_email=form.applicant_email.data or "",
+            channel=Channel(form.channel.data), components=form.components.data,
+            return_method=form.return_method.data or ""))
+        if received:
+            dossier, secret = received.value
             # The lookup secret exists only now: it is shown once and printed on the slip.
             receipt = render_pdf("pdf/receipt.html", dossier=dossier, secret=secret,
                                  components=_components_of(dossier),
@@ -121,20 +117,11 @@ def complete(code: str, position: int):
     form = CompleteForm()
     form.next_department_id.choices = [(0, "—")] + [
         (d.id, d.code) for d in db.session.scalars(sa.select(Department))]
-    if not form.validate_on_submit():
-        flash_form_errors(form)
-    else:
-        try:
-            dossiers.complete_step(
-                step, actor=current_user, now=clock.now(), note=form.note.data or "",
-                result=form.result.data or "", files=form.files.data or (),
-                next_department=db.session.get(Department, form.next_department_id.data or 0))
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(_("Đã hoàn thành bước “%(n)s”.", n=step.name), "success")
+    act(lambda: dossiers.complete_step(
+        step, actor=current_user, now=clock.now(), note=form.note.data or "",
+        result=form.result.data or "", files=form.files.data or (),
+        next_department=db.session.get(Department, form.next_department_id.data or 0)),
+        _("Đã hoàn thành bước “%(n)s”.", n=step.name), form=form)
     return redirect(url_for(".show", code=dossier.code))
 
 
@@ -144,17 +131,8 @@ def send_back(code: str, position: int):
     dossier = _dossier(code)
     step = _step_at(dossier, position)
     form = SendBackForm()
-    if not form.validate_on_submit():
-        flash_form_errors(form)
-    else:
-        try:
-            dossiers.send_back(step, actor=current_user, reason=form.reason.data, now=clock.now())
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(_("Đã chuyển trả bước “%(n)s” về bước trước.", n=step.name), "success")
+    act(lambda: dossiers.send_back(step, actor=current_user, reason=form.reason.data, now=clock.now()),
+        _("Đã chuyển trả bước “%(n)s” về bước trước.", n=step.name), form=form)
     return redirect(url_for(".show", code=dossier.code))
 
 

@@ -11,11 +11,11 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitFie
 from wtforms.validators import DataRequired, Length, Optional
 
 from qms import clock
-from qms.errors import QmsError
 from qms.extensions import db, limiter
 from qms.models import Agency, FeedbackKind, SatisfactionLevel
 from qms.services import documents, dossiers
 from qms.services import feedback as feedback_service
+from qms.web.actions import act
 from qms.web.dossiers.forms import LookupForm
 from qms.web.main import bp
 
@@ -76,18 +76,13 @@ def feedback():
     if form.validate_on_submit():
         if (form.website.data or "").strip():  # a robot: thank it, keep nothing
             return render_template("main/feedback_sent.html", feedback=None)
-        try:
-            item = feedback_service.submit_feedback(
-                agency=db.session.get(Agency, form.agency_id.data), kind=form.kind.data,
-                name=form.name.data, contact=form.contact.data, content=form.content.data,
-                dossier_code=form.dossier_code.data, procedure_code=form.procedure_code.data,
-                now=clock.now())
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            return render_template("main/feedback_sent.html", feedback=item,
+        submitted = act(lambda: feedback_service.submit_feedback(
+            agency=db.session.get(Agency, form.agency_id.data), kind=form.kind.data,
+            name=form.name.data, contact=form.contact.data, content=form.content.data,
+            dossier_code=form.dossier_code.data, procedure_code=form.procedure_code.data,
+            now=clock.now()))
+        if submitted:
+            return render_template("main/feedback_sent.html", feedback=submitted.value,
                                    kind_labels=feedback_service.KIND_LABELS)
     return render_template("main/feedback_form.html", form=form, agencies=agencies)
 
@@ -116,16 +111,10 @@ def rate():
     if found is None:
         return render_template("main/lookup.html", form=lookup_form, dossier=None, not_found=True, step=None)
     if form.validate_on_submit():
-        try:
-            feedback_service.rate_dossier(found, level=form.level.data, comment=form.comment.data,
-                                          now=clock.now())
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "warning")
-        else:
-            db.session.commit()
-            flash(_("Cảm ơn ông/bà đã đánh giá."), "success")
-    else:
+        act(lambda: feedback_service.rate_dossier(found, level=form.level.data, comment=form.comment.data,
+                                                  now=clock.now()),
+            _("Cảm ơn ông/bà đã đánh giá."), refusal="warning")
+    else:  # only the citizen's own fields: the hidden code and secret are not theirs to correct
         for field in (form.level, form.comment):
             for error in field.errors:
                 flash(error, "danger")

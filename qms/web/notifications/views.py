@@ -1,7 +1,6 @@
 from flask import (
     abort,
     current_app,
-    flash,
     g,
     has_request_context,
     redirect,
@@ -16,6 +15,7 @@ from qms import clock
 from qms.errors import NotFound
 from qms.extensions import db
 from qms.services import notifications
+from qms.web.actions import act
 from qms.web.notifications import bp
 
 
@@ -49,15 +49,12 @@ def read(notification_id: int):
         notification = notifications.get_own(notification_id, actor=current_user)
     except NotFound:
         abort(404)  # someone else's, or none: the same answer
-    notifications.mark_read(notification, actor=current_user, now=clock.now())
-    db.session.commit()
+    act(lambda: notifications.mark_read(notification, actor=current_user, now=clock.now()))
     return redirect(notifications.safe_link(notification) or url_for(".index"))
 
 
 @bp.post("/read-all")
 def read_all():
-    count = notifications.mark_all_read(actor=current_user, now=clock.now())
-    db.session.commit()
-    if count:
-        flash(_("Đã đánh dấu %(n)d thông báo là đã đọc.", n=count), "success")
+    act(lambda: notifications.mark_all_read(actor=current_user, now=clock.now()),
+        lambda count: _("Đã đánh dấu %(n)d thông báo là đã đọc.", n=count) if count else None)
     return redirect(url_for(".index", page=request.args.get("page", type=int)))

@@ -10,13 +10,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from qms import authz, clock
-from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import CarStatus, CorrectiveAction, Department, Nonconformity, User
 from qms.models.nonconformities import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
 from qms.services import corrective_actions as cars
-from qms.web import access, flash_form_errors
+from qms.web import access
+from qms.web.actions import act, flash_form_errors
 from qms.web.quality import bp
 from qms.web.quality.car_forms import (
     WHY_ROWS,
@@ -40,26 +40,8 @@ def _car(car_code: str) -> CorrectiveAction:
     return car
 
 
-
-
 def _show(car: CorrectiveAction):
     return redirect(url_for(".car_show", car_code=car.code))
-
-
-def _act(car: CorrectiveAction, form, perform, done: str):
-    """Validate the form, call one service, commit and say so, or roll back and show why."""
-    if not form.validate_on_submit():
-        flash_form_errors(form)
-        return _show(car)
-    try:
-        perform(form, clock.now())
-    except QmsError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(done, "success")
-    return _show(car)
 
 
 def _user(user_id) -> User | None:
@@ -115,17 +97,13 @@ def car_open():
     ids = form.nonconformity_ids.data or []
     ncs = db.session.scalars(sa.select(Nonconformity).where(Nonconformity.id.in_(ids))
                              .order_by(Nonconformity.id)).all() if ids else []
-    try:
-        if len(ncs) != len(set(ids)):
-            abort(404)
-        car = cars.open_car(ncs, owner=_user(form.owner_id.data), actor=current_user, now=clock.now())
-    except QmsError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+    if len(ncs) != len(set(ids)):
+        abort(404)
+    opened = act(lambda: cars.open_car(ncs, owner=_user(form.owner_id.data), actor=current_user, now=clock.now()),
+                 lambda car: _("Đã lập phiếu hành động khắc phục %(c)s.", c=car.code))
+    if not opened:
         return redirect(url_for(".car_list", department=ncs[0].department_id if ncs else None))
-    db.session.commit()
-    flash(_("Đã lập phiếu hành động khắc phục %(c)s.", c=car.code), "success")
-    return _show(car)
+    return _show(opened.value)
 
 
 # --- one CAR --------------------------------------------------------------------------------------
@@ -191,25 +169,27 @@ def car_add(car_code: str):
     car = _car(car_code)
     form = AddForm(prefix="add")
 
-    def perform(form, now):
+    def add():
         ids = form.nonconformity_ids.data or []
         ncs = db.session.scalars(sa.select(Nonconformity).where(Nonconformity.id.in_(ids))).all() if ids else []
         if len(ncs) != len(set(ids)):
             abort(404)
-        cars.add_nonconformities(car, ncs, actor=current_user, now=now)
+        cars.add_nonconformities(car, ncs, actor=current_user, now=clock.now())
 
-    return _act(car, form, perform, _("Đã bổ sung sự không phù hợp vào phiếu."))
+    act(add, _("Đã bổ sung sự không phù hợp vào phiếu."), form=form)
+    return _show(car)
 
 
 @bp.post("/cars/<car_code>/analysis")
 @login_required
 def car_analysis(car_code: str):
     car = _car(car_code)
-    return _act(car, AnalysisForm(prefix="analysis"),
-                lambda f, now: cars.write_analysis(
-                    car, correction=f.correction.data, whys=[entry.data or "" for entry in f.whys],
-                    root_cause=f.root_cause.data, actor=current_user, now=now),
-                _("Đã lưu phân tích nguyên nhân."))
+    form = AnalysisForm(prefix="analysis")
+    act(lambda: cars.write_analysis(
+        car, correction=form.correction.data, whys=[entry.data or "" for entry in form.whys],
+        root_cause=form.root_cause.data, actor=current_user, now=clock.now()),
+        _("Đã lưu phân tích nguyên nhân."), form=form)
+    return _show(car)
 
 
 @bp.post("/cars/<car_code>/plan")
@@ -218,7 +198,7 @@ def car_plan(car_code: str):
     car = _car(car_code)
     form = _plan_form(car)
 
-    def perform(form, now):
+    def plan():
         items = []
         for entry in form.items:
             row = entry.form
@@ -226,9 +206,10 @@ def car_plan(car_code: str):
                 continue  # a blank row
             items.append((row.description.data, _user(row.owner_id.data), row.due_date.data))
         cars.plan(car, items=items, check_date=form.check_date.data, verifier=_user(form.verifier_id.data),
-                  actor=current_user, now=now)
+                  actor=current_user, now=clock.now())
 
-    return _act(car, form, perform, _("Đã lập kế hoạch hành động khắc phục."))
+    act(plan, _("Đã lập kế hoạch hành động khắc phục."), form=form)
+    return _show(car)
 
 
 @bp.post("/cars/<car_code>/items/<int:position>/done")
@@ -238,27 +219,29 @@ def car_item_done(car_code: str, position: int):
     item = next((i for i in car.items if i.position == position), None)
     if item is None:
         abort(404)
-    return _act(car, CompleteItemForm(prefix=f"item{position}"),
-                lambda f, now: cars.complete_item(item, evidence=f.evidence.data, actor=current_user, now=now),
-                _("Đã ghi nhận hoàn thành hành động %(n)d.", n=position))
+    form = CompleteItemForm(prefix=f"item{position}")
+    act(lambda: cars.complete_item(item, evidence=form.evidence.data, actor=current_user, now=clock.now()),
+        _("Đã ghi nhận hoàn thành hành động %(n)d.", n=position), form=form)
+    return _show(car)
 
 
 @bp.post("/cars/<car_code>/verify")
 @login_required
 def car_verify(car_code: str):
     car = _car(car_code)
+    form = VerifyForm(prefix="verify")
 
-    def perform(form, now):
+    def verify():
         verification = cars.verify(car, effective=form.result.data == "effective", note=form.note.data,
-                                   actor=current_user, now=now)
+                                   actor=current_user, now=clock.now())
         if not verification.effective:  # the message below says "closed" only when it is
             flash(_("Hành động khắc phục chưa hiệu quả: phiếu quay lại bước phân tích nguyên nhân."), "warning")
 
     done = _("Đã xác nhận hiệu lực; phiếu và các sự không phù hợp đã đóng.")
-    form = VerifyForm(prefix="verify")
     if form.is_submitted() and form.result.data == "not_effective":
         done = _("Đã ghi nhận kết quả kiểm tra hiệu lực.")
-    return _act(car, form, perform, done)
+    act(verify, done, form=form)
+    return _show(car)
 
 
 @bp.get("/cars/<car_code>/report.pdf")

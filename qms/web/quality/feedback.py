@@ -13,14 +13,14 @@ from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from qms import clock
-from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Department, Feedback, FeedbackKind, FeedbackStatus, Severity, User
 from qms.models.nonconformities import SEVERITY_LABELS
 from qms.services import documents, iso_clauses
 from qms.services import feedback as feedback_service
 from qms.services.sqltime import TZ
-from qms.web import access, flash_form_errors
+from qms.web import access
+from qms.web.actions import act
 from qms.web.quality import bp
 
 
@@ -136,48 +136,40 @@ def feedback_show(feedback_code: str):
 
 
 
-
-def _act(feedback_code: str, form_index: int, perform, done: str):
-    """The shape of every action: the feedback (404 / 403 as for reading it), its form,
-    one service call, commit and a message, or roll back and show the refusal."""
-    item = _feedback(feedback_code)
-    form = _forms(item)[form_index]
-    if not form.validate_on_submit():
-        flash_form_errors(form)
-    else:
-        try:
-            perform(item, form, clock.now())
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(done, "success")
+def _to_feedback(item: Feedback):
     return redirect(url_for(".feedback_show", feedback_code=item.code))
 
 
 @bp.post("/feedback/<feedback_code>/assign")
 @login_required
 def feedback_assign(feedback_code: str):
-    return _act(feedback_code, 0, lambda item, form, now: feedback_service.assign(
+    item = _feedback(feedback_code)
+    form = _forms(item)[0]
+    act(lambda: feedback_service.assign(
         item, department=db.session.get(Department, form.department_id.data or 0),
-        assignee=db.session.get(User, form.assignee_id.data or 0), actor=current_user, now=now),
-        _("Đã phân công xử lý."))
+        assignee=db.session.get(User, form.assignee_id.data or 0), actor=current_user, now=clock.now()),
+        _("Đã phân công xử lý."), form=form)
+    return _to_feedback(item)
 
 
 @bp.post("/feedback/<feedback_code>/respond")
 @login_required
 def feedback_respond(feedback_code: str):
-    return _act(feedback_code, 1, lambda item, form, now: feedback_service.respond(
-        item, response=form.response.data, actor=current_user, now=now),
-        _("Đã ghi nhận nội dung trả lời."))
+    item = _feedback(feedback_code)
+    form = _forms(item)[1]
+    act(lambda: feedback_service.respond(item, response=form.response.data, actor=current_user, now=clock.now()),
+        _("Đã ghi nhận nội dung trả lời."), form=form)
+    return _to_feedback(item)
 
 
 @bp.post("/feedback/<feedback_code>/nonconformity")
 @login_required
 def feedback_raise_nc(feedback_code: str):
-    return _act(feedback_code, 2, lambda item, form, now: feedback_service.raise_nc(
+    item = _feedback(feedback_code)
+    form = _forms(item)[2]
+    act(lambda: feedback_service.raise_nc(
         item, actor=current_user, department=db.session.get(Department, form.department_id.data or 0),
         clause=form.clause.data or "", severity=Severity(form.severity.data),
-        description=form.description.data, now=now),
-        _("Đã ghi nhận sự không phù hợp từ phản ánh."))
+        description=form.description.data, now=clock.now()),
+        _("Đã ghi nhận sự không phù hợp từ phản ánh."), form=form)
+    return _to_feedback(item)

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -25,6 +25,7 @@ from qms.models.nonconformities import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVER
 from qms.services import iso_clauses, nonconformities
 from qms.text import parse_choice, parse_date
 from qms.web import access
+from qms.web.actions import act
 from qms.web.quality import bp
 
 PER_PAGE = 50
@@ -178,19 +179,14 @@ def nc_new():
                 form.dossier_code.errors.append(_("Không có hồ sơ mã “%(c)s”.", c=code[:48]))
                 valid = False
         if valid:
-            try:
-                nc = nonconformities.raise_nonconformity(
-                    actor=current_user, department=db.session.get(Department, form.department_id.data),
-                    description=form.description.data, severity=Severity(form.severity.data),
-                    now=clock.now(), clause=form.clause.data, correction=form.correction.data or "",
-                    dossier=dossier, procedure=dossier.procedure if dossier else None)
-            except QmsError as problem:
-                db.session.rollback()
-                flash(problem.message, "danger")
-            else:
-                db.session.commit()
-                flash(_("Đã ghi nhận sự không phù hợp %(c)s.", c=nc.code), "success")
-                return redirect(url_for(".nc_show", nc_code=nc.code))
+            raised = act(lambda: nonconformities.raise_nonconformity(
+                actor=current_user, department=db.session.get(Department, form.department_id.data),
+                description=form.description.data, severity=Severity(form.severity.data),
+                now=clock.now(), clause=form.clause.data, correction=form.correction.data or "",
+                dossier=dossier, procedure=dossier.procedure if dossier else None),
+                lambda nc: _("Đã ghi nhận sự không phù hợp %(c)s.", c=nc.code))
+            if raised:
+                return redirect(url_for(".nc_show", nc_code=raised.value.code))
     invalid = request.method == "POST" and not valid
     return render_template("quality/nc_form.html", form=form), 400 if invalid else 200
 
@@ -215,18 +211,7 @@ def nc_reject(nc_code: str):
     access.require("nonconformities.manage")
     nc = _nc(nc_code)
     form = RejectForm()
-    if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for message in errors:
-                flash(message, "danger")
-        return redirect(url_for(".nc_show", nc_code=nc.code))
-    try:
-        nonconformities.transition(nc, "reject", actor=current_user, now=clock.now(),
-                                   reason=form.reason.data)
-    except QmsError as problem:
-        db.session.rollback()
-        flash(problem.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("Đã không chấp nhận sự không phù hợp %(c)s.", c=nc.code), "success")
+    act(lambda: nonconformities.transition(nc, "reject", actor=current_user, now=clock.now(),
+                                           reason=form.reason.data),
+        _("Đã không chấp nhận sự không phù hợp %(c)s.", c=nc.code), form=form, field_names=False)
     return redirect(url_for(".nc_show", nc_code=nc.code))

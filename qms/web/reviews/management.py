@@ -5,7 +5,7 @@ services.management_reviews."""
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -14,7 +14,6 @@ from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from qms import authz, clock
-from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import (
     Department,
@@ -28,7 +27,8 @@ from qms.models.nonconformities import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVER
 from qms.services import audits, corrective_actions, documents, iso_clauses
 from qms.services import feedback as feedback_service
 from qms.services import management_reviews as reviews
-from qms.web import access, flash_form_errors
+from qms.web import access
+from qms.web.actions import act
 from qms.web.reviews import bp
 
 
@@ -142,19 +142,14 @@ def management_new():
         form.title.data = _("Xem xét của lãnh đạo năm %(y)s", y=today.year)
     if form.validate_on_submit():
         chair = db.session.get(User, form.chair_id.data or 0)
-        try:
-            review = reviews.create_review(
-                agency=agency, held_on=form.held_on.data, title=form.title.data,
-                period_start=form.period_start.data, period_end=form.period_end.data,
-                chair=chair if chair in leaders else None, attendees=form.attendees.data or "",
-                actor=current_user, now=clock.now())
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(_("Đã lập biên bản xem xét của lãnh đạo; số liệu đầu vào đã được tổng hợp."), "success")
-            return redirect(url_for(".management_show", review_id=review.id))
+        created = act(lambda: reviews.create_review(
+            agency=agency, held_on=form.held_on.data, title=form.title.data,
+            period_start=form.period_start.data, period_end=form.period_end.data,
+            chair=chair if chair in leaders else None, attendees=form.attendees.data or "",
+            actor=current_user, now=clock.now()),
+            _("Đã lập biên bản xem xét của lãnh đạo; số liệu đầu vào đã được tổng hợp."))
+        if created:
+            return redirect(url_for(".management_show", review_id=created.value.id))
     return render_template("reviews/management_form.html", form=form, agency=agency)
 
 
@@ -173,72 +168,75 @@ def management_show(review_id: int):
 
 
 
-
-def _act(review_id: int, form_name: str | None, perform, done: str):
-    """The shape of every action: the review (404 / 403 as for reading it), its form, one
-    service call, commit and a message, or roll back and show the refusal."""
+def _review_and_form(review_id: int, form_name: str | None) -> tuple[ManagementReview, FlaskForm]:
+    """The review (404 / 403 as for reading it) and the form an action posts."""
     review = _review(review_id)
-    form = _forms(review)[form_name] if form_name else FlaskForm()
-    if not form.validate_on_submit():
-        flash_form_errors(form)
-    else:
-        try:
-            perform(review, form, clock.now())
-        except QmsError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(done, "success")
+    return review, (_forms(review)[form_name] if form_name else FlaskForm())
+
+
+def _to_review(review: ManagementReview):
     return redirect(url_for(".management_show", review_id=review.id))
 
 
 @bp.post("/management/<int:review_id>/refresh")
 @login_required
 def management_refresh(review_id: int):
-    return _act(review_id, None, lambda review, form, now: reviews.refresh_inputs(
-        review, actor=current_user, now=now), _("Đã tổng hợp lại số liệu đầu vào."))
+    review, form = _review_and_form(review_id, None)
+    act(lambda: reviews.refresh_inputs(review, actor=current_user, now=clock.now()),
+        _("Đã tổng hợp lại số liệu đầu vào."), form=form)
+    return _to_review(review)
 
 
 @bp.post("/management/<int:review_id>/conclusions")
 @login_required
 def management_conclusions(review_id: int):
-    return _act(review_id, "conclusions", lambda review, form, now: reviews.record_conclusions(
+    review, form = _review_and_form(review_id, "conclusions")
+    act(lambda: reviews.record_conclusions(
         review, conclusions=form.conclusions.data, risks=form.risks.data, attendees=form.attendees.data,
-        actor=current_user, now=now), _("Đã lưu kết luận."))
+        actor=current_user, now=clock.now()), _("Đã lưu kết luận."), form=form)
+    return _to_review(review)
 
 
 @bp.post("/management/<int:review_id>/actions")
 @login_required
 def management_add_action(review_id: int):
-    return _act(review_id, "action", lambda review, form, now: reviews.add_action(
+    review, form = _review_and_form(review_id, "action")
+    act(lambda: reviews.add_action(
         review, description=form.description.data, owner=db.session.get(User, form.owner_id.data or 0),
-        due_date=form.due_date.data, actor=current_user, now=now), _("Đã thêm hành động."))
+        due_date=form.due_date.data, actor=current_user, now=clock.now()), _("Đã thêm hành động."), form=form)
+    return _to_review(review)
 
 
 @bp.post("/management/<int:review_id>/actions/<int:action_id>/done")
 @login_required
 def management_action_done(review_id: int, action_id: int):
-    def perform(review, form, now):
+    review, form = _review_and_form(review_id, None)
+
+    def mark_done():
         action = db.session.get(ReviewAction, action_id)
         if action is None or action.review_id != review.id:
             abort(404)
-        reviews.mark_action_done(action, actor=current_user, now=now)
+        reviews.mark_action_done(action, actor=current_user, now=clock.now())
 
-    return _act(review_id, None, perform, _("Đã ghi nhận hành động hoàn thành."))
+    act(mark_done, _("Đã ghi nhận hành động hoàn thành."), form=form)
+    return _to_review(review)
 
 
 @bp.post("/management/<int:review_id>/close")
 @login_required
 def management_close(review_id: int):
-    return _act(review_id, None, lambda review, form, now: reviews.close(
-        review, actor=current_user, now=now), _("Đã kết thúc cuộc xem xét; biên bản được khóa."))
+    review, form = _review_and_form(review_id, None)
+    act(lambda: reviews.close(review, actor=current_user, now=clock.now()),
+        _("Đã kết thúc cuộc xem xét; biên bản được khóa."), form=form)
+    return _to_review(review)
 
 
 @bp.post("/management/<int:review_id>/nonconformity")
 @login_required
 def management_raise_nc(review_id: int):
-    return _act(review_id, "nc", lambda review, form, now: reviews.raise_nc(
+    review, form = _review_and_form(review_id, "nc")
+    act(lambda: reviews.raise_nc(
         review, actor=current_user, department=db.session.get(Department, form.department_id.data or 0),
         clause=form.clause.data or "", severity=Severity(form.severity.data),
-        description=form.description.data, now=now), _("Đã ghi nhận sự không phù hợp."))
+        description=form.description.data, now=clock.now()), _("Đã ghi nhận sự không phù hợp."), form=form)
+    return _to_review(review)

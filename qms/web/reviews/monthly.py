@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import math
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -18,10 +18,10 @@ from wtforms.validators import Length, Optional
 
 from qms import clock
 from qms.errors import NotFound, QmsError
-from qms.extensions import db
 from qms.reports import monthly as report
 from qms.services import monthly_reviews as reviews
 from qms.web import access
+from qms.web.actions import act
 from qms.web.reviews import bp
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -108,25 +108,15 @@ def _write(department_code: str, month_text: str, action: str):
     access.require("monthly_reviews.sign", department)
     form = MonthlyReviewForm()
     target = url_for(".monthly_show", department_code=department.code, month=reviews.month_key(month))
-    if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for message in errors:
-                flash(message, "danger")
-        return redirect(target)
-    try:
-        if action == "sign":
-            reviews.sign(department, month, actor=current_user, now=clock.now(),
-                         comments=form.comments.data, actions=form.actions.data)
-            message = _("Đã ký xem xét tháng %(m)s. Số liệu đã được chốt.", m=reviews.month_label(month))
-        else:
-            reviews.save(department, month, comments=form.comments.data, actions=form.actions.data,
-                         actor=current_user, now=clock.now())
-            message = _("Đã lưu nhận xét và biện pháp.")
-        db.session.commit()
-        flash(message, "success")
-    except QmsError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+    if action == "sign":
+        act(lambda: reviews.sign(department, month, actor=current_user, now=clock.now(),
+                                 comments=form.comments.data, actions=form.actions.data),
+            _("Đã ký xem xét tháng %(m)s. Số liệu đã được chốt.", m=reviews.month_label(month)),
+            form=form, field_names=False)
+    else:
+        act(lambda: reviews.save(department, month, comments=form.comments.data, actions=form.actions.data,
+                                 actor=current_user, now=clock.now()),
+            _("Đã lưu nhận xét và biện pháp."), form=form, field_names=False)
     return redirect(target)
 
 

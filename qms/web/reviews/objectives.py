@@ -4,7 +4,7 @@ ones and retires old ones. Rules: services.objectives; measures: services.metric
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -13,12 +13,12 @@ from wtforms import FloatField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from qms import clock
-from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Agency, Department, ObjectiveComparison, QualityObjective
 from qms.services import documents, metrics
 from qms.services import objectives as service
 from qms.web import access
+from qms.web.actions import act
 from qms.web.reviews import bp
 
 COMPARISONS = {ObjectiveComparison.at_least.value: _l("Tối thiểu (≥)"),
@@ -88,19 +88,16 @@ def objective_create():
     form = _form(year)
     if form.validate_on_submit():
         year = form.year.data
-        try:
-            objective = service.create_objective(
-                agency=db.session.get(Agency, form.agency_id.data),
-                department=db.session.get(Department, form.department_id.data or 0),
-                year=form.year.data, title=form.title.data, indicator=form.indicator.data,
-                comparison=form.comparison.data, target=form.target.data,
-                actor=current_user, now=clock.now())
-        except QmsError as problem:
-            db.session.rollback()
-            return _page(year, form, problem.message, problem.status_code)
-        db.session.commit()
-        flash(_("Đã lập mục tiêu chất lượng: %(t)s.", t=objective.title), "success")
-        return redirect(url_for(".objectives", year=objective.year))
+        created = act(lambda: service.create_objective(
+            agency=db.session.get(Agency, form.agency_id.data),
+            department=db.session.get(Department, form.department_id.data or 0),
+            year=form.year.data, title=form.title.data, indicator=form.indicator.data,
+            comparison=form.comparison.data, target=form.target.data,
+            actor=current_user, now=clock.now()),
+            lambda objective: _("Đã lập mục tiêu chất lượng: %(t)s.", t=objective.title), refusal=None)
+        if not created:
+            return _page(year, form, created.error.message, created.error.status_code)
+        return redirect(url_for(".objectives", year=created.value.year))
     errors = [f"{field.label.text}: {message}" for field in form for message in field.errors]
     return _page(year, form, "; ".join(errors), 400)
 
@@ -112,12 +109,6 @@ def objective_retire(objective_id: int):
     objective = db.session.get(QualityObjective, objective_id)
     if objective is None:
         abort(404)
-    try:
-        service.retire_objective(objective, actor=current_user, now=clock.now())
-    except QmsError as problem:
-        db.session.rollback()
-        flash(problem.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("Đã thôi áp dụng mục tiêu: %(t)s.", t=objective.title), "success")
+    act(lambda: service.retire_objective(objective, actor=current_user, now=clock.now()),
+        _("Đã thôi áp dụng mục tiêu: %(t)s.", t=objective.title))
     return redirect(url_for(".objectives", year=objective.year))
