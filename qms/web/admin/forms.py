@@ -18,12 +18,6 @@ from wtforms.widgets import CheckboxInput
 from qms.extensions import db
 from qms.models import Agency, AgencyLevel, Department, Role
 
-LEVEL_LABELS = {
-    AgencyLevel.province: _l("Tỉnh / thành phố"),
-    AgencyLevel.district: _l("Huyện (trước 01/7/2025)"),
-    AgencyLevel.commune: _l("Xã / phường / đặc khu"),
-}
-
 
 def _checkbox_list(field, **kwargs):
     """Bootstrap's form-check markup, one checkbox per choice."""
@@ -90,7 +84,7 @@ class AgencyForm(FlaskForm):
 
     def __init__(self, *args, exclude_id=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.level.choices = [(level.value, label) for level, label in LEVEL_LABELS.items()]
+        self.level.choices = AgencyLevel.choices()
         self.parent_id.choices = agency_choices(_l("(không có — cấp cao nhất)"), exclude_id)
         self.successor_id.choices = agency_choices(_l("(không sáp nhập)"), exclude_id)
 

@@ -9,7 +9,7 @@ from qms.extensions import db
 from qms.models import Agency, AgencyLevel, Department, Field
 from qms.services import org
 from qms.web.admin import bp
-from qms.web.admin.forms import LEVEL_LABELS, AgencyForm, DepartmentForm, FieldForm
+from qms.web.admin.forms import AgencyForm, DepartmentForm, FieldForm
 
 
 def _saved(message: str, endpoint: str):
@@ -27,7 +27,7 @@ def _refused(error: QmsError) -> None:
 @bp.get("/agencies")
 def agencies():
     authz.require("org.view")
-    return render_template("admin/agencies.html", tree=org.agency_tree(), level_labels=LEVEL_LABELS)
+    return render_template("admin/agencies.html", tree=org.agency_tree(), level_labels=AgencyLevel.labels())
 
 
 @bp.route("/agencies/new", methods=["GET", "POST"])
