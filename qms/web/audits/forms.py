@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qms.models import ChecklistResult, FindingKind
 from qms.services import iso_clauses
-from qms.web.admin.forms import MultiCheckboxField
+from qms.web.forms import MultiCheckboxField
 
 
 def result_choices():

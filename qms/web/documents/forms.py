@@ -5,7 +5,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField, SubmitFie
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qms.models import DocumentKind
-from qms.web.admin.forms import department_choices
+from qms.web.forms import department_choices
 
 # Process documents come with their procedure (procedures_iso/ import), never by hand.
 KIND_CHOICES = [(k.value, k.label) for k in DocumentKind if k is not DocumentKind.process]

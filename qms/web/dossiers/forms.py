@@ -11,7 +11,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from qms.models import Channel
-from qms.web.admin.forms import MultiCheckboxField
+from qms.web.forms import MultiCheckboxField
 
 
 class ReceiveForm(FlaskForm):
