@@ -28,6 +28,7 @@ from qms.models import (
     Role,
     SatisfactionLevel,
     Severity,
+    Timeliness,
     User,
 )
 from qms.services import documents, iso_clauses
@@ -40,6 +41,7 @@ def _labels() -> dict:
     """Labels of the enum values stored in the inputs (JSON keeps the values)."""
     return {"audit_status": AuditStatus.value_labels(), "finding": FindingKind.value_labels(),
             "nc_status": NcStatus.value_labels(), "nc_source": NcSource.value_labels(),
+            "timeliness": Timeliness.value_labels(),
             "car_status": CarStatus.value_labels(),
             "level": SatisfactionLevel.value_labels(),
             "levels": [lv.value for lv in SatisfactionLevel]}
