@@ -7,7 +7,6 @@ from qms import clock
 from qms.commands import cli, handle_errors
 from qms.extensions import db
 from qms.models import NcSource
-from qms.models.nonconformities import NC_SOURCE_LABELS
 from qms.services import nonconformities
 
 
@@ -25,7 +24,7 @@ def check_overdue():
         return
     for nc in raised:
         department = nc.department
-        click.echo("\t".join((nc.code, str(NC_SOURCE_LABELS[nc.source]),
+        click.echo("\t".join((nc.code, nc.source.label,
                               f"{department.code} {department.name}", nc.description)))
     steps = sum(1 for nc in raised if nc.source is NcSource.overdue_step)
     click.echo(_("Đã ghi nhận %(n)d sự không phù hợp: %(s)d bước quá hạn, %(d)d hồ sơ quá hạn.",

@@ -32,6 +32,7 @@ from qms.models.dossiers import (
                                   DossierStatus,
                                   DossierStep,
                                   EventKind,
+                                  Timeliness,
 )
 from qms.models.feedback import (
                                   Feedback,
@@ -122,6 +123,7 @@ __all__ = [
     "StepKind",
     "StepRole",
     "SupplementRule",
+    "Timeliness",
     "TimeUnit",
     "User",
     "UserRole",

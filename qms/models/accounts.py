@@ -1,7 +1,6 @@
 """Users and their roles."""
 from __future__ import annotations
 
-import enum
 import secrets
 from datetime import datetime
 
@@ -12,31 +11,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from qms import clock
-from qms.models.base import Base, IdMixin
+from qms.models.base import Base, IdMixin, LabelledEnum
 from qms.models.org import Department
 
 
-class Role(enum.Enum):
-    admin = "admin"
-    quality_officer = "quality_officer"
-    officer = "officer"
-    department_head = "department_head"
-    leader = "leader"
-    auditor = "auditor"
-
-    @property
-    def label(self) -> str:
-        return str(ROLE_LABELS[self])
-
-
-ROLE_LABELS = {
-    Role.admin: _l("Quản trị hệ thống"),
-    Role.quality_officer: _l("Cán bộ ISO"),
-    Role.officer: _l("Cán bộ, công chức"),
-    Role.department_head: _l("Trưởng phòng"),
-    Role.leader: _l("Lãnh đạo"),
-    Role.auditor: _l("Chuyên gia đánh giá"),
-}
+class Role(LabelledEnum):
+    admin = "admin", _l("Quản trị hệ thống")
+    quality_officer = "quality_officer", _l("Cán bộ ISO")
+    officer = "officer", _l("Cán bộ, công chức")
+    department_head = "department_head", _l("Trưởng phòng")
+    leader = "leader", _l("Lãnh đạo")
+    auditor = "auditor", _l("Chuyên gia đánh giá")
 
 
 class UserRole(Base):

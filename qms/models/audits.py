@@ -2,16 +2,16 @@
 scope and team, checklists with evidence, findings."""
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms import clock
 from qms.models.accounts import User
-from qms.models.base import Base, IdMixin, enum_type
+from qms.models.base import Base, IdMixin, LabelledEnum, enum_type
 from qms.models.org import Agency, Department
 from qms.models.procedures import Procedure
 
@@ -37,11 +37,11 @@ class AuditProgramme(IdMixin, Base):
     audits: Mapped[list[Audit]] = relationship(back_populates="programme", order_by="Audit.planned_start")
 
 
-class AuditStatus(enum.Enum):
-    planned = "planned"
-    in_progress = "in_progress"
-    reported = "reported"
-    closed = "closed"
+class AuditStatus(LabelledEnum):
+    planned = "planned", _l("Đã lập kế hoạch")
+    in_progress = "in_progress", _l("Đang đánh giá")
+    reported = "reported", _l("Đã báo cáo")
+    closed = "closed", _l("Đã kết thúc")
 
 
 audit_department = sa.Table(
@@ -99,11 +99,11 @@ class Audit(IdMixin, Base):
                                                                 order_by="Nonconformity.id")
 
 
-class ChecklistResult(enum.Enum):
-    conform = "conform"
-    nonconform = "nonconform"
-    observation = "observation"
-    not_applicable = "not_applicable"
+class ChecklistResult(LabelledEnum):
+    conform = "conform", _l("Phù hợp")
+    nonconform = "nonconform", _l("Không phù hợp")
+    observation = "observation", _l("Cần lưu ý")
+    not_applicable = "not_applicable", _l("Không áp dụng")
 
 
 class ChecklistItem(IdMixin, Base):
@@ -152,11 +152,11 @@ class EvidenceFile(IdMixin, Base):
     uploaded_by: Mapped[User] = relationship()
 
 
-class FindingKind(enum.Enum):
-    major_nc = "major_nc"
-    minor_nc = "minor_nc"
-    observation = "observation"
-    improvement = "improvement"  # opportunity for improvement
+class FindingKind(LabelledEnum):
+    major_nc = "major_nc", _l("Không phù hợp nặng")
+    minor_nc = "minor_nc", _l("Không phù hợp nhẹ")
+    observation = "observation", _l("Điểm cần lưu ý")
+    improvement = "improvement", _l("Cơ hội cải tiến")  # opportunity for improvement
 
 
 class Finding(IdMixin, Base):

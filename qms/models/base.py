@@ -1,6 +1,8 @@
-"""Declarative base, the constraint naming convention and the UTC datetime type."""
+"""Declarative base, the constraint naming convention, the UTC datetime type and the
+labelled enum (an enum whose members carry their display label)."""
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -39,6 +41,44 @@ class UTCDateTime(sa.TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class LabelledEnum(enum.Enum):
+    """An enum whose members carry their label, declared once beside them:
+
+        received = "received", _l("Đã tiếp nhận")
+
+    The value stays the string ("received"); `member.label` is the label in the current
+    locale, `member.lazy_label` the lazy string (for choices declared at import time), and
+    `Enum.labels()` / `Enum.choices()` the mappings pages and forms need. Mix in `str`
+    first (`class X(str, LabelledEnum)`) when the members must compare equal to their
+    values, as SQL results do.
+    """
+
+    def __new__(cls, value, label):
+        member = str.__new__(cls, value) if issubclass(cls, str) else object.__new__(cls)
+        member._value_ = value
+        member.lazy_label = label
+        return member
+
+    @property
+    def label(self) -> str:
+        return str(self.lazy_label)
+
+    @classmethod
+    def labels(cls) -> dict:
+        """{member: lazy label}, in declaration order."""
+        return {member: member.lazy_label for member in cls}
+
+    @classmethod
+    def value_labels(cls) -> dict:
+        """{value: lazy label}, in declaration order (for values read from SQL or forms)."""
+        return {member.value: member.lazy_label for member in cls}
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, object]]:
+        """(value, lazy label) pairs for a select field."""
+        return [(member.value, member.lazy_label) for member in cls]
 
 
 def enum_type(enum_class, length: int = 32) -> sa.Enum:

@@ -2,27 +2,30 @@
 items, effectiveness checks."""
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms import clock
 from qms.models.accounts import User
-from qms.models.base import Base, IdMixin, enum_type
+from qms.models.base import Base, IdMixin, LabelledEnum, enum_type
 from qms.models.org import Department
 
 if TYPE_CHECKING:  # relationships across modules, resolved by name at mapping time
     from qms.models.nonconformities import Nonconformity
 
 
-class CarStatus(enum.Enum):
-    analysis = "analysis"  # correction and root cause being written
-    action_planned = "action_planned"  # action items set, being carried out
-    verifying = "verifying"  # actions done, awaiting the effectiveness check
-    closed = "closed"
+class CarStatus(LabelledEnum):
+    # correction and root cause being written
+    analysis = "analysis", _l("Đang phân tích nguyên nhân")
+    # action items set, being carried out
+    action_planned = "action_planned", _l("Đang thực hiện hành động")
+    # actions done, awaiting the effectiveness check
+    verifying = "verifying", _l("Chờ xác nhận hiệu lực")
+    closed = "closed", _l("Đã đóng")
 
 
 class CorrectiveAction(IdMixin, Base):

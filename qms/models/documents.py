@@ -7,7 +7,6 @@ version's content never changes: a change is a new version.
 """
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -17,54 +16,29 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from qms import clock
 from qms.models.accounts import User
-from qms.models.base import Base, IdMixin, enum_type
+from qms.models.base import Base, IdMixin, LabelledEnum, enum_type
 from qms.models.org import Department
 
 
-class DocumentKind(enum.Enum):
-    manual = "manual"  # sổ tay chất lượng
-    policy = "policy"  # chính sách chất lượng
-    objectives = "objectives"  # mục tiêu chất lượng
-    system_procedure = "system_procedure"  # quy trình hệ thống (the six ISO procedures)
-    form = "form"  # biểu mẫu
-    process = "process"  # quy trình nội bộ giải quyết một TTHC
-
-    @property
-    def label(self) -> str:
-        return str(KIND_LABELS[self])
+class DocumentKind(LabelledEnum):
+    manual = "manual", _l("Sổ tay chất lượng")  # sổ tay chất lượng
+    policy = "policy", _l("Chính sách chất lượng")  # chính sách chất lượng
+    objectives = "objectives", _l("Mục tiêu chất lượng")  # mục tiêu chất lượng
+    # quy trình hệ thống (the six ISO procedures)
+    system_procedure = "system_procedure", _l("Quy trình hệ thống")
+    form = "form", _l("Biểu mẫu")  # biểu mẫu
+    # quy trình nội bộ giải quyết một TTHC
+    process = "process", _l("Quy trình nội bộ giải quyết TTHC")
 
 
-KIND_LABELS = {
-    DocumentKind.manual: _l("Sổ tay chất lượng"),
-    DocumentKind.policy: _l("Chính sách chất lượng"),
-    DocumentKind.objectives: _l("Mục tiêu chất lượng"),
-    DocumentKind.system_procedure: _l("Quy trình hệ thống"),
-    DocumentKind.form: _l("Biểu mẫu"),
-    DocumentKind.process: _l("Quy trình nội bộ giải quyết TTHC"),
-}
+class VersionStatus(LabelledEnum):
+    draft = "draft", _l("Dự thảo")
+    in_review = "in_review", _l("Chờ phê duyệt")
+    approved = "approved", _l("Đã phê duyệt")  # approved with a future effective date
+    effective = "effective", _l("Đang hiệu lực")
+    superseded = "superseded", _l("Đã thay thế")
+    withdrawn = "withdrawn", _l("Đã thu hồi")
 
-
-class VersionStatus(enum.Enum):
-    draft = "draft"
-    in_review = "in_review"
-    approved = "approved"  # approved with a future effective date
-    effective = "effective"
-    superseded = "superseded"
-    withdrawn = "withdrawn"
-
-    @property
-    def label(self) -> str:
-        return str(STATUS_LABELS[self])
-
-
-STATUS_LABELS = {
-    VersionStatus.draft: _l("Dự thảo"),
-    VersionStatus.in_review: _l("Chờ phê duyệt"),
-    VersionStatus.approved: _l("Đã phê duyệt"),
-    VersionStatus.effective: _l("Đang hiệu lực"),
-    VersionStatus.superseded: _l("Đã thay thế"),
-    VersionStatus.withdrawn: _l("Đã thu hồi"),
-}
 
 # Content columns of a version: frozen once the version leaves review.
 FROZEN_STATUSES = frozenset({VersionStatus.approved, VersionStatus.effective,

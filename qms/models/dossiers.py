@@ -2,7 +2,6 @@
 (the control slip, phiếu kiểm soát quá trình giải quyết hồ sơ)."""
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -11,56 +10,49 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms import clock
 from qms.models.accounts import User
-from qms.models.base import Base, IdMixin, enum_type
+from qms.models.base import Base, IdMixin, LabelledEnum, enum_type
 from qms.models.org import Agency, Department
 from qms.models.procedures import Procedure, ProcedureVersion, ProcessStep, StepRole
 
 
-class DossierStatus(enum.Enum):
+class DossierStatus(LabelledEnum):
     """The national dossier status codes (exchanged with the national portal)."""
 
-    registered = "registered"  # 1: submitted online, not yet accepted
-    received = "received"  # 2
-    not_accepted = "not_accepted"  # 3
-    processing = "processing"  # 4
-    supplement_requested = "supplement_requested"  # 5
-    awaiting_payment = "awaiting_payment"  # 6: awaiting the financial obligation
-    withdrawn = "withdrawn"  # 7
-    stopped = "stopped"  # 8
-    processed = "processed"  # 9
-    returned = "returned"  # 10: result returned
+    registered = "registered", _l("Đã đăng ký")  # 1: submitted online, not yet accepted
+    received = "received", _l("Đã tiếp nhận")  # 2
+    not_accepted = "not_accepted", _l("Không được tiếp nhận")  # 3
+    processing = "processing", _l("Đang giải quyết")  # 4
+    supplement_requested = "supplement_requested", _l("Yêu cầu bổ sung")  # 5
+    # 6: awaiting the financial obligation
+    awaiting_payment = "awaiting_payment", _l("Chờ thực hiện nghĩa vụ tài chính")
+    withdrawn = "withdrawn", _l("Công dân rút hồ sơ")  # 7
+    stopped = "stopped", _l("Dừng xử lý")  # 8
+    processed = "processed", _l("Đã giải quyết xong")  # 9
+    returned = "returned", _l("Đã trả kết quả")  # 10: result returned
 
     @property
     def national_code(self) -> int:
         return list(DossierStatus).index(self) + 1
 
-    @property
-    def label(self) -> str:
-        return str(STATUS_LABELS[self])
 
-
-STATUS_LABELS = {
-    DossierStatus.registered: _l("Đã đăng ký"),
-    DossierStatus.received: _l("Đã tiếp nhận"),
-    DossierStatus.not_accepted: _l("Không được tiếp nhận"),
-    DossierStatus.processing: _l("Đang giải quyết"),
-    DossierStatus.supplement_requested: _l("Yêu cầu bổ sung"),
-    DossierStatus.awaiting_payment: _l("Chờ thực hiện nghĩa vụ tài chính"),
-    DossierStatus.withdrawn: _l("Công dân rút hồ sơ"),
-    DossierStatus.stopped: _l("Dừng xử lý"),
-    DossierStatus.processed: _l("Đã giải quyết xong"),
-    DossierStatus.returned: _l("Đã trả kết quả"),
-}
-
-
-class Channel(enum.Enum):
-    direct = "direct"  # 1: at the desk
-    online = "online"  # 2
-    postal = "postal"  # 3: public postal service
+class Channel(LabelledEnum):
+    direct = "direct", _l("Trực tiếp")  # 1: at the desk
+    online = "online", _l("Trực tuyến")  # 2
+    postal = "postal", _l("Bưu chính công ích")  # 3: public postal service
 
     @property
     def national_code(self) -> int:
         return list(Channel).index(self) + 1
+
+
+class Timeliness(str, LabelledEnum):
+    """A finished dossier or step against its due date, by the national reporting rule
+    (services.dossiers.classify; the SQL classification returns the same strings, and a
+    member equals its string)."""
+
+    early = "early", _l("Trước hạn")
+    on_time = "on_time", _l("Đúng hạn")
+    late = "late", _l("Quá hạn")
 
 
 class DossierSequence(Base):
@@ -169,16 +161,22 @@ class DossierStep(IdMixin, Base):
     handed_over_by: Mapped[User | None] = relationship(foreign_keys=[handed_over_by_id])
 
 
-class EventKind(enum.Enum):
-    supplement_requested = "supplement_requested"  # Mẫu 02: the clock stops
-    supplement_received = "supplement_received"  # the clock restarts or resumes
-    payment_requested = "payment_requested"  # awaiting the financial obligation: stops
-    payment_received = "payment_received"  # resumes
-    apology = "apology"  # Mẫu 04: apology and a new promised date (once)
-    stopped = "stopped"  # Mẫu 05: processing stopped
-    withdrawn = "withdrawn"  # the applicant withdrew the dossier
-    not_accepted = "not_accepted"  # Mẫu 03: refused at reception, with the reasons
-    sent_back = "sent_back"  # a step returned to the previous one, with the reason
+class EventKind(LabelledEnum):
+    # Mẫu 02: the clock stops
+    supplement_requested = "supplement_requested", _l("Yêu cầu bổ sung, hoàn thiện hồ sơ")
+    # the clock restarts or resumes
+    supplement_received = "supplement_received", _l("Nhận hồ sơ bổ sung")
+    # awaiting the financial obligation: stops
+    payment_requested = "payment_requested", _l("Chờ thực hiện nghĩa vụ tài chính")
+    payment_received = "payment_received", _l("Đã thực hiện nghĩa vụ tài chính")  # resumes
+    # Mẫu 04: apology and a new promised date (once)
+    apology = "apology", _l("Xin lỗi và hẹn lại ngày trả kết quả")
+    stopped = "stopped", _l("Dừng xử lý hồ sơ")  # Mẫu 05: processing stopped
+    withdrawn = "withdrawn", _l("Công dân rút hồ sơ")  # the applicant withdrew the dossier
+    # Mẫu 03: refused at reception, with the reasons
+    not_accepted = "not_accepted", _l("Từ chối tiếp nhận hồ sơ")
+    # a step returned to the previous one, with the reason
+    sent_back = "sent_back", _l("Chuyển trả bước trước")
 
 
 class DossierEvent(IdMixin, Base):

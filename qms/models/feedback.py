@@ -1,29 +1,29 @@
 """Citizens' feedback (phản ánh, kiến nghị) and satisfaction ratings."""
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms import clock
 from qms.models.accounts import User
-from qms.models.base import Base, IdMixin, enum_type
+from qms.models.base import Base, IdMixin, LabelledEnum, enum_type
 from qms.models.dossiers import Dossier
 from qms.models.org import Agency, Department
 from qms.models.procedures import Procedure
 
 
-class FeedbackKind(enum.Enum):
-    complaint = "complaint"  # phản ánh
-    recommendation = "recommendation"  # kiến nghị
+class FeedbackKind(LabelledEnum):
+    complaint = "complaint", _l("Phản ánh")  # phản ánh
+    recommendation = "recommendation", _l("Kiến nghị")  # kiến nghị
 
 
-class FeedbackStatus(enum.Enum):
-    received = "received"
-    assigned = "assigned"
-    answered = "answered"
+class FeedbackStatus(LabelledEnum):
+    received = "received", _l("Mới tiếp nhận")
+    assigned = "assigned", _l("Đang xử lý")
+    answered = "answered", _l("Đã trả lời")
 
 
 class Feedback(IdMixin, Base):
@@ -58,12 +58,12 @@ class Feedback(IdMixin, Base):
     responded_by: Mapped[User | None] = relationship(foreign_keys=[responded_by_id])
 
 
-class SatisfactionLevel(enum.Enum):
-    very_satisfied = "very_satisfied"
-    satisfied = "satisfied"
-    neutral = "neutral"
-    dissatisfied = "dissatisfied"
-    very_dissatisfied = "very_dissatisfied"
+class SatisfactionLevel(LabelledEnum):
+    very_satisfied = "very_satisfied", _l("Rất hài lòng")
+    satisfied = "satisfied", _l("Hài lòng")
+    neutral = "neutral", _l("Bình thường")
+    dissatisfied = "dissatisfied", _l("Không hài lòng")
+    very_dissatisfied = "very_dissatisfied", _l("Rất không hài lòng")
 
 
 class SatisfactionRating(IdMixin, Base):

@@ -2,7 +2,6 @@
 finding, a complaint, a management review, or automatically by an overdue step or dossier."""
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms import clock
 from qms.models.accounts import User
-from qms.models.base import Base, IdMixin, enum_type
+from qms.models.base import Base, IdMixin, LabelledEnum, enum_type
 from qms.models.dossiers import Dossier, DossierStep
 from qms.models.org import Department
 from qms.models.procedures import Procedure
@@ -24,46 +23,27 @@ if TYPE_CHECKING:  # relationships across modules, resolved by name at mapping t
     from qms.models.management_reviews import ManagementReview
 
 
-class NcSource(enum.Enum):
-    manual = "manual"
-    audit_finding = "audit_finding"
-    overdue_step = "overdue_step"
-    overdue_dossier = "overdue_dossier"
-    complaint = "complaint"
-    management_review = "management_review"
+class NcSource(LabelledEnum):
+    manual = "manual", _l("Phát hiện trực tiếp")
+    audit_finding = "audit_finding", _l("Đánh giá nội bộ")
+    overdue_step = "overdue_step", _l("Bước xử lý quá hạn")
+    overdue_dossier = "overdue_dossier", _l("Hồ sơ quá hạn")
+    complaint = "complaint", _l("Phản ánh, kiến nghị")
+    management_review = "management_review", _l("Xem xét của lãnh đạo")
 
 
-class Severity(enum.Enum):
-    major = "major"
-    minor = "minor"
+class Severity(LabelledEnum):
+    major = "major", _l("Nặng")
+    minor = "minor", _l("Nhẹ")
 
 
-class NcStatus(enum.Enum):
-    open = "open"
-    under_analysis = "under_analysis"
-    action_planned = "action_planned"
-    verifying = "verifying"
-    closed = "closed"
-    rejected = "rejected"
-
-
-NC_SOURCE_LABELS = {
-    NcSource.manual: _l("Phát hiện trực tiếp"),
-    NcSource.audit_finding: _l("Đánh giá nội bộ"),
-    NcSource.overdue_step: _l("Bước xử lý quá hạn"),
-    NcSource.overdue_dossier: _l("Hồ sơ quá hạn"),
-    NcSource.complaint: _l("Phản ánh, kiến nghị"),
-    NcSource.management_review: _l("Xem xét của lãnh đạo"),
-}
-NC_STATUS_LABELS = {
-    NcStatus.open: _l("Mới ghi nhận"),
-    NcStatus.under_analysis: _l("Đang phân tích nguyên nhân"),
-    NcStatus.action_planned: _l("Đã lập kế hoạch khắc phục"),
-    NcStatus.verifying: _l("Đang xác nhận hiệu lực"),
-    NcStatus.closed: _l("Đã đóng"),
-    NcStatus.rejected: _l("Không chấp nhận"),
-}
-SEVERITY_LABELS = {Severity.major: _l("Nặng"), Severity.minor: _l("Nhẹ")}
+class NcStatus(LabelledEnum):
+    open = "open", _l("Mới ghi nhận")
+    under_analysis = "under_analysis", _l("Đang phân tích nguyên nhân")
+    action_planned = "action_planned", _l("Đã lập kế hoạch khắc phục")
+    verifying = "verifying", _l("Đang xác nhận hiệu lực")
+    closed = "closed", _l("Đã đóng")
+    rejected = "rejected", _l("Không chấp nhận")
 
 
 class Nonconformity(IdMixin, Base):

@@ -1,19 +1,20 @@
 """Organisation: agencies (a tree), their departments, and the fields of procedures."""
 from __future__ import annotations
 
-import enum
 from datetime import date
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from qms.models.base import Base, IdMixin
+from qms.models.base import Base, IdMixin, LabelledEnum
 
 
-class AgencyLevel(enum.Enum):
-    province = "province"  # tỉnh / thành phố trực thuộc trung ương
-    district = "district"  # huyện: only for records before the 1 July 2025 two-tier reform
-    commune = "commune"  # xã / phường / đặc khu
+class AgencyLevel(LabelledEnum):
+    province = "province", _l("Tỉnh / thành phố")  # tỉnh / thành phố trực thuộc trung ương
+    # huyện: only for records before the 1 July 2025 two-tier reform
+    district = "district", _l("Huyện (trước 01/7/2025)")
+    commune = "commune", _l("Xã / phường / đặc khu")  # xã / phường / đặc khu
 
 
 class Agency(IdMixin, Base):

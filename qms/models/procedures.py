@@ -13,50 +13,31 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from qms.models.base import Base, IdMixin, enum_type
+from qms.models.base import Base, IdMixin, LabelledEnum, enum_type
 from qms.models.documents import Document, DocumentVersion
 from qms.models.org import Agency, AgencyLevel, Field
 
 MINUTES_PER_WORKING_DAY = 8 * 60
 
 
-class TimeUnit(enum.Enum):
-    working_hours = "working_hours"
-    working_days = "working_days"  # halves allowed: 0.5, 1.5, ...
-    calendar_days = "calendar_days"  # a due date on a day off rolls to the next working day
-
-    @property
-    def label(self) -> str:
-        return str(TIME_UNIT_LABELS[self])
+class TimeUnit(LabelledEnum):
+    working_hours = "working_hours", _l("giờ làm việc")
+    working_days = "working_days", _l("ngày làm việc")  # halves allowed: 0.5, 1.5, ...
+    # a due date on a day off rolls to the next working day
+    calendar_days = "calendar_days", _l("ngày")
 
 
-TIME_UNIT_LABELS = {
-    TimeUnit.working_hours: _l("giờ làm việc"),
-    TimeUnit.working_days: _l("ngày làm việc"),
-    TimeUnit.calendar_days: _l("ngày"),
-}
+class SupplementRule(LabelledEnum):
+    # the full limit counts again from the complete dossier (default)
+    restart = "restart", _l("Tính lại toàn bộ thời hạn từ khi nhận đủ hồ sơ")
+    # the clock stops while the citizen supplements, then resumes
+    pause = "pause", _l("Tạm dừng trong thời gian bổ sung, sau đó tính tiếp")
 
 
-class SupplementRule(enum.Enum):
-    restart = "restart"  # the full limit counts again from the complete dossier (default)
-    pause = "pause"  # the clock stops while the citizen supplements, then resumes
-
-
-class OnlineLevel(enum.Enum):
-    full = "full"  # dịch vụ công trực tuyến toàn trình
-    partial = "partial"  # một phần
-    info = "info"  # cung cấp thông tin trực tuyến
-
-    @property
-    def label(self) -> str:
-        return str(ONLINE_LABELS[self])
-
-
-ONLINE_LABELS = {
-    OnlineLevel.full: _l("Trực tuyến toàn trình"),
-    OnlineLevel.partial: _l("Trực tuyến một phần"),
-    OnlineLevel.info: _l("Cung cấp thông tin"),
-}
+class OnlineLevel(LabelledEnum):
+    full = "full", _l("Trực tuyến toàn trình")  # dịch vụ công trực tuyến toàn trình
+    partial = "partial", _l("Trực tuyến một phần")  # một phần
+    info = "info", _l("Cung cấp thông tin")  # cung cấp thông tin trực tuyến
 
 
 class StepKind(enum.Enum):
@@ -70,31 +51,20 @@ class StepKind(enum.Enum):
     return_result = "return_result"  # trả kết quả
 
 
-class StepRole(enum.Enum):
+class StepRole(LabelledEnum):
     """Who does a step, as a role in the office (the department comes from the agency)."""
 
-    one_stop = "one_stop"  # Bộ phận một cửa / Trung tâm phục vụ hành chính công
-    specialist = "specialist"  # phòng, ban chuyên môn / công chức chuyên môn
-    department_head = "department_head"  # lãnh đạo phòng chuyên môn
-    leader = "leader"  # lãnh đạo cơ quan (Chủ tịch / Phó Chủ tịch, Giám đốc sở)
-    clerk = "clerk"  # văn thư
-    coordinating = "coordinating"  # cơ quan phối hợp
-    other = "other"
+    # Bộ phận một cửa / Trung tâm phục vụ hành chính công
+    one_stop = "one_stop", _l("Bộ phận một cửa")
+    # phòng, ban chuyên môn / công chức chuyên môn
+    specialist = "specialist", _l("Phòng chuyên môn")
+    department_head = "department_head", _l("Lãnh đạo phòng")  # lãnh đạo phòng chuyên môn
+    # lãnh đạo cơ quan (Chủ tịch / Phó Chủ tịch, Giám đốc sở)
+    leader = "leader", _l("Lãnh đạo cơ quan")
+    clerk = "clerk", _l("Văn thư")  # văn thư
+    coordinating = "coordinating", _l("Cơ quan phối hợp")  # cơ quan phối hợp
+    other = "other", _l("Khác")
 
-    @property
-    def label(self) -> str:
-        return str(ROLE_LABELS[self])
-
-
-ROLE_LABELS = {
-    StepRole.one_stop: _l("Bộ phận một cửa"),
-    StepRole.specialist: _l("Phòng chuyên môn"),
-    StepRole.department_head: _l("Lãnh đạo phòng"),
-    StepRole.leader: _l("Lãnh đạo cơ quan"),
-    StepRole.clerk: _l("Văn thư"),
-    StepRole.coordinating: _l("Cơ quan phối hợp"),
-    StepRole.other: _l("Khác"),
-}
 
 procedure_agency = sa.Table(
     "procedure_agency",

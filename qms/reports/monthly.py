@@ -86,16 +86,13 @@ def row_count(context: dict, fmt: str = "xlsx") -> int:
 
 
 # --- PDF ------------------------------------------------------------------------------------------
-# The chart's bars: figure key, colour; labels in Vietnamese for the PDF (a record), and
-# monthly_reviews.BAR_LABELS (translated) for the page.
+# The chart's bars: figure key, colour; their labels are monthly_reviews.BAR_LABELS (the PDF,
+# a record, renders them in Vietnamese: render_pdf forces the locale).
 BARS = (("early", "#2e7d32"), ("on_time", "#66bb6a"), ("late", "#c62828"),
         ("in_progress_within", "#1565c0"), ("in_progress_overdue", "#ef6c00"), ("paused", "#9e9e9e"))
-PDF_BAR_LABELS = {"early": "Trước hạn", "on_time": "Đúng hạn", "late": "Quá hạn",
-                  "in_progress_within": "Đang giải quyết trong hạn",
-                  "in_progress_overdue": "Đang giải quyết quá hạn", "paused": "Tạm dừng"}
 
 
-def bars(figures: dict, labels: dict = PDF_BAR_LABELS) -> list[dict]:
+def bars(figures: dict, labels: dict = reviews.BAR_LABELS) -> list[dict]:
     """The bars of the chart: the resolved dossiers by timeliness and the dossiers open at
     the month's end, each as a share of the largest value (HTML widths, in %)."""
     d = figures["dossiers"]

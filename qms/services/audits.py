@@ -24,7 +24,6 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from qms import authz
 from qms.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -34,7 +33,6 @@ from qms.models import (
     Audit,
     AuditProgramme,
     AuditStatus,
-    CarStatus,
     ChecklistItem,
     ChecklistResult,
     Department,
@@ -55,30 +53,6 @@ from qms.text import fold, nfc
 CODE_PREFIX = "ĐG"  # ĐG-2026-01: đánh giá nội bộ
 CODE_WIDTH = 2
 
-STATUS_LABELS = {
-    AuditStatus.planned: _l("Đã lập kế hoạch"),
-    AuditStatus.in_progress: _l("Đang đánh giá"),
-    AuditStatus.reported: _l("Đã báo cáo"),
-    AuditStatus.closed: _l("Đã kết thúc"),
-}
-RESULT_LABELS = {
-    ChecklistResult.conform: _l("Phù hợp"),
-    ChecklistResult.nonconform: _l("Không phù hợp"),
-    ChecklistResult.observation: _l("Cần lưu ý"),
-    ChecklistResult.not_applicable: _l("Không áp dụng"),
-}
-FINDING_LABELS = {
-    FindingKind.major_nc: _l("Không phù hợp nặng"),
-    FindingKind.minor_nc: _l("Không phù hợp nhẹ"),
-    FindingKind.observation: _l("Điểm cần lưu ý"),
-    FindingKind.improvement: _l("Cơ hội cải tiến"),
-}
-CAR_STATUS_LABELS = {
-    CarStatus.analysis: _l("Đang phân tích nguyên nhân"),
-    CarStatus.action_planned: _l("Đang thực hiện hành động"),
-    CarStatus.verifying: _l("Chờ xác nhận hiệu lực"),
-    CarStatus.closed: _l("Đã đóng"),
-}
 # A nonconformity finding raises a nonconformity of this severity.
 NC_FINDINGS = {FindingKind.major_nc: Severity.major, FindingKind.minor_nc: Severity.minor}
 
@@ -91,10 +65,6 @@ TRANSITIONS: dict[str, tuple[frozenset[AuditStatus], AuditStatus, frozenset[str]
 }
 
 PROCEDURE_QUESTION = "Việc thực hiện quy trình {code} {name}: hồ sơ lấy mẫu, thời hạn, biểu mẫu"
-
-
-def status_label(status: AuditStatus) -> str:
-    return str(STATUS_LABELS[status])
 
 
 def ascii_code(code: str) -> str:
@@ -142,7 +112,7 @@ def _check(audit_: Audit, action: str, actor: User | None) -> AuditStatus:
         raise Forbidden(_("Chỉ trưởng đoàn đánh giá hoặc cán bộ ISO được làm việc này."))
     if audit_.status not in sources:
         raise Conflict(_("Cuộc đánh giá %(c)s đang ở trạng thái “%(s)s”.", c=audit_.code,
-                         s=status_label(audit_.status)))
+                         s=audit_.status.label))
     return target
 
 
@@ -151,7 +121,7 @@ def _require_conduct(audit_: Audit, actor: User | None) -> None:
         raise Forbidden(_("Chỉ đoàn đánh giá của cuộc đánh giá %(c)s được ghi kết quả.", c=audit_.code))
     if audit_.status is not AuditStatus.in_progress:
         raise Conflict(_("Chỉ ghi kết quả khi cuộc đánh giá đang diễn ra (hiện: “%(s)s”).",
-                         s=status_label(audit_.status)))
+                         s=audit_.status.label))
 
 
 # --- programmes -----------------------------------------------------------------------------

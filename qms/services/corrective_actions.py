@@ -18,7 +18,6 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from qms import authz
@@ -40,13 +39,6 @@ from qms.models import (
 from qms.services import audit_log, documents, nonconformities, sequences
 from qms.services.sqltime import local_date
 
-STATUS_LABELS = {
-    CarStatus.analysis: _l("Đang phân tích nguyên nhân"),
-    CarStatus.action_planned: _l("Đang thực hiện hành động"),
-    CarStatus.verifying: _l("Chờ xác nhận hiệu lực"),
-    CarStatus.closed: _l("Đã đóng"),
-}
-
 # Nonconformities a CAR may take on: not yet answered, not closed or rejected.
 ANSWERABLE = (NcStatus.open, NcStatus.under_analysis)
 
@@ -64,10 +56,6 @@ TRANSITIONS: dict[str, tuple[frozenset[CarStatus], CarStatus, str]] = {
 }
 
 
-def status_label(status: CarStatus) -> str:
-    return str(STATUS_LABELS[status])
-
-
 def _today(now: datetime) -> date:
     return documents.local_date(now)
 
@@ -77,7 +65,7 @@ def _move(car: CorrectiveAction, action: str, *, actor: User | None, now: dateti
     """Move the CAR along TRANSITIONS and its nonconformities along theirs, on record."""
     sources, target, nc_action = TRANSITIONS[action]
     if car.status not in sources:
-        raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”.", c=car.code, s=status_label(car.status)))
+        raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”.", c=car.code, s=car.status.label))
     before = car.status
     car.status = target
     car.closed_at = now if target is CarStatus.closed else None
@@ -137,7 +125,7 @@ def _check_answerable(ncs: Sequence[Nonconformity], department_id: int | None = 
             raise Conflict(_("Sự không phù hợp %(c)s đã có phiếu hành động khắc phục.", c=nc.code))
         if nc.status not in ANSWERABLE:
             raise Conflict(_("Sự không phù hợp %(c)s đang ở trạng thái “%(s)s”, không thể lập phiếu khắc phục.",
-                             c=nc.code, s=nonconformities.status_label(nc.status)))
+                             c=nc.code, s=nc.status.label))
     return departments.pop()
 
 
@@ -227,7 +215,7 @@ def write_analysis(car: CorrectiveAction, *, correction: str, whys: Iterable[str
         raise Forbidden(_("Chỉ người chịu trách nhiệm phiếu hoặc cán bộ ISO được phân tích nguyên nhân."))
     if car.status is not CarStatus.analysis:
         raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”; không sửa phân tích nguyên nhân.",
-                         c=car.code, s=status_label(car.status)))
+                         c=car.code, s=car.status.label))
     chain = [_text(why, _("Câu trả lời “Tại sao?”"), limit=1000) for why in whys]
     chain = [why for why in chain if why]
     if len(chain) > MAX_WHYS:
@@ -258,7 +246,7 @@ def plan(car: CorrectiveAction, *, items: Sequence[tuple[str, User | None, date 
     if not authz.may(actor, "cars.write", car):
         raise Forbidden(_("Chỉ người chịu trách nhiệm phiếu hoặc cán bộ ISO được lập kế hoạch hành động."))
     if car.status is not CarStatus.analysis:
-        raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”.", c=car.code, s=status_label(car.status)))
+        raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”.", c=car.code, s=car.status.label))
     if not _has_analysis(car):
         raise ValidationError(_("Hãy phân tích nguyên nhân trước khi lập kế hoạch hành động."))
     if not items:
@@ -315,7 +303,7 @@ def complete_item(item: ActionItem, *, evidence: str, actor: User, now: datetime
     db.session.refresh(car)
     db.session.refresh(item)
     if car.status is not CarStatus.action_planned:
-        raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”.", c=car.code, s=status_label(car.status)))
+        raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”.", c=car.code, s=car.status.label))
     if item.done_at is not None:
         raise Conflict(_("Hành động %(n)d đã được báo cáo hoàn thành.", n=item.position))
     evidence = _text(evidence, _("Bằng chứng"))
@@ -343,7 +331,7 @@ def verify(car: CorrectiveAction, *, effective: bool, note: str, actor: User, no
     if not authz.may(actor, "cars.verify", car):
         raise Forbidden(_("Chỉ người được chỉ định xác nhận hiệu lực (không phải người chịu trách nhiệm phiếu) được xác nhận."))
     if car.status is not CarStatus.verifying:
-        raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”.", c=car.code, s=status_label(car.status)))
+        raise Conflict(_("Phiếu %(c)s đang ở trạng thái “%(s)s”.", c=car.code, s=car.status.label))
     note = _text(note, _("Nhận xét"))
     if not effective and not note:
         raise ValidationError(_("Hãy ghi lý do hành động khắc phục chưa hiệu quả."))

@@ -43,8 +43,6 @@ from qms.models import (
     QualityObjective,
     User,
 )
-from qms.models.nonconformities import NC_STATUS_LABELS
-from qms.services import audits as audit_service
 from qms.services import calendars, documents, metrics, monthly_reviews, notifications, sqltime
 from qms.services import corrective_actions as cars
 from qms.services.sqltime import TZ
@@ -155,11 +153,11 @@ def quality_panel(user: User, now: datetime) -> dict:
     overdue_items_count = _count(items_query, len(overdue_items))
     reviews = documents.reviews_overdue(today)
     return {
-        "nc_by_status": [(status, NC_STATUS_LABELS[status], nc_by_status.get(status, 0))
+        "nc_by_status": [(status, status.label, nc_by_status.get(status, 0))
                          for status in NcStatus if status not in NC_CLOSED],
         "nc_by_age": [(key, AGE_LABELS[key], figures[key]) for key in AGE_LABELS],
         "nc_open": figures["nc_open"],
-        "car_by_status": [(status, cars.STATUS_LABELS[status], car_by_status.get(status, 0))
+        "car_by_status": [(status, status.label, car_by_status.get(status, 0))
                           for status in CarStatus if status is not CarStatus.closed],
         "car_open": figures["cars_open"],
         "car_overdue": figures["cars_overdue"],
@@ -203,10 +201,9 @@ def auditor_panel(user: User, now: datetime) -> dict:
             if a.lead_auditor_id == user.id or any(member.id == user.id for member in a.team)}
     return {
         "year": year, "programmes": programmes, "audits": audit_list, "mine": mine,
-        "status_labels": audit_service.STATUS_LABELS,
-        "by_status": [(status, audit_service.STATUS_LABELS[status], by_status.get(status, 0))
+        "by_status": [(status, status.label, by_status.get(status, 0))
                       for status in AuditStatus],
-        "findings": [(kind, audit_service.FINDING_LABELS[kind], findings.get(kind, 0)) for kind in FindingKind],
+        "findings": [(kind, kind.label, findings.get(kind, 0)) for kind in FindingKind],
         "open_findings": sum(open_ for _kind, _count, open_ in finding_rows),
         "today": local_today(now),
     }

@@ -2,7 +2,6 @@
 §7 the one-stop rules)."""
 from __future__ import annotations
 
-import enum
 import secrets
 from datetime import date, datetime
 
@@ -28,6 +27,7 @@ from qms.models import (
     Procedure,
     ProcedureVersion,
     StepRole,
+    Timeliness,
     TimeUnit,
     User,
     VersionStatus,
@@ -40,12 +40,6 @@ SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud 
 # cost keeps receiving fast (scrypt alone took ~100 ms per dossier) while a leaked table
 # still costs real work per guess; online guessing is rate-limited.
 LOOKUP_HASH = "pbkdf2:sha256:20000"
-
-
-class Timeliness(enum.Enum):
-    early = "early"  # trước hạn
-    on_time = "on_time"  # đúng hạn
-    late = "late"  # quá hạn
 
 
 def classify(finished_at: datetime, due_at: datetime, calendar: WorkCalendar, *,

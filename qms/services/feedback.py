@@ -10,7 +10,6 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -35,22 +34,6 @@ from qms.models import (
 )
 from qms.services import audit_log, calendars, documents, nonconformities, sequences
 
-KIND_LABELS = {
-    FeedbackKind.complaint: _l("Phản ánh"),
-    FeedbackKind.recommendation: _l("Kiến nghị"),
-}
-STATUS_LABELS = {
-    FeedbackStatus.received: _l("Mới tiếp nhận"),
-    FeedbackStatus.assigned: _l("Đang xử lý"),
-    FeedbackStatus.answered: _l("Đã trả lời"),
-}
-LEVEL_LABELS = {
-    SatisfactionLevel.very_satisfied: _l("Rất hài lòng"),
-    SatisfactionLevel.satisfied: _l("Hài lòng"),
-    SatisfactionLevel.neutral: _l("Bình thường"),
-    SatisfactionLevel.dissatisfied: _l("Không hài lòng"),
-    SatisfactionLevel.very_dissatisfied: _l("Rất không hài lòng"),
-}
 SATISFIED = (SatisfactionLevel.very_satisfied, SatisfactionLevel.satisfied)
 
 MAX_NAME = 255

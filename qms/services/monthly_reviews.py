@@ -30,6 +30,7 @@ from qms.models import (
     DossierStep,
     MonthlyReview,
     MonthlyReviewStatus,
+    Timeliness,
     User,
 )
 from qms.services import audit_log, metrics, sqltime
@@ -87,7 +88,8 @@ QUALITY_LABELS = {
     "feedback_on_time_rate": _l("— tỷ lệ trả lời đúng hạn (%)"),
     "feedback_overdue": _l("Phản ánh, kiến nghị quá hạn chưa trả lời"),
 }
-BAR_LABELS = {"early": _l("Trước hạn"), "on_time": _l("Đúng hạn"), "late": _l("Quá hạn"),
+# The chart's bars (the page and the PDF, which renders them in Vietnamese).
+BAR_LABELS = {**Timeliness.value_labels(),
               "in_progress_within": _l("Đang giải quyết trong hạn"),
               "in_progress_overdue": _l("Đang giải quyết quá hạn"), "paused": _l("Tạm dừng")}
 STATE_LABELS = {"late": _l("Giải quyết quá hạn"), "overdue": _l("Đang quá hạn")}

@@ -72,7 +72,7 @@ def transition(nc: Nonconformity, action: str, *, actor: User | None, now: datet
     sources, target = TRANSITIONS[action]
     if nc.status not in sources:
         raise Conflict(_("Sự không phù hợp %(c)s đang ở trạng thái “%(s)s”.", c=nc.code,
-                         s=status_label(nc.status)))
+                         s=nc.status.label))
     if action == "reject":
         if not authz.has(actor, "nonconformities.manage"):
             raise Forbidden(_("Chỉ cán bộ ISO được bác bỏ sự không phù hợp."))
@@ -83,12 +83,6 @@ def transition(nc: Nonconformity, action: str, *, actor: User | None, now: datet
     nc.closed_at = now if target in (NcStatus.closed, NcStatus.rejected) else None
     audit_log.flush_as(db.session, actor)
     return nc
-
-
-def status_label(status: NcStatus) -> str:
-    from qms.models.nonconformities import NC_STATUS_LABELS
-
-    return str(NC_STATUS_LABELS[status])
 
 
 # --- raised automatically -----------------------------------------------------------------------

@@ -1,60 +1,18 @@
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from markupsafe import Markup
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
     PasswordField,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
-from wtforms.widgets import CheckboxInput
 
-from qms.extensions import db
-from qms.models import Agency, AgencyLevel, Department, Role
-
-LEVEL_LABELS = {
-    AgencyLevel.province: _l("Tỉnh / thành phố"),
-    AgencyLevel.district: _l("Huyện (trước 01/7/2025)"),
-    AgencyLevel.commune: _l("Xã / phường / đặc khu"),
-}
-
-
-def _checkbox_list(field, **kwargs):
-    """Bootstrap's form-check markup, one checkbox per choice."""
-    html = [f'<div id="{field.id}">']
-    for option in field:
-        # No `required` on each box: a browser then demands every box be ticked; the
-        # field's validator ("at least one") checks the group on the server.
-        html.append(f'<div class="form-check">{option(class_="form-check-input", required=False)} '
-                    f'{option.label(class_="form-check-label")}</div>')
-    html.append("</div>")
-    return Markup("".join(html))
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = staticmethod(_checkbox_list)
-    option_widget = CheckboxInput()
-
-
-def department_choices(include_inactive: bool = False):
-    query = sa.select(Department).join(Department.agency).order_by(Agency.code, Department.code)
-    if not include_inactive:
-        query = query.where(Department.active.is_(True))
-    return [(d.id, f"{d.code} — {d.name} ({d.agency.name})") for d in db.session.scalars(query)]
-
-
-def agency_choices(blank_label=None, exclude_id=None):
-    choices = [(0, blank_label or "—")]
-    for agency in db.session.scalars(sa.select(Agency).order_by(Agency.code)):
-        if agency.id != exclude_id:
-            choices.append((agency.id, f"{agency.code} — {agency.name}"))
-    return choices
+from qms.models import AgencyLevel, Role
+from qms.web.forms import MultiCheckboxField, agency_choices, department_choices
 
 
 class UserForm(FlaskForm):
@@ -90,7 +48,7 @@ class AgencyForm(FlaskForm):
 
     def __init__(self, *args, exclude_id=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.level.choices = [(level.value, label) for level, label in LEVEL_LABELS.items()]
+        self.level.choices = AgencyLevel.choices()
         self.parent_id.choices = agency_choices(_l("(không có — cấp cao nhất)"), exclude_id)
         self.successor_id.choices = agency_choices(_l("(không sáp nhập)"), exclude_id)
 

@@ -9,14 +9,14 @@ from qms.services import org
 from qms.web import access
 from qms.web.actions import act
 from qms.web.admin import bp
-from qms.web.admin.forms import LEVEL_LABELS, AgencyForm, DepartmentForm, FieldForm
+from qms.web.admin.forms import AgencyForm, DepartmentForm, FieldForm
 
 
 # --- agencies ---------------------------------------------------------------------------
 @bp.get("/agencies")
 def agencies():
     access.require("org.view")
-    return render_template("admin/agencies.html", tree=org.agency_tree(), level_labels=LEVEL_LABELS)
+    return render_template("admin/agencies.html", tree=org.agency_tree(), level_labels=AgencyLevel.labels())
 
 
 @bp.route("/agencies/new", methods=["GET", "POST"])

@@ -14,16 +14,16 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qms.models import ChecklistResult, FindingKind
-from qms.services import audits, iso_clauses
-from qms.web.admin.forms import MultiCheckboxField
+from qms.services import iso_clauses
+from qms.web.forms import MultiCheckboxField
 
 
 def result_choices():
-    return [(r.value, str(audits.RESULT_LABELS[r])) for r in ChecklistResult]
+    return [(r.value, r.label) for r in ChecklistResult]
 
 
 def kind_choices():
-    return [(k.value, str(audits.FINDING_LABELS[k])) for k in FindingKind]
+    return [(k.value, k.label) for k in FindingKind]
 
 
 class ProgrammeForm(FlaskForm):

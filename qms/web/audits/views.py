@@ -18,15 +18,18 @@ from qms.models import (
     Agency,
     Audit,
     AuditProgramme,
+    AuditStatus,
+    CarStatus,
     ChecklistItem,
     ChecklistResult,
     Department,
     EvidenceFile,
     FindingKind,
+    NcStatus,
     Procedure,
+    Severity,
     User,
 )
-from qms.models.nonconformities import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, audits, documents, iso_clauses
 from qms.text import nfc
@@ -103,7 +106,7 @@ def index():
     programmes = db.session.scalars(audits.programmes(year)).all()
     rows = [(p, audits.visible_audits(current_user, p)) for p in programmes]
     return render_template("audits/index.html", rows=rows, years=years, year=year,
-                           status_labels=audits.STATUS_LABELS)
+                           status_labels=AuditStatus.labels())
 
 
 @bp.route("/programmes/new", methods=["GET", "POST"])
@@ -131,7 +134,7 @@ def programme(programme_id: int):
     programme_ = _programme(programme_id)
     return render_template("audits/programme.html", programme=programme_,
                            audits=audits.visible_audits(current_user, programme_),
-                           status_labels=audits.STATUS_LABELS)
+                           status_labels=AuditStatus.labels())
 
 
 # --- planning ---------------------------------------------------------------------------------
@@ -229,13 +232,13 @@ def show(audit_id: int):
         may={action: audits.may(me, action, audit_) for action in ("edit", "start", "report", "close")},
         waiting=audits.nonconformities_without_car(audit_) if audit_.status.value == "reported" else [],
         nc_rows=_nc_rows(audit_), item_departments=({i.id: audits.department_of(i) for i in audit_.items}),
-        status_labels=audits.STATUS_LABELS, result_labels=audits.RESULT_LABELS,
-        finding_labels=audits.FINDING_LABELS, nc_status_labels=NC_STATUS_LABELS,
-        severity_labels=SEVERITY_LABELS, car_status_labels=audits.CAR_STATUS_LABELS,
+        status_labels=AuditStatus.labels(), result_labels=ChecklistResult.labels(),
+        finding_labels=FindingKind.labels(), nc_status_labels=NcStatus.labels(),
+        severity_labels=Severity.labels(), car_status_labels=CarStatus.labels(),
         clause_label=iso_clauses.label, action_form=ActionForm(), report_form=ReportForm(),
         finding_form=FindingForm(audit=audit_) if conduct else None,
-        result_choices=[(r, audits.RESULT_LABELS[r]) for r in ChecklistResult],
-        kind_choices=[(k, audits.FINDING_LABELS[k]) for k in FindingKind])
+        result_choices=list(ChecklistResult.labels().items()),
+        kind_choices=list(FindingKind.labels().items()))
 
 
 @bp.post("/<int:audit_id>/start")
@@ -332,12 +335,9 @@ def report_pdf(audit_id: int):
     with force_locale("vi"):
         data = render_pdf(
             "pdf/audit_report.html", audit=audit_, item_chunks=_chunks(list(audit_.items)),
-            result_labels={k: str(v) for k, v in audits.RESULT_LABELS.items()},
-            finding_labels={k: str(v) for k, v in audits.FINDING_LABELS.items()},
-            status_labels={k: str(v) for k, v in audits.STATUS_LABELS.items()},
-            nc_status_labels={k: str(v) for k, v in NC_STATUS_LABELS.items()},
-            severity_labels={k: str(v) for k, v in SEVERITY_LABELS.items()},
-            car_status_labels={k: str(v) for k, v in audits.CAR_STATUS_LABELS.items()},
+            result_labels=ChecklistResult.labels(), finding_labels=FindingKind.labels(),
+            status_labels=AuditStatus.labels(), nc_status_labels=NcStatus.labels(),
+            severity_labels=Severity.labels(), car_status_labels=CarStatus.labels(),
             clause_label=iso_clauses.label, printed_at=clock.now())
     return send_file(io.BytesIO(data), mimetype="application/pdf",
                      download_name=f"bao-cao-danh-gia-{audits.ascii_code(audit_.code)}.pdf")

@@ -4,16 +4,11 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from qms.models import DocumentKind, SupplementRule
-from qms.web.admin.forms import department_choices
+from qms.models import DocumentKind
+from qms.web.forms import department_choices
 
 # Process documents come with their procedure (procedures_iso/ import), never by hand.
 KIND_CHOICES = [(k.value, k.label) for k in DocumentKind if k is not DocumentKind.process]
-
-SUPPLEMENT_LABELS = {
-    SupplementRule.restart: _l("Tính lại toàn bộ thời hạn từ khi nhận đủ hồ sơ"),
-    SupplementRule.pause: _l("Tạm dừng trong thời gian bổ sung, sau đó tính tiếp"),
-}
 
 IMPORT_OUTCOMES = {
     "created": _l("Tạo mới (có hiệu lực)"),

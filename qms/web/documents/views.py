@@ -24,6 +24,7 @@ from qms.models import (
     DocumentVersion,
     Procedure,
     StepRole,
+    SupplementRule,
     VersionStatus,
 )
 from qms.reports.pdf import render_pdf
@@ -34,7 +35,6 @@ from qms.web.actions import act, flash_form_errors
 from qms.web.documents import bp
 from qms.web.documents.forms import (
     IMPORT_OUTCOMES,
-    SUPPLEMENT_LABELS,
     ActionForm,
     ApproveForm,
     AttachmentForm,
@@ -246,7 +246,7 @@ def version(code: str, number: int):
         "documents/version.html", document=document, version=version, pv=pv,
         procedure=pv.procedure if pv else None, format_duration=procedures.format_duration,
         number=procedures.number,
-        supplement_labels=SUPPLEMENT_LABELS,
+        supplement_labels=SupplementRule.labels(),
         may={action: documents.may(me, action, version)
              for action in ("submit", "return", "approve", "withdraw", "edit")},
         my_ack=my_ack, ack_status=(documents.acknowledgement_status(version)

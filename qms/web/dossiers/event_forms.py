@@ -5,8 +5,6 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from qms.models import EventKind
-
 REASON_REQUIRED = _l("Hãy ghi lý do.")
 
 
@@ -54,15 +52,3 @@ def form_for(action: str) -> FlaskForm:
     form_class, prefix = FORMS[action]
     return form_class(prefix=prefix)
 
-
-EVENT_LABELS = {
-    EventKind.supplement_requested: _l("Yêu cầu bổ sung, hoàn thiện hồ sơ"),
-    EventKind.supplement_received: _l("Nhận hồ sơ bổ sung"),
-    EventKind.payment_requested: _l("Chờ thực hiện nghĩa vụ tài chính"),
-    EventKind.payment_received: _l("Đã thực hiện nghĩa vụ tài chính"),
-    EventKind.apology: _l("Xin lỗi và hẹn lại ngày trả kết quả"),
-    EventKind.stopped: _l("Dừng xử lý hồ sơ"),
-    EventKind.withdrawn: _l("Công dân rút hồ sơ"),
-    EventKind.not_accepted: _l("Từ chối tiếp nhận hồ sơ"),
-    EventKind.sent_back: _l("Chuyển trả bước trước"),
-}

@@ -21,7 +21,7 @@ from qms.services import dossiers
 from qms.web import access
 from qms.web.actions import act
 from qms.web.dossiers import bp
-from qms.web.dossiers.event_forms import EVENT_LABELS, FORMS, form_for
+from qms.web.dossiers.event_forms import FORMS, form_for
 from qms.web.dossiers.views import _dossier
 
 # Printable events: kind → (template, download name). Other kinds have no form of their own
@@ -154,7 +154,7 @@ def dossier_events_panel(dossier: Dossier) -> dict:
         "actions": actions,
         "forms": {action: form_for(action) for action in actions if action in FORMS},
         "events": list(reversed(dossier.events)),  # the latest first
-        "labels": EVENT_LABELS,
+        "labels": EventKind.labels(),
         "pdf": pdf,
         "rule": RULE_LABELS[rule],
         "resumed_by": {EventKind.supplement_received: RULE_LABELS[rule],

@@ -10,9 +10,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from qms.web.admin.forms import MultiCheckboxField
-
-CHANNEL_LABELS = {"direct": _l("Trực tiếp"), "online": _l("Trực tuyến"), "postal": _l("Bưu chính công ích")}
+from qms.models import Channel
+from qms.web.forms import MultiCheckboxField
 
 
 class ReceiveForm(FlaskForm):
@@ -22,7 +21,7 @@ class ReceiveForm(FlaskForm):
     applicant_phone = StringField(_l("Điện thoại"), validators=[Optional(), Length(max=32)])
     applicant_address = StringField(_l("Địa chỉ"), validators=[Optional(), Length(max=500)])
     applicant_email = EmailField(_l("Thư điện tử"), validators=[Optional(), Email(), Length(max=255)])
-    channel = SelectField(_l("Kênh tiếp nhận"), choices=list(CHANNEL_LABELS.items()))
+    channel = SelectField(_l("Kênh tiếp nhận"), choices=Channel.choices())
     components = MultiCheckboxField(_l("Thành phần hồ sơ đã nhận"), choices=[], validate_choice=False)
     return_method = StringField(_l("Hình thức nhận kết quả"), validators=[Optional(), Length(max=64)])
     # Only for an incomplete dossier (guidance slip, refusal): required there, see

@@ -10,19 +10,17 @@ from qms import clock
 from qms.calendar import WorkCalendar
 from qms.errors import QmsError
 from qms.extensions import db
-from qms.models import DossierStatus
+from qms.models import Channel, DossierStatus, Timeliness
 from qms.reports.register_xlsx import register_workbook
 from qms.services import register as register_service
 from qms.web import access
 from qms.web.dossiers import bp
-from qms.web.dossiers.forms import CHANNEL_LABELS
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _timeliness_labels() -> dict[str, str]:
-    return {"early": _("Trước hạn"), "on_time": _("Đúng hạn"), "late": _("Quá hạn"),
-            "in_progress": _("Đang giải quyết")}
+    return {**Timeliness.value_labels(), "in_progress": _("Đang giải quyết")}
 
 
 def _filters():
@@ -45,7 +43,7 @@ def register():
     return render_template(
         "dossiers/register.html", page=page, total=page.total if page else None, error=error,
         args=(filters.args() if filters else {}), values=request.args,
-        statuses=list(DossierStatus), channel_labels=CHANNEL_LABELS,
+        statuses=list(DossierStatus), channel_labels=Channel.value_labels(),
         timeliness_labels=_timeliness_labels(), calendar=WorkCalendar(),
         timeliness_of=register_service.timeliness_of, note_of=register_service.note_of,
         agency=current_user.department.agency), 400 if error else 200
@@ -63,7 +61,7 @@ def register_xlsx():
     data = register_workbook(
         # one row more than the limit tells whether the export was cut short
         register_service.export_rows(current_user, filters, limit=limit + 1),
-        agency=agency, now=clock.now(), limit=limit, channel_labels=CHANNEL_LABELS,
+        agency=agency, now=clock.now(), limit=limit, channel_labels=Channel.value_labels(),
         timeliness_labels=_timeliness_labels())
     return send_file(io.BytesIO(data), as_attachment=True, mimetype=XLSX,
                      download_name=f"so-theo-doi-ho-so-{agency.code}.xlsx")

@@ -4,19 +4,18 @@ import io
 
 import sqlalchemy as sa
 from flask import abort, current_app, redirect, render_template, send_file, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from qms import clock
 from qms.extensions import db
-from qms.models import Channel, Department, Dossier, EventKind, Procedure
+from qms.models import Channel, Department, Dossier, EventKind, Procedure, Timeliness
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, calendars, dossiers, notifications, procedures
 from qms.web import access
 from qms.web.actions import act
 from qms.web.dossiers import bp
-from qms.web.dossiers.forms import CHANNEL_LABELS, CompleteForm, ReceiveForm, SendBackForm
+from qms.web.dossiers.forms import CompleteForm, ReceiveForm, SendBackForm
 
 
 @bp.before_request
@@ -106,7 +105,7 @@ def show(code: str):
         "dossiers/show.html", dossier=dossier, step=step, form=form, send_back_form=SendBackForm(),
         may_complete=may_complete, may_send_back=may_complete and step.position > 1,
         timeliness=dossiers.timeliness(dossier), step_timeliness=dossiers.step_timeliness,
-        channel_labels=CHANNEL_LABELS, labels=_timeliness_labels())
+        channel_labels=Channel.value_labels(), labels=Timeliness.value_labels())
 
 
 @bp.post("/<code>/steps/<int:position>/complete")
@@ -155,14 +154,9 @@ def control_slip(code: str):
     """Mẫu 06 (Circular 03/2025/TT-VPCP): every hand-over and completion, and which were late."""
     access.require("dossiers.work")
     dossier = _dossier(code)
-    with force_locale("vi"):  # a legal form: Vietnamese whatever the page language
-        labels = _timeliness_labels()
+    # A legal form: render_pdf renders it in Vietnamese whatever the page language.
     data = render_pdf("pdf/control_slip.html", dossier=dossier, step_timeliness=dossiers.step_timeliness,
-                      labels=labels,
+                      labels=Timeliness.value_labels(),
                       sent_back=[e for e in dossier.events if e.kind is EventKind.sent_back])
     return send_file(io.BytesIO(data), mimetype="application/pdf",
                      download_name=f"phieu-kiem-soat-{dossier.code}.pdf")
-
-
-def _timeliness_labels() -> dict[str, str]:
-    return {"early": _("Trước hạn"), "on_time": _("Đúng hạn"), "late": _("Quá hạn")}

@@ -23,7 +23,7 @@ from qms.web.main import bp
 class FeedbackForm(FlaskForm):
     agency_id = SelectField(_l("Gửi đến cơ quan"), coerce=int,
                             validators=[DataRequired(message=_l("Hãy chọn cơ quan nhận phản ánh, kiến nghị."))])
-    kind = RadioField(_l("Loại"), choices=[(k.value, feedback_service.KIND_LABELS[k]) for k in FeedbackKind],
+    kind = RadioField(_l("Loại"), choices=FeedbackKind.choices(),
                       default=FeedbackKind.complaint.value,
                       validators=[DataRequired(message=_l("Hãy chọn phản ánh hay kiến nghị."))])
     name = StringField(_l("Họ và tên"), validators=[DataRequired(message=_l("Hãy nhập họ và tên.")),
@@ -48,7 +48,7 @@ class RatingForm(FlaskForm):
     code = HiddenField(validators=[DataRequired(), Length(max=48)])
     secret = HiddenField(validators=[DataRequired(), Length(max=16)])
     level = RadioField(_l("Mức độ hài lòng"),
-                       choices=[(lv.value, feedback_service.LEVEL_LABELS[lv]) for lv in SatisfactionLevel],
+                       choices=SatisfactionLevel.choices(),
                        validators=[DataRequired(message=_l("Hãy chọn mức độ hài lòng."))])
     comment = TextAreaField(_l("Ý kiến thêm (nếu có)"),
                             validators=[Optional(), Length(max=feedback_service.MAX_COMMENT)])
@@ -83,7 +83,7 @@ def feedback():
             now=clock.now()))
         if submitted:
             return render_template("main/feedback_sent.html", feedback=submitted.value,
-                                   kind_labels=feedback_service.KIND_LABELS)
+                                   kind_labels=FeedbackKind.labels())
     return render_template("main/feedback_form.html", form=form, agencies=agencies)
 
 
@@ -97,7 +97,7 @@ def satisfaction_panel(dossier, code: str | None, secret: str | None) -> dict:
     form = None
     if rating is None and feedback_service.may_rate(dossier):
         form = RatingForm(formdata=None, prefix="rating", code=code, secret=secret)
-    return {"form": form, "rating": rating, "labels": feedback_service.LEVEL_LABELS}
+    return {"form": form, "rating": rating, "labels": SatisfactionLevel.labels()}
 
 
 @bp.post("/tra-cuu/danh-gia")

@@ -4,7 +4,6 @@ from flask import abort, current_app, render_template, request
 from qms.extensions import db
 from qms.models import AgencyLevel, Field, Procedure
 from qms.services import documents, procedures
-from qms.web.admin.forms import LEVEL_LABELS
 from qms.web.public import bp
 
 
@@ -21,7 +20,7 @@ def catalogue():
     page = db.paginate(statement, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     fields = db.session.scalars(sa.select(Field).where(Field.active.is_(True)).order_by(Field.name)).all()
     return render_template("public/catalogue.html", page=page, q=q, field_id=field_id, level=level,
-                           fields=fields, level_labels=LEVEL_LABELS,
+                           fields=fields, level_labels=AgencyLevel.labels(),
                            args={k: v for k, v in request.args.items() if k != "page"})
 
 
@@ -34,4 +33,4 @@ def procedure(code: str):
         abort(404)
     data = procedures.procedure_data_of(version)
     return render_template("public/procedure.html", procedure=item, version=version, data=data,
-                           pv=procedures.procedure_version_of(version), level_labels=LEVEL_LABELS)
+                           pv=procedures.procedure_version_of(version), level_labels=AgencyLevel.labels())

@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
-from qms.web.admin.forms import MultiCheckboxField
+from qms.web.forms import MultiCheckboxField
 
 WHY_ROWS = 5  # "5 whys": five answers offered, more kept when a CAR has them
 ITEM_ROWS = 4  # blank action rows offered by the plan form

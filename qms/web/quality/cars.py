@@ -11,8 +11,15 @@ from flask_login import current_user, login_required
 
 from qms import authz, clock
 from qms.extensions import db
-from qms.models import CarStatus, CorrectiveAction, Department, Nonconformity, User
-from qms.models.nonconformities import NC_STATUS_LABELS, SEVERITY_LABELS
+from qms.models import (
+    CarStatus,
+    CorrectiveAction,
+    Department,
+    NcStatus,
+    Nonconformity,
+    Severity,
+    User,
+)
 from qms.reports.pdf import render_pdf
 from qms.services import corrective_actions as cars
 from qms.web import access
@@ -80,10 +87,10 @@ def car_list():
         if access.can("cars.own"):
             open_form.owner_id.data = current_user.id
     return render_template(
-        "quality/car_list.html", rows=rows, statuses=list(CarStatus), labels=cars.STATUS_LABELS,
+        "quality/car_list.html", rows=rows, statuses=list(CarStatus), labels=CarStatus.labels(),
         departments=departments, status=status, department_id=department_id, open_form=open_form,
-        answerable=answerable, owners=owners, nc_labels=NC_STATUS_LABELS,
-        severity_labels=SEVERITY_LABELS, user_label=_user_label)
+        answerable=answerable, owners=owners, nc_labels=NcStatus.labels(),
+        severity_labels=Severity.labels(), user_label=_user_label)
 
 
 @bp.post("/cars")
@@ -152,8 +159,8 @@ def car_show(car_code: str):
     item_forms = {item.position: CompleteItemForm(prefix=f"item{item.position}") for item in car.items
                   if item.done_at is None and "complete" in actions and access.can("cars.complete_item", item)}
     return render_template(
-        "quality/car_show.html", car=car, actions=actions, labels=cars.STATUS_LABELS,
-        nc_labels=NC_STATUS_LABELS, severity_labels=SEVERITY_LABELS,
+        "quality/car_show.html", car=car, actions=actions, labels=CarStatus.labels(),
+        nc_labels=NcStatus.labels(), severity_labels=Severity.labels(),
         measurement=_shown_measurement(car, now), now=now,
         overdue={item.id for item in car.items if cars.is_item_overdue(item, now)},
         car_overdue=cars.is_overdue(car, now),
@@ -255,7 +262,7 @@ def car_report(car_code: str):
     quality_officer = (car.created_by if car.created_by
                        and authz.grants(car.created_by.roles, "cars.manage_any") else None)
     data = render_pdf("pdf/car_report.html", car=car, measurement=_shown_measurement(car, now),
-                      labels=cars.STATUS_LABELS, nc_labels=NC_STATUS_LABELS,
-                      severity_labels=SEVERITY_LABELS, quality_officer=quality_officer, now=now)
+                      labels=CarStatus.labels(), nc_labels=NcStatus.labels(),
+                      severity_labels=Severity.labels(), quality_officer=quality_officer, now=now)
     return send_file(io.BytesIO(data), mimetype="application/pdf",
                      download_name=f"phieu-khac-phuc-{car.code}.pdf")

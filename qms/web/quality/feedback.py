@@ -14,8 +14,15 @@ from wtforms.validators import DataRequired, Length
 
 from qms import clock
 from qms.extensions import db
-from qms.models import Department, Feedback, FeedbackKind, FeedbackStatus, Severity, User
-from qms.models.nonconformities import SEVERITY_LABELS
+from qms.models import (
+    Department,
+    Feedback,
+    FeedbackKind,
+    FeedbackStatus,
+    SatisfactionLevel,
+    Severity,
+    User,
+)
 from qms.services import documents, iso_clauses
 from qms.services import feedback as feedback_service
 from qms.services.sqltime import TZ
@@ -41,7 +48,7 @@ class FeedbackNcForm(FlaskForm):
     department_id = SelectField(_l("Phòng ban có sự không phù hợp"), coerce=int,
                                 validators=[DataRequired(message=_l("Hãy chọn phòng ban có sự không phù hợp."))])
     clause = SelectField(_l("Điều khoản ISO 9001:2015"), validate_choice=False)
-    severity = SelectField(_l("Mức độ"), choices=[(s.value, SEVERITY_LABELS[s]) for s in Severity],
+    severity = SelectField(_l("Mức độ"), choices=Severity.choices(),
                            default=Severity.minor.value)
     description = TextAreaField(_l("Mô tả sự không phù hợp"),
                                 validators=[DataRequired(message=_l("Hãy mô tả sự không phù hợp.")),
@@ -108,9 +115,9 @@ def feedback_list():
     return render_template("quality/feedback_list.html", page=page, now=now, status=status,
                            kind=kind_value if kind else None, figures=figures,
                            satisfaction=satisfaction, agency=agency,
-                           kind_labels=feedback_service.KIND_LABELS,
-                           status_labels=feedback_service.STATUS_LABELS,
-                           level_labels=feedback_service.LEVEL_LABELS,
+                           kind_labels=FeedbackKind.labels(),
+                           status_labels=FeedbackStatus.labels(),
+                           level_labels=SatisfactionLevel.labels(),
                            is_overdue=feedback_service.is_overdue,
                            answered_late=feedback_service.answered_late,
                            year=documents.local_date(now).year,
@@ -130,7 +137,7 @@ def feedback_show(feedback_code: str):
         may_respond=not answered and access.can("feedback.respond", item),
         nonconformity=feedback_service.nonconformity_of(item),
         may_raise=access.can("nonconformities.raise"),
-        kind_labels=feedback_service.KIND_LABELS, status_labels=feedback_service.STATUS_LABELS,
+        kind_labels=FeedbackKind.labels(), status_labels=FeedbackStatus.labels(),
         is_overdue=feedback_service.is_overdue, answered_late=feedback_service.answered_late,
         clause_label=iso_clauses.label)
 

@@ -21,7 +21,6 @@ from qms import clock
 from qms.errors import QmsError, ValidationError
 from qms.extensions import db
 from qms.models import Department, Dossier, NcSource, NcStatus, Nonconformity, Severity
-from qms.models.nonconformities import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.services import iso_clauses, nonconformities
 from qms.text import parse_choice, parse_date
 from qms.web import access
@@ -39,7 +38,7 @@ class RaiseForm(FlaskForm):
     clause = SelectField(_l("Điều khoản ISO 9001:2015"),
                          validators=[DataRequired(_l("Hãy chọn điều khoản ISO 9001:2015."))])
     severity = SelectField(_l("Mức độ"), default=Severity.minor.value,
-                           choices=[(s.value, SEVERITY_LABELS[s]) for s in Severity])
+                           choices=Severity.choices())
     description = TextAreaField(_l("Mô tả sự không phù hợp"),
                                 validators=[DataRequired(_l("Hãy mô tả sự không phù hợp.")),
                                             Length(max=4000)])
@@ -154,7 +153,7 @@ def nc_register():
     return render_template(
         "quality/nc_register.html", page=page, error=error, args=args, values=request.args,
         departments=_departments() if reads_all else [current_user.department],
-        statuses=NC_STATUS_LABELS, sources=NC_SOURCE_LABELS, severities=SEVERITY_LABELS,
+        statuses=NcStatus.labels(), sources=NcSource.labels(), severities=Severity.labels(),
         clauses=iso_clauses.choices(), clause_label=iso_clauses.label,
         origin_links=origin_links, car_link=car_link), 400 if error else 200
 
@@ -201,8 +200,8 @@ def nc_show(nc_code: str):
     return render_template(
         "quality/nc_show.html", nc=nc, history=nonconformities.status_history(nc),
         clause=iso_clauses.get(nc.clause), origins=origin_links(nc), car=car_link(nc),
-        reject_form=RejectForm() if may_reject else None, statuses=NC_STATUS_LABELS,
-        sources=NC_SOURCE_LABELS, severities=SEVERITY_LABELS)
+        reject_form=RejectForm() if may_reject else None, statuses=NcStatus.labels(),
+        sources=NcSource.labels(), severities=Severity.labels())
 
 
 @bp.post("/nonconformities/<nc_code>/reject")

@@ -16,32 +16,33 @@ from wtforms.validators import DataRequired, Length, Optional
 from qms import authz, clock
 from qms.extensions import db
 from qms.models import (
+    AuditStatus,
+    CarStatus,
     Department,
+    FindingKind,
     ManagementReview,
+    NcSource,
+    NcStatus,
     ReviewAction,
     SatisfactionLevel,
     Severity,
+    Timeliness,
     User,
 )
-from qms.models.nonconformities import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABELS
-from qms.services import audits, corrective_actions, documents, iso_clauses
-from qms.services import feedback as feedback_service
+from qms.services import documents, iso_clauses
 from qms.services import management_reviews as reviews
 from qms.web import access
 from qms.web.actions import act
 from qms.web.reviews import bp
 
 
-def _by_value(labels: dict) -> dict:
-    return {key.value: label for key, label in labels.items()}
-
-
 def _labels() -> dict:
     """Labels of the enum values stored in the inputs (JSON keeps the values)."""
-    return {"audit_status": _by_value(audits.STATUS_LABELS), "finding": _by_value(audits.FINDING_LABELS),
-            "nc_status": _by_value(NC_STATUS_LABELS), "nc_source": _by_value(NC_SOURCE_LABELS),
-            "car_status": _by_value(corrective_actions.STATUS_LABELS),
-            "level": _by_value(feedback_service.LEVEL_LABELS),
+    return {"audit_status": AuditStatus.value_labels(), "finding": FindingKind.value_labels(),
+            "nc_status": NcStatus.value_labels(), "nc_source": NcSource.value_labels(),
+            "timeliness": Timeliness.value_labels(),
+            "car_status": CarStatus.value_labels(),
+            "level": SatisfactionLevel.value_labels(),
             "levels": [lv.value for lv in SatisfactionLevel]}
 
 
@@ -76,7 +77,7 @@ class ReviewNcForm(FlaskForm):
     department_id = SelectField(_l("Phòng ban có sự không phù hợp"), coerce=int,
                                 validators=[DataRequired(message=_l("Hãy chọn phòng ban có sự không phù hợp."))])
     clause = SelectField(_l("Điều khoản ISO 9001:2015"), validate_choice=False)
-    severity = SelectField(_l("Mức độ"), choices=[(s.value, SEVERITY_LABELS[s]) for s in Severity],
+    severity = SelectField(_l("Mức độ"), choices=Severity.choices(),
                            default=Severity.minor.value)
     description = TextAreaField(_l("Mô tả sự không phù hợp"),
                                 validators=[DataRequired(message=_l("Hãy mô tả sự không phù hợp.")), Length(max=4000)])

@@ -99,7 +99,7 @@ def monthly_show(department_code, month):
     return render_template(
         "reviews/monthly_show.html", **context, form=form, may_write=may_write,
         late=_paged(context["late_dossiers"], "page"), steps=_paged(context["late_steps"], "steps_page"),
-        bars=report.bars(context["figures"], reviews.BAR_LABELS), labels=reviews, ended=reviews.has_ended(month, now),
+        bars=report.bars(context["figures"]), labels=reviews, ended=reviews.has_ended(month, now),
         month_key=reviews.month_key(month))
 
 

@@ -1,0 +1,40 @@
+"""Form fields, widgets and choice helpers shared by the blueprints' forms."""
+import sqlalchemy as sa
+from markupsafe import Markup
+from wtforms import SelectMultipleField
+from wtforms.widgets import CheckboxInput
+
+from qms.extensions import db
+from qms.models import Agency, Department
+
+
+def _checkbox_list(field, **kwargs):
+    """Bootstrap's form-check markup, one checkbox per choice."""
+    html = [f'<div id="{field.id}">']
+    for option in field:
+        # No `required` on each box: a browser then demands every box be ticked; the
+        # field's validator ("at least one") checks the group on the server.
+        html.append(f'<div class="form-check">{option(class_="form-check-input", required=False)} '
+                    f'{option.label(class_="form-check-label")}</div>')
+    html.append("</div>")
+    return Markup("".join(html))
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = staticmethod(_checkbox_list)
+    option_widget = CheckboxInput()
+
+
+def department_choices(include_inactive: bool = False):
+    query = sa.select(Department).join(Department.agency).order_by(Agency.code, Department.code)
+    if not include_inactive:
+        query = query.where(Department.active.is_(True))
+    return [(d.id, f"{d.code} — {d.name} ({d.agency.name})") for d in db.session.scalars(query)]
+
+
+def agency_choices(blank_label=None, exclude_id=None):
+    choices = [(0, blank_label or "—")]
+    for agency in db.session.scalars(sa.select(Agency).order_by(Agency.code)):
+        if agency.id != exclude_id:
+            choices.append((agency.id, f"{agency.code} — {agency.name}"))
+    return choices
