@@ -25,6 +25,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import contains_eager, selectinload
 
 from qms.extensions import db
+from qms.localtime import date_of, local_month, start_of_day
 from qms.models import (
     ActionItem,
     Agency,
@@ -47,7 +48,6 @@ from qms.models.nonconformities import NC_STATUS_LABELS
 from qms.services import audits as audit_service
 from qms.services import calendars, documents, metrics, monthly_reviews, notifications, sqltime
 from qms.services import corrective_actions as cars
-from qms.services.sqltime import TZ
 
 LIST_LIMIT = 5  # rows a panel lists (the link leads to the whole list)
 DUE_SOON_MINUTES = 240  # four working hours, when the setting is missing
@@ -63,7 +63,7 @@ PANEL_ROLES = (("officer", Role.officer), ("head", Role.department_head),
 
 # --- periods and places --------------------------------------------------------------------
 def local_today(now: datetime) -> date:
-    return now.astimezone(TZ).date()
+    return date_of(now)
 
 
 def month_label(first: date) -> str:
@@ -226,9 +226,9 @@ def step_series(department_ids, months: int, now: datetime) -> dict:
     over the last `months` local months (one query grouped by month; the metrics service's
     timeliness rule). {"labels": [...], "rates": [rate or None], "completed": [...]}"""
     firsts = metrics.series_months(months, now)
-    since = metrics.local_midnight(firsts[0])
-    until = metrics.local_midnight(metrics.add_months(firsts[-1], 1))
-    month = metrics.local_month(DossierStep.completed_at)
+    since = start_of_day(firsts[0])
+    until = start_of_day(metrics.add_months(firsts[-1], 1))
+    month = local_month(DossierStep.completed_at)
     timeliness = sqltime.timeliness_case(DossierStep.completed_at, DossierStep.due_at,
                                           sqltime.strict_rule())
     rows = db.session.execute(

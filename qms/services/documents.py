@@ -17,13 +17,13 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
+from qms.localtime import date_of
 from qms.models import (
     Acknowledgement,
     Department,
@@ -36,7 +36,6 @@ from qms.models import (
 )
 from qms.services import audit_log
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 S = VersionStatus
 
 
@@ -56,10 +55,6 @@ TRANSITIONS: dict[str, Transition] = {
     "withdraw": Transition(frozenset({S.approved, S.effective}), S.withdrawn, frozenset({Role.leader})),
 }
 EDITORS = frozenset({Role.quality_officer})
-
-
-def local_date(moment: datetime) -> date:
-    return moment.astimezone(VN).date()
 
 
 def may(actor: User | None, action: str, version: DocumentVersion | None = None) -> bool:
@@ -210,7 +205,7 @@ def approve(version: DocumentVersion, *, actor: User, effective_date: date,
     version takes effect and the one before it is superseded."""
     if effective_date is None:
         raise ValidationError(_("Hãy chọn ngày có hiệu lực."))
-    if effective_date < local_date(now):
+    if effective_date < date_of(now):
         raise ValidationError(_("Ngày có hiệu lực không được ở quá khứ."))
     version.reviewed_by, version.reviewed_at = actor, now
     version.approved_by, version.approved_at = actor, now
@@ -235,7 +230,7 @@ def apply_effective_dates(now: datetime, documents: list[Document] | None = None
     """Make approved versions whose effective date has come effective, superseding the
     version they replace. Idempotent; run on approval and daily (`qms apply-effective-dates`).
     Returns the versions that took effect."""
-    today = local_date(now)
+    today = date_of(now)
     query = sa.select(DocumentVersion).where(DocumentVersion.status == S.approved,
                                              DocumentVersion.effective_date <= today)
     if documents is not None:
@@ -329,7 +324,7 @@ def apply_effective_dates_daily(now: datetime) -> None:
     """Run `apply_effective_dates` once per day per process, on the first request of the
     day, so versions take effect on their date even without the cron job. Commits."""
     global _daily_done
-    today = local_date(now)
+    today = date_of(now)
     if _daily_done == today or not _daily_lock.acquire(blocking=False):
         return
     try:

@@ -19,7 +19,7 @@ Public API (stable; the dashboards, the monthly review and the exports use it):
 - ``monthly_series(scope, months, now, indicators=None) -> dict`` for trend charts.
 - ``INDICATORS``: indicator key → label, unit and where it is read (objectives, charts).
 
-Definitions (periods are [start, end) in local dates, Asia/Ho_Chi_Minh; `cut` =
+Definitions (periods are [start, end) in local dates, qms.localtime's zone; `cut` =
 min(end, now), the moment "at the end of the period" is read; nothing recorded at or after
 the cut counts, so a period read "as at" an earlier `now` gives what was known then):
 
@@ -72,12 +72,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from qms.extensions import db
+from qms.localtime import date_of as _local_day
+from qms.localtime import local_date, local_month
+from qms.localtime import start_of_day as local_midnight
 from qms.models import (
     ActionItem,
     Agency,
@@ -99,9 +102,9 @@ from qms.models import (
     SatisfactionLevel,
     SatisfactionRating,
 )
-from qms.services.sqltime import TZ, local_date, local_month, strict_rule, unindexed
 from qms.services.sqltime import count_where as _sum
 from qms.services.sqltime import percent as _percent
+from qms.services.sqltime import strict_rule, unindexed
 from qms.services.sqltime import timeliness_case as _timeliness_case
 
 # Never received: refused at the desk (Mẫu 03), or registered online and not yet accepted.
@@ -139,15 +142,7 @@ def _overdue_at(due, cut: datetime, strict: bool):
     return local_date(due) < (_local_day(cut) if isinstance(cut, datetime) else local_date(cut))
 
 
-def _local_day(moment: datetime) -> date:
-    return moment.astimezone(TZ).date()
-
-
 # --- periods ----------------------------------------------------------------------------------
-def local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=TZ)
-
-
 def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """The instants (aware) of the local midnights starting `start` and `end`."""
     return local_midnight(start), local_midnight(end)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
+from qms import localtime
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -23,7 +24,7 @@ from qms.models import (
     Severity,
     User,
 )
-from qms.services import audit_log, calendars, documents, sequences
+from qms.services import audit_log, calendars, sequences
 from qms.services import dossiers as dossier_rules
 
 # Who may raise a nonconformity by hand (automatic ones have no actor).
@@ -42,7 +43,7 @@ TRANSITIONS: dict[str, tuple[frozenset[NcStatus], NcStatus]] = {
 
 
 def _new_code(now: datetime) -> str:
-    return sequences.next_code("NC", documents.local_date(now).year)
+    return sequences.next_code("NC", localtime.date_of(now).year)
 
 
 def raise_nonconformity(*, actor: User | None, department: Department, description: str,

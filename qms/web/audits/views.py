@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
-from qms import authz, clock
+from qms import authz, clock, localtime
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import (
@@ -29,7 +29,7 @@ from qms.models import (
 )
 from qms.models.nonconformities import NC_STATUS_LABELS, SEVERITY_LABELS
 from qms.reports.pdf import render_pdf
-from qms.services import attachments, audits, documents, iso_clauses
+from qms.services import attachments, audits, iso_clauses
 from qms.text import nfc
 from qms.web import flash_form_errors
 from qms.web.audits import bp
@@ -128,7 +128,7 @@ def programme_new():
                               for a in db.session.scalars(sa.select(Agency).order_by(Agency.code))]
     if request.method == "GET":
         form.agency_id.data = me.department.agency_id
-        form.year.data = documents.local_date(clock.now()).year
+        form.year.data = localtime.date_of(clock.now()).year
     if form.validate_on_submit():
         try:
             programme = audits.create_programme(

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from markupsafe import escape
 from sqlalchemy.orm import selectinload
 
-from qms import authz, clock
+from qms import authz, clock, localtime
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import (
@@ -60,7 +60,7 @@ def _me():
 
 
 def _today():
-    return documents.local_date(clock.now())
+    return localtime.date_of(clock.now())
 
 
 def _text(value: str | None) -> str:

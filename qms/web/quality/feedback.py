@@ -1,7 +1,6 @@
 """Staff pages of citizens' feedback (phản ánh, kiến nghị; ISO 9001:2015 §9.1.2): the list
 with overdue flags and this year's figures, and one feedback with its handling: assign to a
 department (and an officer), answer, raise a nonconformity. Rules: services.feedback."""
-from datetime import datetime, time
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -15,11 +14,11 @@ from wtforms.validators import DataRequired, Length
 from qms import authz, clock
 from qms.errors import QmsError
 from qms.extensions import db
+from qms.localtime import date_of, start_of_day
 from qms.models import Department, Feedback, FeedbackKind, FeedbackStatus, Severity, User
 from qms.models.nonconformities import SEVERITY_LABELS
-from qms.services import documents, iso_clauses, nonconformities
 from qms.services import feedback as feedback_service
-from qms.services.sqltime import TZ
+from qms.services import iso_clauses, nonconformities
 from qms.web import flash_form_errors
 from qms.web.quality import bp
 
@@ -101,7 +100,7 @@ def feedback_list():
     page = db.paginate(feedback_service.register(current_user, status=status, kind=kind, now=now),
                        per_page=current_app.config["PAGE_SIZE"], error_out=False)
     agency = current_user.department.agency
-    year_start = datetime.combine(documents.local_date(now).replace(month=1, day=1), time.min, tzinfo=TZ)
+    year_start = start_of_day(date_of(now).replace(month=1, day=1))
     figures = satisfaction = None
     if current_user.has_role(*feedback_service.OVERSIGHT):
         figures = feedback_service.figures(agency, since=year_start, until=now, now=now)
@@ -114,7 +113,7 @@ def feedback_list():
                            level_labels=feedback_service.LEVEL_LABELS,
                            is_overdue=feedback_service.is_overdue,
                            answered_late=feedback_service.answered_late,
-                           year=documents.local_date(now).year,
+                           year=date_of(now).year,
                            args={k: v for k, v in request.args.items() if k != "page"})
 
 

@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from qms import authz, clock
+from qms import authz, clock, localtime
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import (
@@ -26,7 +26,7 @@ from qms.models import (
     User,
 )
 from qms.models.nonconformities import NC_SOURCE_LABELS, NC_STATUS_LABELS, SEVERITY_LABELS
-from qms.services import audits, corrective_actions, documents, iso_clauses
+from qms.services import audits, corrective_actions, iso_clauses
 from qms.services import feedback as feedback_service
 from qms.services import management_reviews as reviews
 from qms.web import flash_form_errors
@@ -137,7 +137,7 @@ def management_new():
     leaders = [u for u in _staff(agency.id) if u.has_role(Role.leader)]
     form.chair_id.choices = [(0, "—")] + [(u.id, u.full_name) for u in leaders]
     if request.method == "GET":
-        today = documents.local_date(clock.now())
+        today = localtime.date_of(clock.now())
         form.held_on.data = today
         form.period_start.data = today.replace(month=1, day=1)
         form.period_end.data = today

@@ -12,11 +12,11 @@ from flask_wtf import FlaskForm
 from wtforms import FloatField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from qms import authz, clock
+from qms import authz, clock, localtime
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Agency, Department, ObjectiveComparison, QualityObjective
-from qms.services import documents, metrics
+from qms.services import metrics
 from qms.services import objectives as service
 from qms.web.reviews import bp
 
@@ -37,7 +37,7 @@ class ObjectiveForm(FlaskForm):
 
 
 def _year() -> tuple[int, str | None]:
-    this_year = documents.local_date(clock.now()).year
+    this_year = localtime.date_of(clock.now()).year
     text = request.args.get("year", "").strip()
     if not text:
         return this_year, None
@@ -83,7 +83,7 @@ def objectives():
 @login_required
 def objective_create():
     authz.require("objectives.manage")
-    year = documents.local_date(clock.now()).year
+    year = localtime.date_of(clock.now()).year
     form = _form(year)
     if form.validate_on_submit():
         year = form.year.data
