@@ -12,8 +12,6 @@ reason) and withdraw. Approved content never changes (see FrozenVersionError).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -35,6 +33,14 @@ from qms.models import (
     VersionStatus,
 )
 from qms.services import audit_log
+from qms.services.procedures import (
+    departments_concerned,
+    procedure_data_of,
+    procedure_version_of,
+    refresh_hash,
+    validate_version,
+    write_procedure_data,
+)
 
 S = VersionStatus
 
@@ -81,18 +87,6 @@ def _transition(version: DocumentVersion, action: str, actor: User | None, *, no
     audit_log.flush_as(db.session, actor)
     audit_log.record(db.session, f"document_version.{action}", version,
                  changes={"status": [old.value, transition.target.value]}, note=note)
-
-
-def content_hash(title: str, body: str, procedure_data: dict | None = None) -> str:
-    canonical = json.dumps({"title": title, "body": body, "procedure": procedure_data},
-                           ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def refresh_hash(version: DocumentVersion) -> None:
-    from qms.services.procedures import procedure_data_of
-
-    version.content_hash = content_hash(version.title, version.body, procedure_data_of(version))
 
 
 # --- documents ---------------------------------------------------------------------------
@@ -151,12 +145,6 @@ def _carry_over_procedure_data(previous: DocumentVersion, version: DocumentVersi
     """A process's new version starts from the procedure data of the one before it, so a
     draft made in the app (title and text only) never drops the steps; an import then
     overwrites them with the file's."""
-    from qms.services.procedures import (
-        procedure_data_of,
-        procedure_version_of,
-        write_procedure_data,
-    )
-
     pv = procedure_version_of(previous)
     if pv is not None:
         with audit_log.acting_as(actor):
@@ -179,8 +167,6 @@ def edit_draft(version: DocumentVersion, *, actor: User | None, title: str, body
 
 def submit(version: DocumentVersion, *, actor: User, now: datetime) -> DocumentVersion:
     """Rule: the quality officer submits a complete draft for the leader's approval."""
-    from qms.services.procedures import validate_version
-
     validate_version(version)
     version.submitted_by, version.submitted_at = actor, now
     version.return_reason = None
@@ -285,8 +271,6 @@ def record_review(document: Document, *, actor: User, today: date, note: str) ->
 def concerned_users(version: DocumentVersion) -> list[User]:
     """The staff who must acknowledge a version: the active users of its owner department,
     and for a procedure's process, of every department of the agencies that apply it."""
-    from qms.services.procedures import departments_concerned
-
     departments = departments_concerned(version.document)
     return db.session.scalars(sa.select(User).where(User.active.is_(True),
                                                     User.department_id.in_([d.id for d in departments]))

@@ -24,8 +24,8 @@ from qms.models import (
     Severity,
     User,
 )
-from qms.services import audit_log, calendars, sequences
-from qms.services import dossiers as dossier_rules
+from qms.services import audit_log, calendars, dossier_rules, sequences
+from qms.services.sqltime import strict_rule
 
 # Who may raise a nonconformity by hand (automatic ones have no actor).
 RAISERS = (Role.quality_officer, Role.auditor, Role.department_head, Role.leader)
@@ -145,7 +145,7 @@ def raise_for_dossier(dossier: Dossier, *, now: datetime) -> Nonconformity | Non
 def _is_late(finished_or_now: datetime, due_at: datetime, dossier: Dossier) -> bool:
     calendar = calendars.calendar_for(dossier.agency)
     return dossier_rules.classify(finished_or_now, due_at, calendar,
-                                  strict=dossier_rules._strict()) is dossier_rules.Timeliness.late
+                                  strict=strict_rule()) is dossier_rules.Timeliness.late
 
 
 def after_completion(step: DossierStep, *, now: datetime) -> list[Nonconformity]:

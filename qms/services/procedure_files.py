@@ -59,7 +59,7 @@ class ParsedFile:
 
     @property
     def content_hash(self) -> str:
-        return documents.content_hash(self.title, self.body, self.data)
+        return procedures.content_hash(self.title, self.body, self.data)
 
 
 @dataclass
