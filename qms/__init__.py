@@ -127,18 +127,15 @@ def _init_i18n(app: Flask) -> None:
 
 
 def _init_templates(app: Flask) -> None:
-    from zoneinfo import ZoneInfo
-
     from flask_babel import get_locale
 
+    from qms.localtime import to_local
     from qms.web import access
-
-    display_tz = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
 
     @app.template_filter("localtime")
     def localtime(value, fmt="%d/%m/%Y %H:%M"):
-        """Show a stored UTC time in Vietnam's time zone."""
-        return value.astimezone(display_tz).strftime(fmt) if value else ""
+        """Show a stored UTC time in the configured local zone."""
+        return to_local(value).strftime(fmt) if value else ""
 
     @app.template_filter("vndate")
     def vndate(value):

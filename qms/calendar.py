@@ -7,7 +7,7 @@ package's VN holidays (which knows the Government's substitutions, e.g. Sat 22/8
 worked for Mon 31/8/2026); a province's own decisions come on top as overrides.
 
 Durations are working minutes; a working day is the sum of its periods (default
-07:00–11:30 and 13:30–17:00 = 8 h, Asia/Ho_Chi_Minh). Everything here is pure: no
+07:00–11:30 and 13:30–17:00 = 8 h, in qms.localtime's zone). Everything here is pure: no
 database, no clock. Inputs are timezone-aware; results are aware, in the office's zone.
 """
 from __future__ import annotations
@@ -18,6 +18,8 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import holidays
+
+from qms import localtime
 
 SAME_DAY_CUTOFF = time(15, 0)  # received after 15:00 → due the next working day
 
@@ -81,7 +83,7 @@ class WorkCalendar:
     hours: WorkingHours = field(default_factory=WorkingHours)
     days_off: frozenset[date] = frozenset()
     working_days: frozenset[date] = frozenset()
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = field(default_factory=localtime.timezone_name)
 
     def __post_init__(self):
         self.days_off = frozenset(self.days_off)

@@ -153,16 +153,14 @@ CONTENT_COLUMNS = ("document_id", "number", "title", "body", "change_summary", "
 
 
 def frozen_version_of(obj) -> DocumentVersion | None:
-    """The document version whose content `obj` is part of (None if not content)."""
+    """The document version whose content `obj` is part of (None if not content). Rows
+    that belong to a version's content (a process's procedure data and its steps, in
+    models.procedures, which builds on this module) say which version through their
+    `content_version()` method, so this module need not know them."""
     if isinstance(obj, DocumentVersion):
         return obj
-    from qms.models.procedures import ProcedureVersion, ProcessStep
-
-    if isinstance(obj, ProcedureVersion):
-        return obj.version
-    if isinstance(obj, ProcessStep):
-        return obj.procedure_version.version if obj.procedure_version else None
-    return None
+    content_version = getattr(obj, "content_version", None)
+    return content_version() if callable(content_version) else None
 
 
 def _was_frozen(version: DocumentVersion) -> bool:

@@ -134,6 +134,10 @@ class ProcedureVersion(Base):
     def steps_minutes(self) -> int:
         return sum(step.minutes for step in self.steps)
 
+    def content_version(self) -> DocumentVersion | None:
+        """The document version this procedure data is the content of (frozen with it)."""
+        return self.version
+
 
 class ProcessStep(IdMixin, Base):
     __tablename__ = "process_step"
@@ -150,3 +154,7 @@ class ProcessStep(IdMixin, Base):
     output: Mapped[str] = mapped_column(sa.Text, default="")  # record or form produced
 
     procedure_version: Mapped[ProcedureVersion] = relationship(back_populates="steps")
+
+    def content_version(self) -> DocumentVersion | None:
+        """The document version whose content this step is part of (frozen with it)."""
+        return self.procedure_version.version if self.procedure_version else None

@@ -17,6 +17,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from qms.localtime import start_of_day, to_local
 from qms.models import Department, MonthlyReviewStatus
 from qms.reports.pdf import render_pdf
 from qms.reports.xlsx import safe_text
@@ -65,7 +66,7 @@ def report_context(department: Department, month: date, now: datetime) -> dict:
         "figures": figures,
         "read_at": read_at,
         # read at the month's end: "to the end of its last day", else the moment
-        "whole_month": read_at >= reviews.metrics.local_midnight(end),
+        "whole_month": read_at >= start_of_day(end),
         "last_day": end - timedelta(days=1),
         "late_dossiers": _revive(figures["late_dossiers"], ("received_at", "due_at", "returned_at")),
         "late_steps": _revive(figures["late_steps"], ("handed_over_at", "due_at", "completed_at")),
@@ -156,12 +157,12 @@ def monthly_xlsx(context: dict, progress: Progress = _none) -> bytes:
     if context["whole_month"]:
         summary.append([_("Số liệu tính đến hết ngày %(d)s", d=context["last_day"].strftime("%d/%m/%Y"))])
     else:
-        summary.append([_("Số liệu tính đến %(t)s", t=context["read_at"].astimezone(reviews.metrics.TZ)
+        summary.append([_("Số liệu tính đến %(t)s", t=to_local(context["read_at"])
                           .strftime("%H:%M %d/%m/%Y"))])
     review = context["review"]
     if context["signed"]:
         summary.append([_("Đã ký: %(n)s, lúc %(t)s", n=safe_text(review.signed_by.full_name),
-                          t=review.signed_at.astimezone(reviews.metrics.TZ).strftime("%d/%m/%Y %H:%M"))])
+                          t=to_local(review.signed_at).strftime("%d/%m/%Y %H:%M"))])
     else:
         summary.append([_("Chưa ký (số liệu trực tiếp từ hồ sơ)")])
     summary.append([])

@@ -1,11 +1,21 @@
 """The working calendar of an agency: the national calendar, the overrides of the agency
-and of the agencies above it (the nearest wins), and its working hours."""
+and of the agencies above it (the nearest wins), and its working hours.
+
+A page times many things on the same calendar (every step of a dossier, every row of a
+queue), so ``calendar_for`` keeps what it read in the database session (``Session.info``)
+for the rest of the transaction, by agency id. The cache is dropped whenever it could be
+stale: when the transaction (or a savepoint) ends, by commit or rollback, so a CLI command
+or a test never reuses it across transactions; when an override or an agency (its hours,
+its parent) is flushed; and a lookup with such changes still pending reads afresh (the
+query's autoflush writes them first), so an override added earlier in the same request
+counts at once."""
 from __future__ import annotations
 
 from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from qms.calendar import WorkCalendar, WorkingHours
 from qms.errors import Conflict, ValidationError
@@ -21,8 +31,40 @@ def working_hours_of(agency: Agency) -> WorkingHours:
     return WorkingHours()
 
 
+_CACHE = "qms.calendars"  # Session.info key: {agency id: WorkCalendar}
+_SOURCES = (Agency, CalendarOverride)  # what a calendar is read from
+
+
 def calendar_for(agency: Agency) -> WorkCalendar:
-    """The calendar dossiers of `agency` are timed on."""
+    """The calendar dossiers of `agency` are timed on (read once per transaction)."""
+    session = db.session()
+    cached = session.info.get(_CACHE, {}).get(agency.id)
+    if cached is not None and not _pending_changes(session):
+        return cached
+    calendar = _read_calendar(agency)  # its autoflush may drop the cache: store after
+    session.info.setdefault(_CACHE, {})[agency.id] = calendar
+    return calendar
+
+
+def _pending_changes(session: Session) -> bool:
+    return any(isinstance(obj, _SOURCES)
+               for obj in (*session.new, *session.dirty, *session.deleted))
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _forget_on_flush(session: Session, _flush_context) -> None:
+    if _pending_changes(session):  # still the flushed objects at this point
+        session.info.pop(_CACHE, None)
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_on_transaction_end(session: Session, transaction) -> None:
+    # the outermost transaction or a savepoint; not the inner transaction of each flush
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_CACHE, None)
+
+
+def _read_calendar(agency: Agency) -> WorkCalendar:
     chain = [agency, *agency.ancestors()]  # nearest first
     overrides = db.session.scalars(sa.select(CalendarOverride).where(
         CalendarOverride.agency_id.in_([a.id for a in chain]),

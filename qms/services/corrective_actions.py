@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
+from qms.localtime import date_of, local_date
 from qms.models import (
     ActionItem,
     CarStatus,
@@ -36,8 +37,7 @@ from qms.models import (
     User,
     Verification,
 )
-from qms.services import audit_log, documents, nonconformities, sequences
-from qms.services.sqltime import local_date
+from qms.services import audit_log, nonconformities, sequences
 
 # Nonconformities a CAR may take on: not yet answered, not closed or rejected.
 ANSWERABLE = (NcStatus.open, NcStatus.under_analysis)
@@ -57,7 +57,7 @@ TRANSITIONS: dict[str, tuple[frozenset[CarStatus], CarStatus, str]] = {
 
 
 def _today(now: datetime) -> date:
-    return documents.local_date(now)
+    return date_of(now)
 
 
 def _move(car: CorrectiveAction, action: str, *, actor: User | None, now: datetime,
@@ -383,7 +383,7 @@ def _rate(total: int, late: int) -> dict:
 def _late_counts(scope: dict, before: tuple[datetime, datetime], after: tuple[datetime, datetime] | None):
     """One aggregate query: completed and late counts in the two windows. Late by the
     national date rule: the local completion date is after the local due date (compared
-    in SQL, sqltime.local_date)."""
+    in SQL, localtime.local_date)."""
     if scope["kind"] == "step":
         finished, due = DossierStep.completed_at, DossierStep.due_at
         query = (sa.select().select_from(DossierStep).join(Dossier, Dossier.id == DossierStep.dossier_id)

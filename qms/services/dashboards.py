@@ -26,6 +26,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from qms import authz
 from qms.extensions import db
+from qms.localtime import date_of, local_month, start_of_day
 from qms.models import (
     ActionItem,
     Agency,
@@ -45,7 +46,6 @@ from qms.models import (
 )
 from qms.services import calendars, documents, metrics, monthly_reviews, notifications, sqltime
 from qms.services import corrective_actions as cars
-from qms.services.sqltime import TZ
 
 LIST_LIMIT = 5  # rows a panel lists (the link leads to the whole list)
 DUE_SOON_MINUTES = 240  # four working hours, when the setting is missing
@@ -60,7 +60,7 @@ PANELS = ("officer", "head", "quality", "leader", "auditor")
 
 # --- periods and places --------------------------------------------------------------------
 def local_today(now: datetime) -> date:
-    return now.astimezone(TZ).date()
+    return date_of(now)
 
 
 def month_label(first: date) -> str:
@@ -222,9 +222,9 @@ def step_series(department_ids, months: int, now: datetime) -> dict:
     over the last `months` local months (one query grouped by month; the metrics service's
     timeliness rule). {"labels": [...], "rates": [rate or None], "completed": [...]}"""
     firsts = metrics.series_months(months, now)
-    since = metrics.local_midnight(firsts[0])
-    until = metrics.local_midnight(metrics.add_months(firsts[-1], 1))
-    month = metrics.local_month(DossierStep.completed_at)
+    since = start_of_day(firsts[0])
+    until = start_of_day(metrics.add_months(firsts[-1], 1))
+    month = local_month(DossierStep.completed_at)
     timeliness = sqltime.timeliness_case(DossierStep.completed_at, DossierStep.due_at,
                                           sqltime.strict_rule())
     rows = db.session.execute(

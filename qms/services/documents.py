@@ -12,12 +12,9 @@ reason) and withdraw. Approved content never changes (see FrozenVersionError).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -25,6 +22,7 @@ from flask_babel import gettext as _
 from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
+from qms.localtime import date_of
 from qms.models import (
     Acknowledgement,
     Department,
@@ -35,8 +33,15 @@ from qms.models import (
     VersionStatus,
 )
 from qms.services import audit_log
+from qms.services.procedures import (
+    departments_concerned,
+    procedure_data_of,
+    procedure_version_of,
+    refresh_hash,
+    validate_version,
+    write_procedure_data,
+)
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 S = VersionStatus
 
 
@@ -55,10 +60,6 @@ TRANSITIONS: dict[str, Transition] = {
     "supersede": Transition(frozenset({S.effective}), S.superseded, None),  # the calendar
     "withdraw": Transition(frozenset({S.approved, S.effective}), S.withdrawn, "documents.approve"),
 }
-
-
-def local_date(moment: datetime) -> date:
-    return moment.astimezone(VN).date()
 
 
 def permission(action: str) -> str | None:
@@ -88,18 +89,6 @@ def _transition(version: DocumentVersion, action: str, actor: User | None, *, no
     audit_log.flush_as(db.session, actor)
     audit_log.record(db.session, f"document_version.{action}", version,
                  changes={"status": [old.value, transition.target.value]}, note=note)
-
-
-def content_hash(title: str, body: str, procedure_data: dict | None = None) -> str:
-    canonical = json.dumps({"title": title, "body": body, "procedure": procedure_data},
-                           ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def refresh_hash(version: DocumentVersion) -> None:
-    from qms.services.procedures import procedure_data_of
-
-    version.content_hash = content_hash(version.title, version.body, procedure_data_of(version))
 
 
 # --- documents ---------------------------------------------------------------------------
@@ -158,12 +147,6 @@ def _carry_over_procedure_data(previous: DocumentVersion, version: DocumentVersi
     """A process's new version starts from the procedure data of the one before it, so a
     draft made in the app (title and text only) never drops the steps; an import then
     overwrites them with the file's."""
-    from qms.services.procedures import (
-        procedure_data_of,
-        procedure_version_of,
-        write_procedure_data,
-    )
-
     pv = procedure_version_of(previous)
     if pv is not None:
         with audit_log.acting_as(actor):
@@ -186,8 +169,6 @@ def edit_draft(version: DocumentVersion, *, actor: User | None, title: str, body
 
 def submit(version: DocumentVersion, *, actor: User, now: datetime) -> DocumentVersion:
     """Rule: the quality officer submits a complete draft for the leader's approval."""
-    from qms.services.procedures import validate_version
-
     validate_version(version)
     version.submitted_by, version.submitted_at = actor, now
     version.return_reason = None
@@ -212,7 +193,7 @@ def approve(version: DocumentVersion, *, actor: User, effective_date: date,
     version takes effect and the one before it is superseded."""
     if effective_date is None:
         raise ValidationError(_("Hãy chọn ngày có hiệu lực."))
-    if effective_date < local_date(now):
+    if effective_date < date_of(now):
         raise ValidationError(_("Ngày có hiệu lực không được ở quá khứ."))
     version.reviewed_by, version.reviewed_at = actor, now
     version.approved_by, version.approved_at = actor, now
@@ -237,7 +218,7 @@ def apply_effective_dates(now: datetime, documents: list[Document] | None = None
     """Make approved versions whose effective date has come effective, superseding the
     version they replace. Idempotent; run on approval and daily (`qms apply-effective-dates`).
     Returns the versions that took effect."""
-    today = local_date(now)
+    today = date_of(now)
     query = sa.select(DocumentVersion).where(DocumentVersion.status == S.approved,
                                              DocumentVersion.effective_date <= today)
     if documents is not None:
@@ -292,8 +273,6 @@ def record_review(document: Document, *, actor: User, today: date, note: str) ->
 def concerned_users(version: DocumentVersion) -> list[User]:
     """The staff who must acknowledge a version: the active users of its owner department,
     and for a procedure's process, of every department of the agencies that apply it."""
-    from qms.services.procedures import departments_concerned
-
     departments = departments_concerned(version.document)
     return db.session.scalars(sa.select(User).where(User.active.is_(True),
                                                     User.department_id.in_([d.id for d in departments]))
@@ -331,7 +310,7 @@ def apply_effective_dates_daily(now: datetime) -> None:
     """Run `apply_effective_dates` once per day per process, on the first request of the
     day, so versions take effect on their date even without the cron job. Commits."""
     global _daily_done
-    today = local_date(now)
+    today = date_of(now)
     if _daily_done == today or not _daily_lock.acquire(blocking=False):
         return
     try:

@@ -6,7 +6,6 @@ import secrets
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -32,31 +31,16 @@ from qms.models import (
     User,
     VersionStatus,
 )
-from qms.services import attachments, audit_log, calendars, documents
-from qms.services.procedures import limit_minutes, procedure_version_of
+from qms.services import attachments, audit_log, calendars, documents, nonconformities
+from qms.services.dossier_rules import classify, current_step  # noqa: F401  (part of this module's API)
+from qms.services.procedures import limit_minutes, procedure_version_of, search
+from qms.services.sqltime import strict_rule
 
 SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the desk
 # The lookup secret guards a dossier's status, not an account: a salted PBKDF2 of moderate
 # cost keeps receiving fast (scrypt alone took ~100 ms per dossier) while a leaked table
 # still costs real work per guess; online guessing is rate-limited.
 LOOKUP_HASH = "pbkdf2:sha256:20000"
-
-
-def classify(finished_at: datetime, due_at: datetime, calendar: WorkCalendar, *,
-             strict: bool = False) -> Timeliness:
-    """The national reporting rule: compare the finishing *date* with the due date. With
-    `strict` (setting TIMELINESS_RULE = "timestamp"), finishing after the due time on the
-    due date is late; early still means an earlier date."""
-    finished, due = calendar.local(finished_at).date(), calendar.local(due_at).date()
-    if finished < due:
-        return Timeliness.early
-    if finished == due and not (strict and finished_at > due_at):
-        return Timeliness.on_time
-    return Timeliness.late
-
-
-def _strict() -> bool:
-    return current_app.config.get("TIMELINESS_RULE", "date") == "timestamp"
 
 
 def due_time(pv: ProcedureVersion, received_at: datetime, calendar: WorkCalendar) -> datetime:
@@ -234,7 +218,6 @@ def _hand_over(step: DossierStep, *, department, by: User, at: datetime,
     step.due_at = calendar.add_working_minutes(at, step.minutes)
 
 
-current_step = Dossier.current_step  # the rules below read it as current_step(dossier)
 
 
 def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = "",
@@ -298,8 +281,6 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
         dossier.processed_at = dossier.processed_at or now
         dossier.returned_at = now
     audit_log.flush_as(db.session, actor)
-    from qms.services import nonconformities  # it reads these rules: imported late
-
     nonconformities.after_completion(step, now=now)
     return step
 
@@ -349,14 +330,14 @@ def timeliness(dossier: Dossier) -> Timeliness | None:
     if dossier.returned_at is None:
         return None
     return classify(dossier.returned_at, dossier.due_at, calendars.calendar_for(dossier.agency),
-                    strict=_strict())
+                    strict=strict_rule())
 
 
 def step_timeliness(step: DossierStep) -> Timeliness | None:
     if step.completed_at is None or step.due_at is None:
         return None
     return classify(step.completed_at, step.due_at, calendars.calendar_for(step.dossier.agency),
-                    strict=_strict())
+                    strict=strict_rule())
 
 
 def find_for_lookup(code: str, secret: str) -> Dossier | None:
@@ -581,6 +562,4 @@ def queue(department_id: int):
 
 def receivable_procedures(agency) -> list[Procedure]:
     """The procedures in force that this agency's level handles."""
-    from qms.services.procedures import search
-
     return db.session.scalars(search("", level=agency.level)).all()

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from qms import authz
+from qms import authz, localtime
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -32,7 +32,7 @@ from qms.models import (
     Severity,
     User,
 )
-from qms.services import audit_log, calendars, documents, nonconformities, sequences
+from qms.services import audit_log, calendars, nonconformities, sequences
 
 SATISFIED = (SatisfactionLevel.very_satisfied, SatisfactionLevel.satisfied)
 
@@ -90,7 +90,7 @@ def submit_feedback(*, agency: Agency | None, kind, name: str, contact: str, con
     a procedure code must name a procedure of the catalogue (which is public). A dossier
     code is linked only when such a dossier exists at that agency, and silently ignored
     otherwise, so that the form does not tell who has which dossier."""
-    if agency is None or agency not in active_agencies(documents.local_date(now)):
+    if agency is None or agency not in active_agencies(localtime.date_of(now)):
         raise ValidationError(_("Hãy chọn cơ quan nhận phản ánh, kiến nghị."))
     kind = _kind(kind)
     name = _text(name, label=_("họ và tên"), maximum=MAX_NAME)
@@ -110,7 +110,7 @@ def submit_feedback(*, agency: Agency | None, kind, name: str, contact: str, con
                                                              Dossier.agency_id == agency.id))
     if dossier is not None and procedure is None:
         procedure = dossier.procedure
-    feedback = Feedback(code=sequences.next_code("PAKN", documents.local_date(now).year),
+    feedback = Feedback(code=sequences.next_code("PAKN", localtime.date_of(now).year),
                         kind=kind, agency=agency, dossier=dossier, procedure=procedure, name=name,
                         contact=contact, content=content, received_at=now,
                         due_at=handling_due(agency, now), status=FeedbackStatus.received,

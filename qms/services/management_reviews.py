@@ -7,8 +7,7 @@ decide, each with an owner and a due date. Closing the review freezes it; the ow
 record when their actions are done."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -17,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
+from qms.localtime import date_of, local_date, start_of_day
 from qms.models import (
     Agency,
     Audit,
@@ -40,17 +40,11 @@ from qms.models import (
     User,
     VersionStatus,
 )
-from qms.services import audit_log, corrective_actions, documents, feedback, nonconformities
+from qms.services import audit_log, corrective_actions, feedback, nonconformities
 from qms.services.register import timeliness_expression
-from qms.services.sqltime import local_date
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_TITLE = 255
 MAX_TEXT = 20_000
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=TZ)
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -207,9 +201,9 @@ def gather_inputs(agency: Agency, period_start: date, period_end: date, *,
     """The review's inputs for [period_start, period_end] (local dates, both included), as
     JSON-ready figures computed from the records. Figures "at the period's end" use today
     instead when the period is not over (`now`)."""
-    since, until = _midnight(period_start), _midnight(period_end + timedelta(days=1))
+    since, until = start_of_day(period_start), start_of_day(period_end + timedelta(days=1))
     cut = min(until, now) if now is not None else until
-    cut_day = documents.local_date(cut)  # "today" for what is overdue at the period's end
+    cut_day = date_of(cut)  # "today" for what is overdue at the period's end
     return {
         "period": {"start": period_start.isoformat(), "end": period_end.isoformat()},
         "gathered_at": now.isoformat() if now is not None else None,
@@ -338,7 +332,7 @@ def mark_action_done(action: ReviewAction, *, actor: User, now: datetime) -> Rev
 
 
 def is_action_overdue(action: ReviewAction, now: datetime) -> bool:
-    return action.done_at is None and action.due_date < documents.local_date(now)
+    return action.done_at is None and action.due_date < date_of(now)
 
 
 def close(review: ManagementReview, *, actor: User, now: datetime) -> ManagementReview:

@@ -23,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from qms import authz
 from qms.errors import Conflict, Forbidden, NotFound, ValidationError
 from qms.extensions import db
+from qms.localtime import date_of, start_of_day
 from qms.models import (
     Agency,
     Department,
@@ -120,7 +121,7 @@ def month_label(month: date) -> str:
 
 
 def current_month(now: datetime) -> date:
-    return now.astimezone(metrics.TZ).date().replace(day=1)
+    return date_of(now).replace(day=1)
 
 
 def has_begun(month: date, now: datetime) -> bool:
@@ -252,7 +253,7 @@ def live_figures(department: Department, month: date, now: datetime) -> dict:
     "late_steps_total"}."""
     scope = metrics.Scope.of_department(department)
     start, end = metrics.month_bounds(month)
-    cut = min(metrics.local_midnight(end), now)
+    cut = min(start_of_day(end), now)
     late = metrics.late_dossiers(scope, start, end, now, per_page=SNAPSHOT_LIST_LIMIT)
     steps = metrics.overdue_steps(scope, start, end, now, per_page=SNAPSHOT_LIST_LIMIT)
     return {
@@ -333,7 +334,7 @@ def _step_rates(department_ids: list[int], start: date, end: date, now: datetime
     rows = db.session.execute(
         sa.select(DossierStep.department_id, sa.func.count(DossierStep.id),
                   sqltime.count_where(timeliness != "late"))
-        .where(DossierStep.department_id.in_(department_ids), metrics.unindexed(DossierStep.due_at).is_not(None),
+        .where(DossierStep.department_id.in_(department_ids), sqltime.unindexed(DossierStep.due_at).is_not(None),
                DossierStep.completed_at >= since, DossierStep.completed_at < until)
         .group_by(DossierStep.department_id))
     return {dept: (int(n), sqltime.percent(int(ok), int(n))) for dept, n, ok in rows}

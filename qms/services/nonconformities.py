@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
-from qms import authz
+from qms import authz, localtime
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -23,8 +23,8 @@ from qms.models import (
     Severity,
     User,
 )
-from qms.services import audit_log, calendars, documents, sequences
-from qms.services import dossiers as dossier_rules
+from qms.services import audit_log, calendars, dossier_rules, sequences
+from qms.services.sqltime import strict_rule
 
 # The status follows the corrective action answering it; rejection is the quality
 # officer's decision, with a reason. Checked in one place: `transition`.
@@ -39,7 +39,7 @@ TRANSITIONS: dict[str, tuple[frozenset[NcStatus], NcStatus]] = {
 
 
 def _new_code(now: datetime) -> str:
-    return sequences.next_code("NC", documents.local_date(now).year)
+    return sequences.next_code("NC", localtime.date_of(now).year)
 
 
 def raise_nonconformity(*, actor: User | None, department: Department, description: str,
@@ -135,7 +135,7 @@ def raise_for_dossier(dossier: Dossier, *, now: datetime) -> Nonconformity | Non
 def _is_late(finished_or_now: datetime, due_at: datetime, dossier: Dossier) -> bool:
     calendar = calendars.calendar_for(dossier.agency)
     return dossier_rules.classify(finished_or_now, due_at, calendar,
-                                  strict=dossier_rules._strict()) is dossier_rules.Timeliness.late
+                                  strict=strict_rule()) is dossier_rules.Timeliness.late
 
 
 def after_completion(step: DossierStep, *, now: datetime) -> list[Nonconformity]:

@@ -28,7 +28,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -40,6 +39,7 @@ from qms import authz
 from qms.calendar import WorkCalendar
 from qms.errors import NotFound
 from qms.extensions import db
+from qms.localtime import to_local
 from qms.models import (
     Agency,
     Department,
@@ -265,7 +265,7 @@ def escalate(now: datetime, *, due_soon_minutes: int | None = None,
 
 
 def _message(kind: NotificationKind, row, now: datetime, margin: int) -> str:
-    due = row.due_at.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+    due = to_local(row.due_at)
     values = {"code": row.code, "step": row.name, "department": row.department,
               "due": due.strftime("%H:%M %d/%m/%Y")}
     if kind is NotificationKind.step_due_soon:

@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
+from qms import localtime
 from qms.errors import ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -58,7 +59,7 @@ class ParsedFile:
 
     @property
     def content_hash(self) -> str:
-        return documents.content_hash(self.title, self.body, self.data)
+        return procedures.content_hash(self.title, self.body, self.data)
 
 
 @dataclass
@@ -293,7 +294,7 @@ def _import_one(item: ParsedFile, *, now, fields, agencies, owner) -> FileResult
             procedures.write_procedure_data(version, procedure, item.data)
         # The office's current practice, imported as it stands: effective from today.
         version.status = VersionStatus.effective
-        version.effective_date = documents.local_date(now)
+        version.effective_date = localtime.date_of(now)
         document.next_review_due = documents._add_months(version.effective_date,
                                                          document.review_interval_months)
         audit_log.record(db.session, "document_version.imported", version, note=str(item.path))

@@ -2,6 +2,8 @@
 validation, semantic comparison and search."""
 from __future__ import annotations
 
+import hashlib
+import json
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
@@ -132,6 +134,18 @@ def problems_in(data: dict) -> list[str]:
     return problems
 
 
+def content_hash(title: str, body: str, procedure_data: dict | None = None) -> str:
+    """The hash of what a document version says: its title, its text and, for a process,
+    its procedure data (documents freeze it on approval)."""
+    canonical = json.dumps({"title": title, "body": body, "procedure": procedure_data},
+                           ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def refresh_hash(version: DocumentVersion) -> None:
+    version.content_hash = content_hash(version.title, version.body, procedure_data_of(version))
+
+
 def validate_version(version: DocumentVersion) -> None:
     """Raise ValidationError with every problem of a process version (others pass)."""
     data = procedure_data_of(version)
@@ -144,8 +158,6 @@ def validate_version(version: DocumentVersion) -> None:
 def write_procedure_data(version: DocumentVersion, procedure: Procedure, data: dict) -> ProcedureVersion:
     """Set a version's procedure data (a new version, or a draft) from canonical data, and
     the version's content hash with it."""
-    from qms.services.documents import refresh_hash
-
     db.session.flush()  # the version needs its id: the procedure data shares it
     pv = db.session.get(ProcedureVersion, version.id)
     if pv is None:

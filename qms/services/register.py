@@ -4,12 +4,12 @@ dossiers a user may list, the register's filters, and its rows for the page and 
 The filters run in SQL, including timeliness: the national rule compares the *local* date
 the result was returned with the local due date (dossiers.classify). Times are stored in
 UTC, so the local date is computed in the database, the same way on SQLite and PostgreSQL
-(`local_date` below)."""
+(qms.localtime.local_date)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -19,10 +19,11 @@ from qms import authz
 from qms.calendar import WorkCalendar
 from qms.errors import ValidationError
 from qms.extensions import db
+from qms.localtime import start_of_day, to_local
 from qms.models import Channel, Dossier, DossierStatus, DossierStep, EventKind, Procedure, User
 from qms.services.dossiers import classify
 from qms.services.procedures import search
-from qms.services.sqltime import TIMEZONE, TZ, local_date, strict_rule, timeliness_case  # noqa: F401
+from qms.services.sqltime import strict_rule, timeliness_case
 from qms.text import parse_choice, parse_date
 
 PER_PAGE = 50
@@ -103,17 +104,13 @@ def parse_filters(args: Mapping[str, str]) -> Filters:
                    timeliness=timeliness)
 
 
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=TZ)
-
-
 def conditions(actor: User, filters: Filters) -> list:
     """The WHERE clauses of the register for `actor` with `filters`."""
     where = [visible_to(actor)]
     if filters.received_from:
-        where.append(Dossier.received_at >= _local_midnight(filters.received_from))
+        where.append(Dossier.received_at >= start_of_day(filters.received_from))
     if filters.received_to:
-        where.append(Dossier.received_at < _local_midnight(filters.received_to + timedelta(days=1)))
+        where.append(Dossier.received_at < start_of_day(filters.received_to + timedelta(days=1)))
     if filters.procedure:
         # The catalogue's search: code or name, accents and case ignored, any version.
         matching = search(filters.procedure, effective_only=False).with_only_columns(
@@ -154,11 +151,11 @@ def export_rows(actor: User, filters: Filters, limit: int | None = None) -> Iter
 
 def local_naive(moment: datetime | None) -> datetime | None:
     """A stored time as local wall time without zone (what a spreadsheet cell holds)."""
-    return moment.astimezone(TZ).replace(tzinfo=None) if moment is not None else None
+    return to_local(moment).replace(tzinfo=None) if moment is not None else None
 
 
 def local_time_text(moment: datetime) -> str:
-    return moment.astimezone(TZ).strftime("%d/%m/%Y %H:%M")
+    return to_local(moment).strftime("%d/%m/%Y %H:%M")
 
 
 # --- the "ghi chú" column -------------------------------------------------------------------
@@ -182,7 +179,7 @@ def note_of(dossier: Dossier) -> str:
             continue
         text = str(labels[event.kind])
         if event.kind is EventKind.apology and event.due_after is not None:
-            text += " " + event.due_after.astimezone(TZ).strftime("%d/%m/%Y")
+            text += " " + to_local(event.due_after).strftime("%d/%m/%Y")
         reason = " ".join((event.reason or "").split())
         parts.append(f"{text}: {reason}" if reason else text)
     return "; ".join(parts)

@@ -1,61 +1,16 @@
-"""Local dates and on-time classification in SQL, the same on SQLite and PostgreSQL.
+"""On-time classification and aggregation in SQL, the same on SQLite and PostgreSQL.
 
-Times are stored in UTC; the national reporting rule compares *local* dates (Asia/Ho_Chi_Minh),
-so reports compute them in the database instead of loading rows (DESIGN §4: reports read
+The national reporting rule compares *local* dates (qms.localtime.local_date), so reports
+classify and count in the database instead of loading rows (DESIGN §4: reports read
 through SQL aggregates)."""
 from __future__ import annotations
-
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-# Vietnam has kept UTC+7 without daylight saving since 1975, so the SQLite forms below may
-# shift by a fixed 7 hours; PostgreSQL converts by the zone's name.
-TIMEZONE = "Asia/Ho_Chi_Minh"
-TZ = ZoneInfo(TIMEZONE)
-
-
-class local_date(FunctionElement):  # noqa: N801  (reads as an SQL function)
-    """The Asia/Ho_Chi_Minh calendar date of a stored UTC time, in SQL."""
-
-    type = sa.Date()
-    name = "local_date"
-    inherit_cache = True
-
-
-@compiles(local_date)
-def _local_date_sqlite(element, compiler, **kw):
-    # SQLite keeps the UTC time as text "YYYY-MM-DD HH:MM:SS.ffffff"; date() reads it.
-    return f"date({compiler.process(element.clauses, **kw)}, '+7 hours')"
-
-
-@compiles(local_date, "postgresql")
-def _local_date_postgresql(element, compiler, **kw):
-    # timestamptz AT TIME ZONE zone → the local wall time (timestamp), whatever the
-    # session's TimeZone setting; then its date.
-    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE '{TIMEZONE}') AS DATE)"
-
-
-class local_month(FunctionElement):  # noqa: N801  (reads as an SQL function)
-    """"YYYY-MM" of a stored UTC time in Asia/Ho_Chi_Minh, in SQL."""
-
-    type = sa.String()
-    name = "local_month"
-    inherit_cache = True
-
-
-@compiles(local_month)
-def _local_month_sqlite(element, compiler, **kw):
-    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)}, '+7 hours')"
-
-
-@compiles(local_month, "postgresql")
-def _local_month_postgresql(element, compiler, **kw):
-    return (f"to_char(({compiler.process(element.clauses, **kw)} AT TIME ZONE '{TIMEZONE}'), "
-            f"'YYYY-MM')")
+from qms.localtime import local_date
 
 
 class unindexed(FunctionElement):  # noqa: N801  (reads as an SQL function)

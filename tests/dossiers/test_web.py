@@ -2,10 +2,12 @@
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from qms import clock
 from qms.extensions import db
 from qms.models import Dossier
+from qms.services import dossiers
 from tests.conftest import login, post_form
 from tests.dossiers.conftest import at
 from tests.web.conftest import text
@@ -122,3 +124,32 @@ def test_receipt_and_control_slips_print_in_vietnamese(app, in_force, desk, orgt
         assert expected in text_, expected
     assert browser_as(app, "vanphong").get(f"/dossiers/{code}/control-slip.pdf").status_code == 200
     assert app.test_client().get(f"/dossiers/{code}/control-slip.pdf").status_code == 302
+
+
+def test_a_dossier_page_reads_the_work_calendar_once(app, in_force, desk, orgtree):
+    """Every step's timeliness is classified on the agency's calendar: read once a request."""
+    dossier, _secret = dossiers.receive_dossier(actor=desk["onestop"], procedure=in_force,
+                                                applicant_name="Trần Văn Bình",
+                                                now=at(2026, 11, 20, 8, 0))
+    hands = [(desk["onestop"], orgtree["culture"]), (desk["culture"], orgtree["office"]),
+             (desk["office"], None), (desk["onestop"], None)]
+    for minutes, (actor, next_department) in enumerate(hands):
+        step = next(s for s in dossier.steps if s.completed_at is None)
+        dossiers.complete_step(step, actor=actor, now=at(2026, 11, 20, 9, minutes),
+                               next_department=next_department)
+    db.session.commit()
+    assert dossier.status.value == "returned" and len(dossier.steps) == 4
+    browser = browser_as(app, "motcua")
+    calendar_reads = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "FROM calendar_override" in statement:
+            calendar_reads.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        page = browser.get(f"/dossiers/{dossier.code}")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert page.status_code == 200 and "Đúng hạn" in text(page)
+    assert len(calendar_reads) == 1

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from qms import clock
+from qms import clock, localtime
 from qms.extensions import db
 from qms.models import Role, Severity
-from qms.services import accounts, corrective_actions, documents, nonconformities
+from qms.services import accounts, corrective_actions, nonconformities
 from tests.conftest import PASSWORD
 
 
@@ -26,7 +26,7 @@ def analysed(car, actor, now=None):
 
 def planned(car, actor, item_owner, verifier, now=None):
     now = now or clock.now()
-    today = documents.local_date(now)
+    today = localtime.date_of(now)
     return corrective_actions.plan(
         car, items=[("Ban hành quyết định ủy quyền ký thay", item_owner, today + timedelta(days=7))],
         check_date=today + timedelta(days=30), verifier=verifier, actor=actor, now=now)
@@ -77,7 +77,7 @@ def car_csrf_objects(orgtree) -> dict:
 
 def car_csrf_payloads(o, Post) -> dict:
     """The CAR routes' entries of test_csrf.payloads: each changes rows when accepted."""
-    today = documents.local_date(clock.now())
+    today = localtime.date_of(clock.now())
     return {
         "/quality/cars": Post("carhead", {"nonconformity_ids": [o["car_free_nc"]], "owner_id": o["car_head_id"]}),
         "/quality/cars/<car_code>/nonconformities": Post(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from qms import clock
+from qms import clock, localtime
 from qms.extensions import db
 from qms.models import DossierStatus, Role
-from qms.services import documents, dossiers, management_reviews
+from qms.services import dossiers, management_reviews
 from qms.services import feedback as feedback_service
 
 
@@ -19,7 +19,7 @@ def _feedback(orgtree):
 
 
 def _review(orgtree, users, title="Xem xét của lãnh đạo năm 2026"):
-    today = documents.local_date(clock.now())
+    today = localtime.date_of(clock.now())
     return management_reviews.create_review(
         agency=orgtree["ward"], held_on=today, title=title, period_start=today.replace(month=1, day=1),
         period_end=today, chair=users[Role.leader], attendees="", actor=users[Role.quality_officer],

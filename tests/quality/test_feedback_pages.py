@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from qms import clock
+from qms import clock, localtime
 from qms.extensions import db
 from qms.models import Feedback, FeedbackKind, FeedbackStatus, NcSource, Nonconformity, Role
 from qms.services import feedback as fb
@@ -34,7 +34,7 @@ def test_a_citizen_sends_feedback_without_logging_in_and_gets_its_code(client, o
     assert "Phường An Hòa" in text(page) and "Thành phố Thử Nghiệm" in text(page)
     response = post_form(client, "/gop-y", _form(orgtree, kind="recommendation"))
     assert response.status_code == 200
-    year = fb.documents.local_date(clock.now()).year
+    year = localtime.date_of(clock.now()).year
     body = text(response)
     assert f'<code id="feedback-code">PAKN-{year}-0001</code>' in body
     assert "Phường An Hòa đã nhận kiến nghị của ông/bà." in body

@@ -3,17 +3,16 @@ tests/web/test_csrf.py): functions, not fixtures; the shared fixtures call them 
 the values they return."""
 from __future__ import annotations
 
-from qms import clock
+from qms import clock, localtime
 from qms.extensions import db
 from qms.models import ObjectiveComparison, QualityObjective
-from qms.services import documents
 
 OBJECTIVE_CSRF_KEYS = ("objective_id", "objective_agency_id", "objective_year")
 
 
 def _objective(orgtree) -> QualityObjective:
     """An active objective of the ward (the matrix users' agency) for this year."""
-    objective = QualityObjective(agency=orgtree["ward"], year=documents.local_date(clock.now()).year,
+    objective = QualityObjective(agency=orgtree["ward"], year=localtime.date_of(clock.now()).year,
                                  title="Giải quyết đúng hạn ≥ 95 %", indicator="on_time_rate",
                                  comparison=ObjectiveComparison.at_least, target=95)
     db.session.add(objective)

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from qms import clock
+from qms import clock, localtime
 from qms.extensions import db
 from qms.models import (
     AgencyLevel,
@@ -288,7 +288,7 @@ PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 def _make_effective(version, quality, leader):
     now = clock.now()
     documents.submit(version, actor=quality, now=now)
-    documents.approve(version, actor=leader, effective_date=documents.local_date(now), now=now)
+    documents.approve(version, actor=leader, effective_date=localtime.date_of(now), now=now)
 
 
 @pytest.fixture

@@ -31,6 +31,28 @@ def test_a_province_decision_applies_to_its_communes_and_the_nearest_wins(orgtre
     assert calendars.calendar_for(ward).is_working_day(date(2026, 1, 9))
 
 
+def test_the_cached_calendar_follows_changes_in_the_transaction_and_after_it(app, orgtree):
+    """calendar_for is read once per transaction, yet never stale: an unflushed change
+    counts at once, and another transaction's committed decision after a commit."""
+    ward = orgtree["ward"]
+    first = calendars.calendar_for(ward)
+    assert calendars.calendar_for(ward) is first  # the same transaction: read once
+    override = calendars.add_override(ward, day=date(2026, 1, 9), kind=DayKind.day_off,
+                                      reason="Phường nghỉ", actor=None)
+    assert not calendars.calendar_for(ward).is_working_day(date(2026, 1, 9))
+    override.active = False  # not flushed yet
+    assert calendars.calendar_for(ward).is_working_day(date(2026, 1, 9))
+    db.session.commit()
+    assert calendars.calendar_for(ward).is_working_day(date(2026, 1, 9))
+    with app.app_context():  # another session (a request, a command) decides and commits
+        calendars.add_override(db.session.get(type(ward), ward.id), day=date(2026, 1, 8),
+                               kind=DayKind.day_off, reason="Phường nghỉ", actor=None)
+        db.session.commit()
+        db.session.remove()
+    db.session.commit()  # this transaction ends: the next one reads afresh
+    assert not calendars.calendar_for(ward).is_working_day(date(2026, 1, 8))
+
+
 def test_working_hours_are_inherited_and_validated(orgtree):
     province, ward = orgtree["province"], orgtree["ward"]
     assert calendars.working_hours_of(ward).minutes_per_day == 480  # the default

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from qms import clock
+from qms import clock, localtime
 from qms.extensions import db
 from qms.models import AgencyLevel, DayKind, DocumentKind, Role
 from qms.services import accounts, attachments, calendars, documents, dossiers, org, procedures
@@ -67,7 +67,7 @@ def _document_in(code: str, status: str, quality, leader, owner):
     if status in ("in_review", "effective"):
         documents.submit(version, actor=quality, now=clock.now())
     if status == "effective":
-        documents.approve(version, actor=leader, effective_date=documents.local_date(clock.now()),
+        documents.approve(version, actor=leader, effective_date=localtime.date_of(clock.now()),
                           now=clock.now())
     return version
 
@@ -79,7 +79,7 @@ def objects(orgtree, users):
     versions = {code: _document_in(code, status, quality, leader, orgtree["office"])
                 for code, status in DOCUMENTS.items()}
     # the review is overdue, so recording it moves the date (not only the audit log)
-    versions["TL-RS"].document.next_review_due = documents.local_date(clock.now()) - timedelta(days=30)
+    versions["TL-RS"].document.next_review_due = localtime.date_of(clock.now()) - timedelta(days=30)
     attachment = attachments.save_attachment(versions["TL-GO"], FileStorage(
         io.BytesIO(PDF), filename="Biểu mẫu.pdf"), actor=quality, now=clock.now())
     override = calendars.add_override(orgtree["province"], day=date(2026, 12, 19),
@@ -95,7 +95,7 @@ def objects(orgtree, users):
                                       change_summary="", now=clock.now())
     procedures.write_procedure_data(version, procedure, birth_data())
     documents.submit(version, actor=quality, now=clock.now())
-    documents.approve(version, actor=leader, effective_date=documents.local_date(clock.now()),
+    documents.approve(version, actor=leader, effective_date=localtime.date_of(clock.now()),
                       now=clock.now())
     dossier, _secret = dossiers.receive_dossier(actor=desk, procedure=procedure,
                                                 applicant_name="Lê Văn Tám", now=clock.now())
@@ -177,7 +177,7 @@ def payloads(o) -> dict[str, Post | tuple]:
     """rule → (who posts, form data that would change something if accepted). Each rule
     acts on a different account or document, so one control request does not spoil the
     next."""
-    in_a_week = (documents.local_date(clock.now()) + timedelta(days=7)).isoformat()
+    in_a_week = (localtime.date_of(clock.now()) + timedelta(days=7)).isoformat()
     return {
         "/auth/login": (None, {"username": "leader", "password": PASSWORD}),
         "/auth/logout": ("auditor", {}),

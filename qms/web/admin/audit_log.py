@@ -1,18 +1,14 @@
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template, request
 
 from qms.extensions import db
+from qms.localtime import start_of_day
 from qms.models import AuditLog
 from qms.web import access
 from qms.web.admin import bp
 from qms.web.admin.forms import AuditFilterForm
-
-
-def _local_midnight(day) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
 
 
 @bp.get("/audit-log")
@@ -34,9 +30,9 @@ def audit_log():
         if form.action.data:
             query = query.where(AuditLog.action.like(form.action.data.strip() + "%"))
         if form.date_from.data:
-            query = query.where(AuditLog.at >= _local_midnight(form.date_from.data))
+            query = query.where(AuditLog.at >= start_of_day(form.date_from.data))
         if form.date_to.data:
-            query = query.where(AuditLog.at < _local_midnight(form.date_to.data + timedelta(days=1)))
+            query = query.where(AuditLog.at < start_of_day(form.date_to.data + timedelta(days=1)))
     else:
         # A filter that cannot be read must not silently widen to the whole log: show the
         # field's error and no rows rather than everything unfiltered.

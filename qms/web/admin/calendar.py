@@ -9,9 +9,9 @@ from flask_login import current_user
 
 from qms import clock
 from qms.extensions import db
+from qms.localtime import date_of
 from qms.models import Agency, CalendarOverride, DayKind
 from qms.services import calendars
-from qms.services.documents import local_date
 from qms.web import access
 from qms.web.actions import act
 from qms.web.admin import bp
@@ -25,7 +25,7 @@ def calendar():
                                   .order_by(Agency.code)).all()
     agency = db.session.get(Agency, request.args.get("agency", type=int) or 0) or \
         (agencies[0] if agencies else None)
-    year = request.args.get("year", type=int) or local_date(clock.now()).year
+    year = request.args.get("year", type=int) or date_of(clock.now()).year
     if agency is None:
         return render_template("admin/calendar.html", agency=None, agencies=[], year=year)
     overrides = db.session.scalars(sa.select(CalendarOverride).where(

@@ -3,12 +3,12 @@ dossiers, steps and queues as JSON. Times are ISO 8601 in Vietnam's time zone (+
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, request
+from flask import request
 from flask_babel import gettext as _
 
+from qms.localtime import to_local
 from qms.models import Channel, Dossier, DossierStep, User
 from qms.services import dossiers
 from qms.web.api import ApiError
@@ -121,7 +121,7 @@ def complete_input(data: dict) -> dict:
 def when(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).isoformat()
+    return to_local(value).isoformat()
 
 
 def _department(department) -> dict | None:

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
-from qms import clock
+from qms import clock, localtime
 from qms.extensions import db
 from qms.models import (
     Agency,
@@ -31,7 +31,7 @@ from qms.models import (
     User,
 )
 from qms.reports.pdf import render_pdf
-from qms.services import attachments, audits, documents, iso_clauses
+from qms.services import attachments, audits, iso_clauses
 from qms.text import nfc
 from qms.web import access
 from qms.web.actions import act
@@ -117,7 +117,7 @@ def programme_new():
                               for a in db.session.scalars(sa.select(Agency).order_by(Agency.code))]
     if request.method == "GET":
         form.agency_id.data = current_user.department.agency_id
-        form.year.data = documents.local_date(clock.now()).year
+        form.year.data = localtime.date_of(clock.now()).year
     if form.validate_on_submit():
         created = act(lambda: audits.create_programme(
             db.session.get(Agency, form.agency_id.data), year=form.year.data, title=form.title.data,

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from markupsafe import escape
 from sqlalchemy.orm import selectinload
 
-from qms import clock
+from qms import clock, localtime
 from qms.extensions import db
 from qms.models import (
     Acknowledgement,
@@ -57,7 +57,7 @@ def _require_login():
 
 # --- helpers ------------------------------------------------------------------------------
 def _today():
-    return documents.local_date(clock.now())
+    return localtime.date_of(clock.now())
 
 
 def _text(value: str | None) -> str:

@@ -10,10 +10,10 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from qms import clock
+from qms import clock, localtime
 from qms.extensions import db, limiter
 from qms.models import Agency, FeedbackKind, SatisfactionLevel
-from qms.services import documents, dossiers
+from qms.services import dossiers
 from qms.services import feedback as feedback_service
 from qms.web.actions import act
 from qms.web.dossiers.forms import LookupForm
@@ -65,7 +65,7 @@ def _feedback_limit() -> str:
 def feedback():
     """The public form; on success the page shows the feedback's code and deadline."""
     form = FeedbackForm()
-    agencies = feedback_service.active_agencies(documents.local_date(clock.now()))
+    agencies = feedback_service.active_agencies(localtime.date_of(clock.now()))
     form.agency_id.choices = [(a.id, a.name) for a in agencies]
     if request.method == "GET":
         form.dossier_code.data = (request.args.get("ho_so") or "").strip()[:48] or None

@@ -1,7 +1,6 @@
 """Staff pages of citizens' feedback (phản ánh, kiến nghị; ISO 9001:2015 §9.1.2): the list
 with overdue flags and this year's figures, and one feedback with its handling: assign to a
 department (and an officer), answer, raise a nonconformity. Rules: services.feedback."""
-from datetime import datetime, time
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -14,6 +13,7 @@ from wtforms.validators import DataRequired, Length
 
 from qms import clock
 from qms.extensions import db
+from qms.localtime import date_of, start_of_day
 from qms.models import (
     Department,
     Feedback,
@@ -23,9 +23,8 @@ from qms.models import (
     Severity,
     User,
 )
-from qms.services import documents, iso_clauses
 from qms.services import feedback as feedback_service
-from qms.services.sqltime import TZ
+from qms.services import iso_clauses
 from qms.web import access
 from qms.web.actions import act
 from qms.web.quality import bp
@@ -107,7 +106,7 @@ def feedback_list():
     page = db.paginate(feedback_service.register(current_user, status=status, kind=kind, now=now),
                        per_page=current_app.config["PAGE_SIZE"], error_out=False)
     agency = current_user.department.agency
-    year_start = datetime.combine(documents.local_date(now).replace(month=1, day=1), time.min, tzinfo=TZ)
+    year_start = start_of_day(date_of(now).replace(month=1, day=1))
     figures = satisfaction = None
     if access.can("feedback.read_all"):
         figures = feedback_service.figures(agency, since=year_start, until=now, now=now)
@@ -120,7 +119,7 @@ def feedback_list():
                            level_labels=SatisfactionLevel.labels(),
                            is_overdue=feedback_service.is_overdue,
                            answered_late=feedback_service.answered_late,
-                           year=documents.local_date(now).year,
+                           year=date_of(now).year,
                            args={k: v for k, v in request.args.items() if k != "page"})
 
 

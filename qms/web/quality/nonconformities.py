@@ -3,11 +3,10 @@ by hand, a nonconformity's page with its origin and history, and its rejection."
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -20,6 +19,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from qms import clock
 from qms.errors import QmsError, ValidationError
 from qms.extensions import db
+from qms.localtime import start_of_day
 from qms.models import Department, Dossier, NcSource, NcStatus, Nonconformity, Severity
 from qms.services import iso_clauses, nonconformities
 from qms.text import parse_choice, parse_date
@@ -96,10 +96,6 @@ def car_link(nc: Nonconformity) -> tuple[str, str | None] | None:
     return (car.code, _url("quality.car_show", car_code=car.code)) if car is not None else None
 
 
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
-
-
 def _filters(args) -> dict:
     """The register's filters from the query string; a value that cannot be read is a
     ValidationError naming it (never a silently wider list)."""
@@ -120,8 +116,8 @@ def _filters(args) -> dict:
             "source": parse_choice(NcSource, args.get("source", ""), _("Nguồn")),
             "clause": clause,
             # local dates → UTC bounds: from its first instant to the end of the last day
-            "since": _local_midnight(since) if since else None,
-            "until": _local_midnight(until + timedelta(days=1)) if until else None}
+            "since": start_of_day(since) if since else None,
+            "until": start_of_day(until + timedelta(days=1)) if until else None}
 
 
 def _departments() -> list[Department]:

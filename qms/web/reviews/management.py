@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from qms import authz, clock
+from qms import authz, clock, localtime
 from qms.extensions import db
 from qms.models import (
     AuditStatus,
@@ -29,7 +29,7 @@ from qms.models import (
     Timeliness,
     User,
 )
-from qms.services import documents, iso_clauses
+from qms.services import iso_clauses
 from qms.services import management_reviews as reviews
 from qms.web import access
 from qms.web.actions import act
@@ -136,7 +136,7 @@ def management_new():
     leaders = [u for u in _staff(agency.id) if authz.grants(u.roles, "reviews.chair")]
     form.chair_id.choices = [(0, "—")] + [(u.id, u.full_name) for u in leaders]
     if request.method == "GET":
-        today = documents.local_date(clock.now())
+        today = localtime.date_of(clock.now())
         form.held_on.data = today
         form.period_start.data = today.replace(month=1, day=1)
         form.period_end.data = today

@@ -12,10 +12,10 @@ from flask_wtf import FlaskForm
 from wtforms import FloatField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from qms import clock
+from qms import clock, localtime
 from qms.extensions import db
 from qms.models import Agency, Department, ObjectiveComparison, QualityObjective
-from qms.services import documents, metrics
+from qms.services import metrics
 from qms.services import objectives as service
 from qms.web import access
 from qms.web.actions import act
@@ -38,7 +38,7 @@ class ObjectiveForm(FlaskForm):
 
 
 def _year() -> tuple[int, str | None]:
-    this_year = documents.local_date(clock.now()).year
+    this_year = localtime.date_of(clock.now()).year
     text = request.args.get("year", "").strip()
     if not text:
         return this_year, None
@@ -84,7 +84,7 @@ def objectives():
 @login_required
 def objective_create():
     access.require("objectives.manage")
-    year = documents.local_date(clock.now()).year
+    year = localtime.date_of(clock.now()).year
     form = _form(year)
     if form.validate_on_submit():
         year = form.year.data
