@@ -35,6 +35,13 @@ CHROMIUM_ARGS = [
     "--renderer-process-limit=2",
 ]
 
+# Limits for Playwright's waits (actions, navigations, expect()) and for the server to finish
+# its requests. Each wait ends as soon as its condition holds, so a generous limit costs
+# nothing when things go well; it keeps a busy machine (two cores shared by xdist workers,
+# each with its own Chromium) from failing tests that are merely slow.
+PLAYWRIGHT_TIMEOUT_MS = 60_000
+IDLE_TIMEOUT = 120  # seconds
+
 
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):  # one line per request would drown pytest's output
@@ -61,7 +68,7 @@ class _InFlight:
                 self.count -= 1
                 self.lock.notify_all()
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
+    def wait_idle(self, timeout: float = IDLE_TIMEOUT) -> bool:
         with self.lock:
             return self.lock.wait_for(lambda: self.count == 0, timeout=timeout)
 
@@ -80,7 +87,9 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(app):
-    """The session's app on 127.0.0.1 and a free port, in a background thread."""
+    """The session's app on 127.0.0.1 and a free port, in a background thread. The socket
+    listens from make_server() on, so the server is ready when this fixture returns (each
+    xdist worker has a server, and a database, of its own)."""
     in_flight = _InFlight(app)
     server = make_server("127.0.0.1", 0, in_flight, threaded=True,
                          request_handler=_QuietHandler)
@@ -91,7 +100,7 @@ def live_server(app):
     finally:
         server.shutdown()
         server.server_close()
-        thread.join(timeout=10)
+        thread.join(timeout=IDLE_TIMEOUT)
 
 
 def _chromium_missing() -> None:
@@ -106,11 +115,12 @@ def _chromium_missing() -> None:
 def browser():
     if not CHROMIUM.exists():
         _chromium_missing()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=PLAYWRIGHT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
+                                             args=CHROMIUM_ARGS, timeout=PLAYWRIGHT_TIMEOUT_MS)
         yield browser
         browser.close()
 
@@ -120,7 +130,8 @@ CONTEXT_ARGS = {"viewport": {"width": 1280, "height": 900}, "locale": "vi-VN"}
 
 def _new_context(browser, live_server):
     context = browser.new_context(base_url=live_server.url, **CONTEXT_ARGS)
-    context.set_default_timeout(5_000)
+    context.set_default_timeout(PLAYWRIGHT_TIMEOUT_MS)
+    context.set_default_navigation_timeout(PLAYWRIGHT_TIMEOUT_MS)
     return context
 
 

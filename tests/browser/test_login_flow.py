@@ -74,6 +74,9 @@ def nav_menus(page) -> list[str]:
 
 def open_menu(page, name: str):
     """Click the navigation's dropdown `name` open; its (now visible) menu."""
+    # Bootstrap's script (end of <body>) must have run, or the click just follows href="#":
+    # a click right after a form's redirect can come first on a busy machine.
+    page.wait_for_load_state("domcontentloaded")
     page.locator("#role-nav").get_by_role("button", name=name, exact=True).click()
     menu = page.locator("#role-nav .dropdown-menu.show")
     expect(menu).to_have_count(1)
@@ -209,6 +212,7 @@ def test_mobile_navbar_collapses_and_assets_are_local(fresh_page, make_user):
     expect(home).not_to_be_visible()
     expect(toggler).to_have_attribute("aria-expanded", "false")
 
+    page.wait_for_load_state("domcontentloaded")  # Bootstrap's JS has run
     toggler.click()                           # …and its JS opens the menu
     expect(menu).to_have_class(re.compile(r"\bshow\b"))
     expect(home).to_be_visible()

@@ -31,7 +31,7 @@ from tests.dossiers.conftest import at
 
 pytestmark = pytest.mark.browser
 
-PDF_TIMEOUT = 30_000  # ms: xhtml2pdf renders the report while the reader waits
+PDF_TIMEOUT = 120_000  # ms: xhtml2pdf renders the report while the reader waits (slow when busy)
 
 
 @pytest.fixture

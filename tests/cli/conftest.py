@@ -77,9 +77,13 @@ def instance(tmp_path):
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
-    """The current environment without any QMS_* setting, plus `overrides`."""
+    """The current environment without any QMS_* setting, plus `overrides`.
+
+    PYTHONPATH starts with this checkout, so a `qms` process imports the code under test
+    even when the installed (editable) qms points at another checkout or worktree."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QMS_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update(overrides)
     return env
 

@@ -21,13 +21,29 @@ from tests.cli.conftest import QMS_BIN, clean_env, free_port
 from tests.cli.test_commands import DEMO_ROLES, parse_demo_passwords
 from tests.conftest import CSRF_RE
 
-START_TIMEOUT = 20  # seconds
+# Generous limits: the server is polled until it answers, so a quick start costs nothing, and
+# a busy machine (two cores, xdist workers, Chromium) must not fail the test.
+START_TIMEOUT = 120  # seconds until /healthz answers
+HTTP_TIMEOUT = 60  # seconds for one request
+PORT_ATTEMPTS = 3
 
 
 @contextmanager
 def server(args, *, instance, database_url, log_path):
     """Start `qms ARGS --port P`, wait until /healthz answers, yield (base URL, log reader);
-    terminate the process afterwards."""
+    terminate the process afterwards. A port taken between free_port() and the server's
+    bind (by another xdist worker) means another try on another port."""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        with _started(args, instance=instance, database_url=database_url, log_path=log_path,
+                      last_attempt=attempt == PORT_ATTEMPTS) as started:
+            if started is not None:
+                yield started
+                return
+
+
+@contextmanager
+def _started(args, *, instance, database_url, log_path, last_attempt):
+    """(base URL, log reader) once the server answers, or None if its port was taken."""
     port = free_port()
     env = clean_env(QMS_INSTANCE_PATH=str(instance), QMS_DATABASE_URL=database_url)
     with open(log_path, "w") as log:
@@ -38,26 +54,29 @@ def server(args, *, instance, database_url, log_path):
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if process.poll() is not None:
-                pytest.fail(f"qms {args[0]} exited with {process.returncode}:\n"
-                            f"{log_path.read_text()}")
+                output = log_path.read_text()
+                if "Address already in use" in output and not last_attempt:
+                    yield None
+                    return
+                pytest.fail(f"qms {args[0]} exited with {process.returncode}:\n{output}")
             try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                with urllib.request.urlopen(base + "/healthz", timeout=HTTP_TIMEOUT) as response:
                     health = json.loads(response.read())
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.monotonic() > deadline:
                     pytest.fail(f"qms {args[0]} did not answer within {START_TIMEOUT} s:\n"
                                 f"{log_path.read_text()}")
-                time.sleep(0.2)
+                time.sleep(0.2)  # poll interval, not a wait for readiness
         assert health == {"status": "ok"}
         yield base, log_path.read_text
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=HTTP_TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait(timeout=10)
+            process.wait(timeout=HTTP_TIMEOUT)
 
 
 def browser():
@@ -67,7 +86,7 @@ def browser():
 
 
 def get(opener, url):
-    with opener.open(url, timeout=10) as response:
+    with opener.open(url, timeout=HTTP_TIMEOUT) as response:
         return response.status, response.geturl(), response.read().decode()
 
 
@@ -79,7 +98,7 @@ def log_in(opener, base, username, password):
     token = next(group for group in match.groups() if group)
     form = urllib.parse.urlencode({"username": username, "password": password,
                                    "csrf_token": token}).encode()
-    with opener.open(base + "/auth/login", data=form, timeout=10) as response:
+    with opener.open(base + "/auth/login", data=form, timeout=HTTP_TIMEOUT) as response:
         return response.status, response.geturl(), response.read().decode()
 
 

@@ -54,7 +54,7 @@ def active_attachments():
     (PDF, "Quyết định ban hành.pdf", "application/pdf"),
     (DOCX, "Biểu mẫu 01.docx", attachments.DOCX),
     (XLSX, "theo-doi.XLSX", attachments.XLSX),
-])
+], ids=["pdf", "docx", "xlsx"])  # not the contents: a zip's timestamp differs between xdist workers
 def test_each_allowed_type_is_attached_and_downloaded_unchanged(app, client_for, policy, content, name,
                                                                   media_type):
     quality = client_for("quality")
@@ -81,7 +81,7 @@ def test_each_allowed_type_is_attached_and_downloaded_unchanged(app, client_for,
     (b"%PDF-" + b"0" * (10 * 1024 * 1024), "qua-lon.pdf", "lớn hơn 10 MB"),
     (office_file("content.xml"), "khac.docx", "không phải PDF, Word (DOCX) hay Excel (XLSX)"),
     (PDF, "doi-ten.docx", "nhưng tên tệp không có đuôi .pdf"),
-])
+], ids=["exe", "empty", "too-large", "other-zip", "pdf-named-docx"])
 def test_bad_files_are_refused_with_a_message(client_for, policy, content, name, message):
     quality = client_for("quality")
     page = follow(quality, upload(quality, content, name))

@@ -18,6 +18,10 @@ from qms.models import Notification, NotificationKind, Role
 from qms.services import dossiers, notifications
 from tests.dossiers.conftest import at
 
+# Limit for waits on threads and servers that are usually ready at once: generous, so a busy
+# machine (two cores, xdist workers, Chromium) is slow rather than failing.
+READY_TIMEOUT = 120  # seconds
+
 DUE_SOON, OVERDUE, ESCALATED = (NotificationKind.step_due_soon, NotificationKind.step_overdue,
                                 NotificationKind.step_overdue_escalated)
 
@@ -136,7 +140,7 @@ def test_overlapping_runs_insert_each_notification_once(app, step_due_friday_16,
     def run():
         with app.app_context():
             try:
-                barrier.wait(timeout=10)
+                barrier.wait(timeout=READY_TIMEOUT)
                 results.append(notifications.escalate(at(2026, 12, 1, 9, 0)).created)
                 db.session.commit()
             except Exception as error:  # noqa: BLE001 - reported below
@@ -148,7 +152,7 @@ def test_overlapping_runs_insert_each_notification_once(app, step_due_friday_16,
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=READY_TIMEOUT)
     assert not errors, errors
     assert db.session.scalar(sa.select(sa.func.count(Notification.id))) == 3
     assert sum(results) >= 3
@@ -185,6 +189,15 @@ def free_port() -> int:
 
 
 @pytest.fixture
+def refused_port():
+    """A loopback port where connections are refused: bound (so no other test, in this
+    process or another xdist worker, can listen there meanwhile) but not listening."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
+@pytest.fixture
 def smtp_server():
     """A real SMTP server on loopback (aiosmtpd) that records what it receives."""
     controller_module = pytest.importorskip("aiosmtpd.controller")
@@ -202,8 +215,16 @@ def smtp_server():
             return "250 OK"
 
     recorder = Recorder()
-    controller = controller_module.Controller(recorder, hostname="127.0.0.1", port=free_port())
-    controller.start()
+    for attempt in range(3):
+        # The port was free a moment ago; another xdist worker may have taken it since.
+        controller = controller_module.Controller(recorder, hostname="127.0.0.1",
+                                                  port=free_port(), ready_timeout=READY_TIMEOUT)
+        try:
+            controller.start()  # returns once the server answers (not after a fixed time)
+            break
+        except OSError:
+            if attempt == 2:
+                raise
     try:
         yield controller.port, recorder.messages
     finally:
@@ -284,8 +305,8 @@ def test_no_email_when_smtp_is_not_configured(app, monkeypatch, step_due_friday_
 
 
 def test_a_failing_smtp_server_loses_nothing_and_the_next_run_retries(
-        app, step_due_friday_16, with_emails, smtp_config, caplog):
-    smtp_config(free_port())  # nothing listens there
+        app, step_due_friday_16, with_emails, smtp_config, refused_port, caplog):
+    smtp_config(refused_port)  # nothing listens there
     result = run_cli(app, at(2026, 11, 27, 16, 30))
     assert result.exit_code == 0, result.output
     assert "1 due soon, 1 overdue, 0 escalated, 0 emailed (2 failed)" in result.output
@@ -295,8 +316,8 @@ def test_a_failing_smtp_server_loses_nothing_and_the_next_run_retries(
 
 
 def test_the_next_run_sends_what_a_failed_run_could_not(app, step_due_friday_16, with_emails,
-                                                        smtp_config, smtp_server):
-    smtp_config(free_port())
+                                                        smtp_config, smtp_server, refused_port):
+    smtp_config(refused_port)
     assert "(2 failed)" in run_cli(app, at(2026, 11, 27, 16, 30)).output
     port, received = smtp_server
     smtp_config(port)  # the server is back
