@@ -119,6 +119,12 @@ class WorkCalendar:
             day += timedelta(days=1)
         raise ValueError("no working day within a year")
 
+    def previous_working_day(self, day: date) -> date:
+        day -= timedelta(days=1)
+        while not self.is_working_day(day):
+            day -= timedelta(days=1)
+        return day
+
     def working_day_on_or_after(self, day: date) -> date:
         return day if self.is_working_day(day) else self.next_working_day(day)
 
@@ -147,14 +153,14 @@ class WorkCalendar:
         return self._at(self.next_working_day(day), self.hours.opening)
 
     def add_working_minutes(self, start: datetime, minutes: int) -> datetime:
-        """The instant `minutes` of working time after `start`. A result that lands on the
-        end of a period stays there (17:00, not the next morning)."""
+        """The instant `minutes` of working time after `start`, to the second. A result that
+        lands on the end of a period stays there (17:00, not the next morning)."""
         if minutes < 0:
             raise ValueError("minutes must not be negative")
         if minutes == 0 and self.is_working_time(start):
             return self.local(start)  # e.g. 17:00 plus nothing is still 17:00
         moment = self.working_start(start)
-        left = minutes
+        left = timedelta(minutes=minutes)
         while True:
             day = moment.date()
             for period_start, period_end in self.hours.periods:
@@ -162,19 +168,52 @@ class WorkCalendar:
                 if moment >= end:
                     continue
                 moment = max(moment, self._at(day, period_start))
-                available = int((end - moment).total_seconds() // 60)
-                if left <= available:
-                    return moment + timedelta(minutes=left)
-                left -= available
+                if left <= end - moment:
+                    return moment + left
+                left -= end - moment
                 moment = end
             moment = self._at(self.next_working_day(day), self.hours.opening)
+
+    def subtract_working_minutes(self, end: datetime, minutes: int) -> datetime:
+        """The instant `minutes` of working time before `end`, to the second: the mirror of
+        `add_working_minutes` (a start that lands on the beginning of a period stays there:
+        13:30, not 11:30 the same day)."""
+        if minutes < 0:
+            raise ValueError("minutes must not be negative")
+        moment = self.local(end)
+        left = timedelta(minutes=minutes)
+        if not self.is_working_day(moment.date()):
+            moment = self.close_of(self.previous_working_day(moment.date()))
+        while True:
+            day = moment.date()
+            for period_start, period_end in reversed(self.hours.periods):
+                start = self._at(day, period_start)
+                if moment <= start:
+                    continue
+                moment = min(moment, self._at(day, period_end))
+                if left <= moment - start:
+                    return moment - left
+                left -= moment - start
+                moment = start
+            if not left:
+                return moment
+            moment = self.close_of(self.previous_working_day(day))
+
+    def resume_after_pause(self, due: datetime, paused: datetime, resumed: datetime) -> datetime:
+        """The due time after a pause from `paused` to `resumed` under the "resume" rule: the
+        working time that was left is counted again from `resumed`. When the pause began
+        after the due time, what was left is negative: the overrun is counted back from
+        `resumed`, so a late record stays late by as much (a pause never erases lateness)."""
+        if due > paused:
+            return self.add_working_minutes(resumed, self.working_minutes_between(paused, due))
+        return self.subtract_working_minutes(resumed, self.working_minutes_between(due, paused))
 
     def working_minutes_between(self, start: datetime, end: datetime) -> int:
         """Working minutes in [start, end); 0 if end is not after start."""
         start, end = self.local(start), self.local(end)
         if end <= start:
             return 0
-        total = 0
+        total = timedelta()
         day = start.date()
         while day <= end.date():
             if self.is_working_day(day):
@@ -182,9 +221,9 @@ class WorkCalendar:
                     lo = max(start, self._at(day, period_start))
                     hi = min(end, self._at(day, period_end))
                     if hi > lo:
-                        total += int((hi - lo).total_seconds() // 60)
+                        total += hi - lo
             day += timedelta(days=1)
-        return total
+        return int(total.total_seconds() // 60)  # whole minutes, from the exact sum
 
     def is_working_time(self, moment: datetime) -> bool:
         moment = self.local(moment)

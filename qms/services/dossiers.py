@@ -448,11 +448,9 @@ def _resume(dossier: Dossier, kind: EventKind, *, actor: User, now: datetime, re
             step.due_at = calendar.add_working_minutes(now, step.minutes)
     else:
         paused = dossier.paused_at or now
-        left = calendar.working_minutes_between(paused, before)
-        dossier.due_at = calendar.add_working_minutes(now, left)
+        dossier.due_at = calendar.resume_after_pause(before, paused, now)
         if step is not None and step.due_at is not None:
-            step_left = calendar.working_minutes_between(paused, step.due_at)
-            step.due_at = calendar.add_working_minutes(now, step_left)
+            step.due_at = calendar.resume_after_pause(step.due_at, paused, now)
     dossier.paused_at = None
     return _record_event(dossier, kind, actor=actor, now=now, due_before=before,
                          due_after=dossier.due_at)

@@ -110,3 +110,30 @@ def test_stopping_and_withdrawal_end_a_dossier_with_a_reason(dossier, desk, thre
     dossiers.withdraw(other, actor=desk["onestop"], reason="Công dân xin rút", now=at(2026, 11, 20, 11, 0))
     assert other.status is DossierStatus.withdrawn
     assert dossiers.in_flight_on(other.procedure_version_id) == []
+
+
+def test_a_pause_begun_after_the_due_time_leaves_the_dossier_late(dossier, desk):
+    """Issue 11 §3. Due Thursday 26/11 9:00; the payment request comes 9 working hours
+    later (Friday 27/11 10:00) and the payment on Tuesday 1/12 10:00. What was left is
+    -9 h: due again 9 working hours before the resumption, Monday 30/11 9:00, so a result
+    ready that Tuesday is late, not on time."""
+    dossiers.request_payment(dossier, actor=desk["culture"], reason="Nộp lệ phí", now=at(2026, 11, 27, 10, 0))
+    dossiers.receive_payment(dossier, actor=desk["culture"], now=at(2026, 12, 1, 10, 0))
+    assert dossier.due_at == at(2026, 11, 30, 9, 0)
+    # The step (due Friday 20/11 15:30) was 28.5 working hours over at the request:
+    # 1.5 h (20/11) + 8 h (23/11) + 8 h (25/11; 24/11 is a day off) + 8 h (26/11) + 3 h
+    # (27/11). Counted back from 1/12 10:00: 3 h + 8 h (30/11) + 8 h (27/11) + 8 h (26/11)
+    # + 1.5 h → Wednesday 25/11 15:30.
+    assert dossier.steps[1].due_at == at(2026, 11, 25, 15, 30)
+    calendar = dossiers.calendars.calendar_for(dossier.agency)
+    finished = at(2026, 12, 1, 11, 0)
+    assert dossiers.classify(finished, dossier.due_at, calendar) is dossiers.Timeliness.late
+    assert dossiers.classify(finished, dossier.steps[1].due_at, calendar) is dossiers.Timeliness.late
+
+
+def test_a_pause_begun_before_the_due_time_still_keeps_what_was_left(dossier, desk):
+    """The other side of the same rule: 1 working hour left at the request (26/11 8:00),
+    counted again from the payment (1/12 10:00)."""
+    dossiers.request_payment(dossier, actor=desk["culture"], reason="Nộp lệ phí", now=at(2026, 11, 26, 8, 0))
+    dossiers.receive_payment(dossier, actor=desk["culture"], now=at(2026, 12, 1, 10, 0))
+    assert dossier.due_at == at(2026, 12, 1, 11, 0)

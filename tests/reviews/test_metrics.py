@@ -37,18 +37,22 @@ def test_every_dossier_figure_of_the_month(november, orgtree):
 
 def test_a_closed_month_does_not_drift_as_its_dossiers_move_on(november, orgtree):
     """H, overdue at the end of November, waits for the fee in December: resuming moves its
-    due time past 1/12, yet November still counts it overdue (its due time as it stood)."""
+    due time by the pause (8 working hours), yet November still counts it overdue (its due
+    time as it stood)."""
     from qms.services import dossiers
 
     before = figures(orgtree["onestop"])
     h, culture = november["dossiers"]["H"], november["people"]["culture"]
     dossiers.request_payment(h, actor=culture, reason="Nộp lệ phí", now=at(2, 12, 9))
     dossiers.receive_payment(h, actor=culture, now=at(3, 12, 9))
-    assert h.due_at == at(3, 12, 9)
+    # Due 27/11 09:00 and 25 working hours over when the fee was asked for (2/12 09:00): the
+    # overrun counted back from the payment (3/12 09:00) is 30/11 08:00, its old due time
+    # plus the 8 working hours of the pause. It stays late (issue 11 §3).
+    assert h.due_at == at(30, 11, 8)
     assert figures(orgtree["onestop"]) == before
     december = metrics.dossier_metrics(metrics.Scope.of_department(orgtree["onestop"]),
                                        date(2026, 12, 1), date(2027, 1, 1), READ_AT)
-    # read on 5/12: F (supplemented 2/12, due again 7/12) within; H (due again 3/12 09:00),
+    # read on 5/12: F (supplemented 2/12, due again 7/12) within; H (due again 30/11 08:00),
     # I (due 3/12) and December's own dossier (due 4/12) overdue
     assert (december["in_progress_within"], december["in_progress_overdue"]) == (1, 3)
     assert (december["received"], december["carried_over"], december["paused"]) == (1, 3, 0)

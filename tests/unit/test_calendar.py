@@ -136,3 +136,44 @@ def test_times_in_other_zones_are_read_in_vietnam_time():
     assert CAL.add_working_minutes(datetime(2026, 11, 20, 2, 0, tzinfo=UTC), 60) == \
         at(2026, 11, 20, 10, 0)
     assert CAL.working_start(at(2026, 11, 20, 9, 0)).time() == time(9, 0)
+
+
+# --- seconds are kept, and time is taken off as exactly as it is added ---------------------
+seconds_moments = st.datetimes(min_value=datetime(2025, 12, 1), max_value=datetime(2027, 12, 31),
+                               timezones=st.just(VN)).map(lambda m: m.replace(microsecond=0))
+
+
+def test_seconds_are_kept_across_a_period_boundary():
+    # 30 s of the morning are left at 11:29:30; the other 59 min 30 s run from 13:30.
+    start = datetime(2026, 11, 20, 11, 29, 30, tzinfo=VN)
+    assert CAL.add_working_minutes(start, 60) == datetime(2026, 11, 20, 14, 29, 30, tzinfo=VN)
+    assert CAL.working_minutes_between(start, datetime(2026, 11, 20, 14, 29, 30, tzinfo=VN)) == 60
+
+
+@settings(max_examples=300, deadline=None)
+@given(seconds_moments, durations)
+def test_adding_then_measuring_keeps_the_seconds(start, minutes):
+    end = CAL.add_working_minutes(start, minutes)
+    assert CAL.working_minutes_between(start, end) == minutes
+    if minutes and CAL.is_working_time(start):
+        assert end.second == start.second  # nothing rounded off at a boundary
+
+
+@pytest.mark.parametrize(("end", "minutes", "start"), [
+    (at(2026, 12, 1, 10, 0), 9 * 60, at(2026, 11, 30, 9, 0)),   # back over a night
+    (at(2026, 11, 20, 14, 0), 60, at(2026, 11, 20, 11, 0)),     # back over lunch
+    (at(2026, 11, 23, 7, 30), 60, at(2026, 11, 20, 16, 30)),    # back over a weekend
+    (at(2026, 11, 21, 10, 0), 30, at(2026, 11, 20, 16, 30)),    # from a Saturday
+    (at(2027, 2, 11, 8, 0), 120, at(2027, 2, 3, 16, 0)),        # back over Tết 2027 (4–10 Feb)
+])
+def test_subtracting_working_minutes(end, minutes, start):
+    assert CAL.subtract_working_minutes(end, minutes) == start
+
+
+@settings(max_examples=300, deadline=None)
+@given(seconds_moments, durations)
+def test_subtracting_undoes_adding(start, minutes):
+    end = CAL.add_working_minutes(start, minutes)
+    back = CAL.subtract_working_minutes(end, minutes)
+    assert CAL.working_minutes_between(back, end) == minutes
+    assert back == (CAL.working_start(start) if minutes else back)
