@@ -26,7 +26,7 @@ import smtplib
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 import sqlalchemy as sa
@@ -81,26 +81,9 @@ class EscalationCounts:
 def working_minutes_before(calendar: WorkCalendar, end: datetime, minutes: int) -> datetime:
     """The latest instant T with `minutes` of working time in [T, end): a step due at or
     before T is at least `minutes` of working time overdue at `end`."""
-    moment = calendar.local(end)
-    left = minutes
-    if left <= 0:
-        return moment
-    day = moment.date()
-    for _day in range(3 * 366):
-        if calendar.is_working_day(day):
-            for start, stop in reversed(calendar.hours.periods):
-                low = datetime.combine(day, start, tzinfo=calendar.tz)
-                high = min(moment, datetime.combine(day, stop, tzinfo=calendar.tz))
-                if high <= low:
-                    continue
-                available = int((high - low).total_seconds() // 60)
-                if left <= available:
-                    return high - timedelta(minutes=left)
-                left -= available
-                moment = low
-        moment = datetime.combine(day, time.min, tzinfo=calendar.tz)
-        day -= timedelta(days=1)
-    raise ValueError("no working time within three years")
+    if minutes <= 0:
+        return calendar.local(end)
+    return calendar.subtract_working_minutes(end, minutes)
 
 
 def due_soon_cutoff(calendar: WorkCalendar, now: datetime, minutes: int) -> datetime:
