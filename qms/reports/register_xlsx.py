@@ -13,7 +13,6 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from qms.calendar import WorkCalendar
 from qms.models import Agency, Dossier
 from qms.reports.xlsx import safe_text
 from qms.services import register as register_service
@@ -52,7 +51,6 @@ def register_workbook(rows: Iterable[Dossier], *, agency: Agency, now: datetime,
     sheet.append([_("Xuất lúc %(t)s", t=register_service.local_time_text(now))])
     sheet.append([])
     sheet.append([cell(str(title), font=bold) for title, _width in COLUMNS])
-    calendar = WorkCalendar()  # only its time zone is read (classify compares local dates)
     written = 0
     for dossier in rows:
         if written == limit:
@@ -61,7 +59,7 @@ def register_workbook(rows: Iterable[Dossier], *, agency: Agency, now: datetime,
                             n=f"{limit:,}".replace(",", "."))])
             break
         written += 1
-        timeliness = register_service.timeliness_of(dossier, calendar)
+        timeliness = register_service.timeliness_of(dossier)
         sheet.append([
             written, dossier.code, dossier.procedure.name, safe_text(dossier.applicant_name),
             safe_text(dossier.applicant_address), safe_text(dossier.applicant_phone),

@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 from qms import authz
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
-from qms.localtime import date_of, local_date
+from qms.localtime import date_of
 from qms.models import (
     ActionItem,
     CarStatus,
@@ -38,6 +38,7 @@ from qms.models import (
     Verification,
 )
 from qms.services import audit_log, nonconformities, sequences
+from qms.services.timeliness import is_late
 
 # Nonconformities a CAR may take on: not yet answered, not closed or rejected.
 ANSWERABLE = (NcStatus.open, NcStatus.under_analysis)
@@ -382,8 +383,7 @@ def _rate(total: int, late: int) -> dict:
 
 def _late_counts(scope: dict, before: tuple[datetime, datetime], after: tuple[datetime, datetime] | None):
     """One aggregate query: completed and late counts in the two windows. Late by the
-    national date rule: the local completion date is after the local due date (compared
-    in SQL, localtime.local_date)."""
+    timeliness rule in force (services.timeliness, in SQL)."""
     if scope["kind"] == "step":
         finished, due = DossierStep.completed_at, DossierStep.due_at
         query = (sa.select().select_from(DossierStep).join(Dossier, Dossier.id == DossierStep.dossier_id)
@@ -393,7 +393,7 @@ def _late_counts(scope: dict, before: tuple[datetime, datetime], after: tuple[da
         query = sa.select().select_from(Dossier)
     query = query.where(Dossier.procedure_id == scope["procedure_id"], Dossier.agency_id == scope["agency_id"],
                         finished.is_not(None), due.is_not(None))
-    late = local_date(finished) > local_date(due)
+    late = is_late(finished, due)
 
     def window(start, end):
         inside = sa.and_(finished >= start, finished < end)

@@ -46,6 +46,7 @@ from qms.models import (
 )
 from qms.services import calendars, documents, metrics, monthly_reviews, notifications, sqltime
 from qms.services import corrective_actions as cars
+from qms.services.timeliness import timeliness_case
 
 LIST_LIMIT = 5  # rows a panel lists (the link leads to the whole list)
 DUE_SOON_MINUTES = 240  # four working hours, when the setting is missing
@@ -225,8 +226,7 @@ def step_series(department_ids, months: int, now: datetime) -> dict:
     since = start_of_day(firsts[0])
     until = start_of_day(metrics.add_months(firsts[-1], 1))
     month = local_month(DossierStep.completed_at)
-    timeliness = sqltime.timeliness_case(DossierStep.completed_at, DossierStep.due_at,
-                                          sqltime.strict_rule())
+    timeliness = timeliness_case(DossierStep.completed_at, DossierStep.due_at)
     rows = db.session.execute(
         sa.select(month, sa.func.count(DossierStep.id),
                   sqltime.count_where(timeliness.in_(("early", "on_time"))))

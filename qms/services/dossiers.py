@@ -32,9 +32,10 @@ from qms.models import (
     VersionStatus,
 )
 from qms.services import attachments, audit_log, calendars, documents, nonconformities
-from qms.services.dossier_rules import classify, current_step  # noqa: F401  (part of this module's API)
 from qms.services.procedures import limit_minutes, procedure_version_of, search
-from qms.services.sqltime import strict_rule
+from qms.services.timeliness import classify  # noqa: F401  (read as dossiers.classify too)
+
+current_step = Dossier.current_step  # the rules below read it as current_step(dossier)
 
 SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the desk
 # The lookup secret guards a dossier's status, not an account: a salted PBKDF2 of moderate
@@ -329,15 +330,13 @@ def timeliness(dossier: Dossier) -> Timeliness | None:
     """Early / on time / late once the result is returned; None while in progress."""
     if dossier.returned_at is None:
         return None
-    return classify(dossier.returned_at, dossier.due_at, calendars.calendar_for(dossier.agency),
-                    strict=strict_rule())
+    return classify(dossier.returned_at, dossier.due_at)
 
 
 def step_timeliness(step: DossierStep) -> Timeliness | None:
     if step.completed_at is None or step.due_at is None:
         return None
-    return classify(step.completed_at, step.due_at, calendars.calendar_for(step.dossier.agency),
-                    strict=strict_rule())
+    return classify(step.completed_at, step.due_at)
 
 
 def find_for_lookup(code: str, secret: str) -> Dossier | None:

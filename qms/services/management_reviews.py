@@ -42,6 +42,7 @@ from qms.models import (
 )
 from qms.services import audit_log, corrective_actions, feedback, nonconformities
 from qms.services.register import timeliness_expression
+from qms.services.timeliness import is_late
 
 MAX_TITLE = 255
 MAX_TEXT = 20_000
@@ -141,7 +142,7 @@ def _corrective_actions(agency: Agency, since: datetime, until: datetime, cut_da
 
 def _dossiers(agency: Agency, start: date, end: date, since: datetime, until: datetime) -> dict:
     """Dossiers received in the period, and those returned in it (local date) classified
-    early / on time / late by the national date rule (register.timeliness_expression),
+    early / on time / late by the timeliness rule in force (services.timeliness),
     overall and per procedure; steps completed in the period, on time or late, per
     department."""
     timeliness = timeliness_expression()
@@ -161,7 +162,7 @@ def _dossiers(agency: Agency, start: date, end: date, since: datetime, until: da
     step_done = sa.and_(DossierStep.completed_at.is_not(None), DossierStep.due_at.is_not(None),
                         local_date(DossierStep.completed_at) >= start,
                         local_date(DossierStep.completed_at) <= end)
-    step_late = local_date(DossierStep.completed_at) > local_date(DossierStep.due_at)
+    step_late = is_late(DossierStep.completed_at, DossierStep.due_at)
     per_department = db.session.execute(
         sa.select(Department.code, Department.name, sa.func.count(DossierStep.id), _sum(step_late))
         .select_from(DossierStep).join(Dossier, Dossier.id == DossierStep.dossier_id)

@@ -35,6 +35,7 @@ from qms.models import (
     User,
 )
 from qms.services import audit_log, metrics, sqltime
+from qms.services.timeliness import strict_rule, timeliness_case
 
 MAX_TEXT = 20_000
 SNAPSHOT_LIST_LIMIT = 500  # late dossiers / steps kept in a snapshot (the counts are exact)
@@ -258,7 +259,7 @@ def live_figures(department: Department, month: date, now: datetime) -> dict:
     steps = metrics.overdue_steps(scope, start, end, now, per_page=SNAPSHOT_LIST_LIMIT)
     return {
         "version": SNAPSHOT_VERSION, "department": department.code, "month": month_key(month),
-        "read_at": cut.isoformat(), "rule": "timestamp" if sqltime.strict_rule() else "date",
+        "read_at": cut.isoformat(), "rule": "timestamp" if strict_rule() else "date",
         "dossiers": metrics.dossier_metrics(scope, start, end, now),
         "steps": metrics.step_metrics(scope, start, end, now),
         "quality": metrics.quality_metrics(scope, start, end, now),
@@ -330,7 +331,7 @@ def _step_rates(department_ids: list[int], start: date, end: date, now: datetime
     """{department id: (steps completed, on-time rate)} for the month, one grouped query."""
     since, until = metrics.utc_bounds(start, end)
     until = min(until, now)
-    timeliness = sqltime.timeliness_case(DossierStep.completed_at, DossierStep.due_at, sqltime.strict_rule())
+    timeliness = timeliness_case(DossierStep.completed_at, DossierStep.due_at)
     rows = db.session.execute(
         sa.select(DossierStep.department_id, sa.func.count(DossierStep.id),
                   sqltime.count_where(timeliness != "late"))
@@ -344,7 +345,7 @@ def _dossier_rates(column, ids: list[int], start: date, end: date, now: datetime
     """{id: (resolved, on-time rate)} of dossiers grouped by `column` (department or agency)."""
     since, until = metrics.utc_bounds(start, end)
     until = min(until, now)
-    timeliness = sqltime.timeliness_case(Dossier.returned_at, Dossier.due_at, sqltime.strict_rule())
+    timeliness = timeliness_case(Dossier.returned_at, Dossier.due_at)
     rows = db.session.execute(
         sa.select(column, sa.func.count(Dossier.id), sqltime.count_where(timeliness != "late"))
         .where(column.in_(ids), Dossier.returned_at >= since, Dossier.returned_at < until)

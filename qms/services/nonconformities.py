@@ -21,10 +21,11 @@ from qms.models import (
     NcStatus,
     Nonconformity,
     Severity,
+    Timeliness,
     User,
 )
-from qms.services import audit_log, calendars, dossier_rules, sequences
-from qms.services.sqltime import strict_rule
+from qms.services import audit_log, calendars, sequences
+from qms.services.timeliness import classify
 
 # The status follows the corrective action answering it; rejection is the quality
 # officer's decision, with a reason. Checked in one place: `transition`.
@@ -121,7 +122,7 @@ def raise_for_step(step: DossierStep, *, now: datetime) -> Nonconformity | None:
 def raise_for_dossier(dossier: Dossier, *, now: datetime) -> Nonconformity | None:
     """One nonconformity for a dossier past its due time, against the department holding it."""
     calendar = calendars.calendar_for(dossier.agency)
-    step = dossier_rules.current_step(dossier)
+    step = dossier.current_step()
     late_steps = [s for s in dossier.steps if s.completed_at and s.due_at and s.completed_at > s.due_at]
     culprit = step or (late_steps[-1] if late_steps else None)
     department_id = culprit.department_id if culprit and culprit.department_id else dossier.department_id
@@ -132,20 +133,18 @@ def raise_for_dossier(dossier: Dossier, *, now: datetime) -> Nonconformity | Non
                       d=calendar.local(dossier.due_at).strftime("%H:%M %d/%m/%Y")))
 
 
-def _is_late(finished_or_now: datetime, due_at: datetime, dossier: Dossier) -> bool:
-    calendar = calendars.calendar_for(dossier.agency)
-    return dossier_rules.classify(finished_or_now, due_at, calendar,
-                                  strict=strict_rule()) is dossier_rules.Timeliness.late
+def _is_late(finished_or_now: datetime, due_at: datetime) -> bool:
+    return classify(finished_or_now, due_at) is Timeliness.late
 
 
 def after_completion(step: DossierStep, *, now: datetime) -> list[Nonconformity]:
     """Called when a step is completed: a late step, and a dossier returned late, each
     raise their nonconformity."""
     raised = []
-    if step.due_at is not None and _is_late(step.completed_at, step.due_at, step.dossier):
+    if step.due_at is not None and _is_late(step.completed_at, step.due_at):
         raised.append(raise_for_step(step, now=now))
     dossier = step.dossier
-    if dossier.returned_at is not None and _is_late(dossier.returned_at, dossier.due_at, dossier):
+    if dossier.returned_at is not None and _is_late(dossier.returned_at, dossier.due_at):
         raised.append(raise_for_dossier(dossier, now=now))
     return [nc for nc in raised if nc is not None]
 
@@ -168,14 +167,14 @@ def check_overdue(now: datetime) -> list[Nonconformity]:
         .where(~sa.exists().where(Nonconformity.origin_key == _key("step:", DossierStep.id)))
         .order_by(DossierStep.due_at)).all()
     for step in steps:
-        if _is_late(now, step.due_at, step.dossier):
+        if _is_late(now, step.due_at):
             raised.append(raise_for_step(step, now=now))
     late_dossiers = db.session.scalars(
         sa.select(Dossier).where(Dossier.status.in_(running), Dossier.due_at < now)
         .where(~sa.exists().where(Nonconformity.origin_key == _key("dossier:", Dossier.id)))
         .order_by(Dossier.due_at)).all()
     for dossier in late_dossiers:
-        if _is_late(now, dossier.due_at, dossier):
+        if _is_late(now, dossier.due_at):
             raised.append(raise_for_dossier(dossier, now=now))
     return [nc for nc in raised if nc is not None]
 

@@ -2,7 +2,7 @@
 dossiers a user may list, the register's filters, and its rows for the page and the export.
 
 The filters run in SQL, including timeliness: the national rule compares the *local* date
-the result was returned with the local due date (dossiers.classify). Times are stored in
+the result was returned with the local due date (services.timeliness). Times are stored in
 UTC, so the local date is computed in the database, the same way on SQLite and PostgreSQL
 (qms.localtime.local_date)."""
 from __future__ import annotations
@@ -16,14 +16,12 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from qms import authz
-from qms.calendar import WorkCalendar
 from qms.errors import ValidationError
 from qms.extensions import db
 from qms.localtime import start_of_day, to_local
 from qms.models import Channel, Dossier, DossierStatus, DossierStep, EventKind, Procedure, User
-from qms.services.dossiers import classify
 from qms.services.procedures import search
-from qms.services.sqltime import strict_rule, timeliness_case
+from qms.services.timeliness import classify, timeliness_case
 from qms.text import parse_choice, parse_date
 
 PER_PAGE = 50
@@ -44,10 +42,10 @@ def timeliness_expression():
         else_=None)
 
 
-def timeliness_of(dossier: Dossier, calendar: WorkCalendar) -> str | None:
+def timeliness_of(dossier: Dossier) -> str | None:
     """The same classification for one loaded dossier (no query)."""
     if dossier.returned_at is not None:
-        return classify(dossier.returned_at, dossier.due_at, calendar, strict=strict_rule()).value
+        return classify(dossier.returned_at, dossier.due_at).value
     return None if dossier.status in ENDED_WITHOUT_RESULT else "in_progress"
 
 

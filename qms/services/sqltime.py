@@ -6,11 +6,8 @@ through SQL aggregates)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-
-from qms.localtime import local_date
 
 
 class unindexed(FunctionElement):  # noqa: N801  (reads as an SQL function)
@@ -46,18 +43,3 @@ def count_where(condition):
 
 def percent(part: int | float, whole: int | float) -> float | None:
     return round(100.0 * part / whole, 2) if whole else None
-
-
-def strict_rule() -> bool:
-    """TIMELINESS_RULE = "timestamp": late as soon as the due *time* has passed."""
-    return current_app.config.get("TIMELINESS_RULE", "date") == "timestamp"
-
-
-def timeliness_case(finished, due, strict: bool | None = None):
-    """early / on_time / late of a finished record, in SQL: dossiers.classify's rule."""
-    strict = strict_rule() if strict is None else strict
-    finished_day, due_day = local_date(finished), local_date(due)
-    on_time = finished_day == due_day
-    if strict:
-        on_time = sa.and_(on_time, finished <= due)
-    return sa.case((finished_day < due_day, "early"), (on_time, "on_time"), else_="late")

@@ -138,22 +138,17 @@ def test_a_late_step_and_a_late_dossier_are_classified_by_date(three_days, desk,
 
 
 def test_classification_by_date():
-    from qms.calendar import WorkCalendar
-
-    cal = WorkCalendar()
     due = at(2026, 11, 26, 9, 0)
-    assert dossiers.classify(at(2026, 11, 25, 17, 0), due, cal) is Timeliness.early
-    assert dossiers.classify(at(2026, 11, 26, 16, 0), due, cal) is Timeliness.on_time
-    assert dossiers.classify(at(2026, 11, 27, 7, 0), due, cal) is Timeliness.late
+    assert dossiers.classify(at(2026, 11, 25, 17, 0), due) is Timeliness.early
+    assert dossiers.classify(at(2026, 11, 26, 16, 0), due) is Timeliness.on_time
+    assert dossiers.classify(at(2026, 11, 27, 7, 0), due) is Timeliness.late
 
 
 def test_the_stricter_timestamp_rule_is_a_setting(app, three_days, desk, orgtree):
-    from qms.calendar import WorkCalendar
-
-    cal, due = WorkCalendar(), at(2026, 11, 26, 9, 0)
-    assert dossiers.classify(at(2026, 11, 26, 9, 0), due, cal, strict=True) is Timeliness.on_time
-    assert dossiers.classify(at(2026, 11, 26, 9, 1), due, cal, strict=True) is Timeliness.late
-    assert dossiers.classify(at(2026, 11, 25, 17, 0), due, cal, strict=True) is Timeliness.early
+    due = at(2026, 11, 26, 9, 0)
+    assert dossiers.classify(at(2026, 11, 26, 9, 0), due, strict=True) is Timeliness.on_time
+    assert dossiers.classify(at(2026, 11, 26, 9, 1), due, strict=True) is Timeliness.late
+    assert dossiers.classify(at(2026, 11, 25, 17, 0), due, strict=True) is Timeliness.early
     dossier, _ = receive(three_days, desk["onestop"], at(2026, 11, 20, 9, 0))  # due 26/11 9:00
     for step, who in zip(dossier.steps, ("onestop", "culture", "office", "onestop"), strict=True):
         dossiers.complete_step(step, actor=desk[who], now=at(2026, 11, 26, 16, 0),

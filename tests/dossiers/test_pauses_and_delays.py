@@ -125,10 +125,9 @@ def test_a_pause_begun_after_the_due_time_leaves_the_dossier_late(dossier, desk)
     # (27/11). Counted back from 1/12 10:00: 3 h + 8 h (30/11) + 8 h (27/11) + 8 h (26/11)
     # + 1.5 h → Wednesday 25/11 15:30.
     assert dossier.steps[1].due_at == at(2026, 11, 25, 15, 30)
-    calendar = dossiers.calendars.calendar_for(dossier.agency)
     finished = at(2026, 12, 1, 11, 0)
-    assert dossiers.classify(finished, dossier.due_at, calendar) is dossiers.Timeliness.late
-    assert dossiers.classify(finished, dossier.steps[1].due_at, calendar) is dossiers.Timeliness.late
+    assert dossiers.classify(finished, dossier.due_at) is dossiers.Timeliness.late
+    assert dossiers.classify(finished, dossier.steps[1].due_at) is dossiers.Timeliness.late
 
 
 def test_a_pause_begun_before_the_due_time_still_keeps_what_was_left(dossier, desk):

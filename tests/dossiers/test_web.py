@@ -127,7 +127,8 @@ def test_receipt_and_control_slips_print_in_vietnamese(app, in_force, desk, orgt
 
 
 def test_a_dossier_page_reads_the_work_calendar_once(app, in_force, desk, orgtree):
-    """Every step's timeliness is classified on the agency's calendar: read once a request."""
+    """A page with many steps reads the agency's calendar at most once a request (each step's
+    timeliness needs only local dates; due times need the calendar, read once)."""
     dossier, _secret = dossiers.receive_dossier(actor=desk["onestop"], procedure=in_force,
                                                 applicant_name="Trần Văn Bình",
                                                 now=at(2026, 11, 20, 8, 0))
@@ -152,4 +153,4 @@ def test_a_dossier_page_reads_the_work_calendar_once(app, in_force, desk, orgtre
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", count)
     assert page.status_code == 200 and "Đúng hạn" in text(page)
-    assert len(calendar_reads) == 1
+    assert len(calendar_reads) <= 1

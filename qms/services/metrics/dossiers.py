@@ -22,8 +22,8 @@ from qms.services.metrics.scope import Scope
 from qms.services.metrics.state import ENDING, NOT_RECEIVED, open_at_counts
 from qms.services.sqltime import count_where as _sum
 from qms.services.sqltime import percent as _percent
-from qms.services.sqltime import strict_rule
-from qms.services.sqltime import timeliness_case as _timeliness_case
+from qms.services.timeliness import strict_rule
+from qms.services.timeliness import timeliness_case as _timeliness_case
 
 SATISFIED = (SatisfactionLevel.very_satisfied, SatisfactionLevel.satisfied)
 

@@ -24,8 +24,9 @@ from qms.services.metrics.state import (
     overdue_at,
 )
 from qms.services.metrics.steps import dossier_running_at, step_open_terms
-from qms.services.sqltime import strict_rule, unindexed
-from qms.services.sqltime import timeliness_case as _timeliness_case
+from qms.services.sqltime import unindexed
+from qms.services.timeliness import strict_rule
+from qms.services.timeliness import timeliness_case as _timeliness_case
 
 
 @dataclass

@@ -35,8 +35,9 @@ from qms.services.metrics.state import (
     overdue_at,
 )
 from qms.services.sqltime import count_where as _sum
-from qms.services.sqltime import strict_rule, unindexed
-from qms.services.sqltime import timeliness_case as _timeliness_case
+from qms.services.sqltime import unindexed
+from qms.services.timeliness import strict_rule
+from qms.services.timeliness import timeliness_case as _timeliness_case
 
 SERIES_INDICATORS = (
     "received", "received_online", "received_postal", "refused", "resolved", "early",

@@ -17,8 +17,9 @@ from qms.services.metrics.scope import Scope
 from qms.services.metrics.state import PAUSING, last_pause_kind, open_at, overdue_at
 from qms.services.sqltime import count_where as _sum
 from qms.services.sqltime import percent as _percent
-from qms.services.sqltime import strict_rule, unindexed
-from qms.services.sqltime import timeliness_case as _timeliness_case
+from qms.services.sqltime import unindexed
+from qms.services.timeliness import strict_rule
+from qms.services.timeliness import timeliness_case as _timeliness_case
 
 
 def step_open_terms(scope: Scope, cut: datetime) -> list:

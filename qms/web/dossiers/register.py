@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from qms import clock
-from qms.calendar import WorkCalendar
 from qms.errors import QmsError
 from qms.extensions import db
 from qms.models import Channel, DossierStatus, Timeliness
@@ -44,7 +43,7 @@ def register():
         "dossiers/register.html", page=page, total=page.total if page else None, error=error,
         args=(filters.args() if filters else {}), values=request.args,
         statuses=list(DossierStatus), channel_labels=Channel.value_labels(),
-        timeliness_labels=_timeliness_labels(), calendar=WorkCalendar(),
+        timeliness_labels=_timeliness_labels(),
         timeliness_of=register_service.timeliness_of, note_of=register_service.note_of,
         agency=current_user.department.agency), 400 if error else 200
 
