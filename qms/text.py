@@ -24,6 +24,32 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text or "")
 
 
+# Control characters people paste without seeing them (Word's vertical tab for a manual line
+# break, NUL, \x01 ...): kept they break spreadsheets (openpyxl refuses them), PDFs and
+# PostgreSQL (no NUL in text). Tab, line feed and carriage return are text; a vertical tab or
+# form feed is a line break; every other C0/C1 control and DEL goes.
+_LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def strip_controls(value):
+    """`value` without invisible control characters (strings only; anything else as is)."""
+    if not isinstance(value, str):
+        return value
+    return _CONTROLS.sub("", value.translate(_LINE_BREAKS))
+
+
+def strip_controls_deep(value):
+    """The same through a decoded JSON document: every string, keys included."""
+    if isinstance(value, str):
+        return strip_controls(value)
+    if isinstance(value, list):
+        return [strip_controls_deep(item) for item in value]
+    if isinstance(value, dict):
+        return {strip_controls_deep(key): strip_controls_deep(item) for key, item in value.items()}
+    return value
+
+
 # --- what people type into filters ----------------------------------------------------------------
 _ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")  # a date input's value
 _VN_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")  # 20/11/2026, as people write it

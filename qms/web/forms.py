@@ -1,11 +1,26 @@
-"""Form fields, widgets and choice helpers shared by the blueprints' forms."""
+"""The base form, fields, widgets and choice helpers shared by the blueprints' forms."""
 import sqlalchemy as sa
+from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import SelectMultipleField
+from wtforms import PasswordField, SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput
 
 from qms.extensions import db
 from qms.models import Agency, Department
+from qms.text import strip_controls
+
+
+class Form(FlaskForm):
+    """Every form of the app: CSRF (flask-wtf), and each field's input cleaned of invisible
+    control characters before it is validated or stored (qms.text.strip_controls)."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            field_class = unbound_field.field_class
+            # Typed text and text areas; a password is taken exactly as typed.
+            if issubclass(field_class, StringField) and not issubclass(field_class, PasswordField):
+                options["filters"] = [strip_controls, *(options.get("filters") or ())]
+            return unbound_field.bind(form=form, **options)
 
 
 def _checkbox_list(field, **kwargs):

@@ -4,7 +4,6 @@ from flask import redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
@@ -15,9 +14,10 @@ from qms.services import api_tokens
 from qms.web import access
 from qms.web.actions import act, flash_form_errors
 from qms.web.admin import bp
+from qms.web.forms import Form
 
 
-class ApiTokenForm(FlaskForm):
+class ApiTokenForm(Form):
     user_id = SelectField(_l("Tài khoản tích hợp"), coerce=int, validators=[DataRequired()],
                           description=_l("Mã truy cập hoạt động với đúng quyền của tài khoản này."))
     name = StringField(_l("Tên (hệ thống sử dụng)"), validators=[DataRequired(), Length(max=128)],
@@ -32,7 +32,7 @@ class ApiTokenForm(FlaskForm):
                                 for u in active]
 
 
-class RevokeTokenForm(FlaskForm):
+class RevokeTokenForm(Form):
     """Revoke: a POST with CSRF, no fields."""
 
 

@@ -1,5 +1,4 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -12,10 +11,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from qms.models import AgencyLevel, Role
-from qms.web.forms import MultiCheckboxField, agency_choices, department_choices
+from qms.web.forms import Form, MultiCheckboxField, agency_choices, department_choices
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     username = StringField(_l("Tên đăng nhập"), validators=[DataRequired(), Length(max=64)])
     full_name = StringField(_l("Họ và tên"), validators=[DataRequired(), Length(max=255)])
     email = EmailField(_l("Thư điện tử"), validators=[Optional(), Email(), Length(max=255)])
@@ -32,11 +31,11 @@ class UserForm(FlaskForm):
         self.roles.choices = [(r.value, r.label) for r in Role]
 
 
-class ActivationForm(FlaskForm):
+class ActivationForm(Form):
     """Activate / deactivate: a POST with CSRF, no fields."""
 
 
-class AgencyForm(FlaskForm):
+class AgencyForm(Form):
     code = StringField(_l("Mã định danh"), validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("Tên cơ quan, đơn vị"), validators=[DataRequired(), Length(max=255)])
     level = SelectField(_l("Cấp"), validators=[DataRequired()])
@@ -53,7 +52,7 @@ class AgencyForm(FlaskForm):
         self.successor_id.choices = agency_choices(_l("(không sáp nhập)"), exclude_id)
 
 
-class DepartmentForm(FlaskForm):
+class DepartmentForm(Form):
     code = StringField(_l("Mã phòng ban"), validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("Tên phòng ban"), validators=[DataRequired(), Length(max=255)])
     agency_id = SelectField(_l("Thuộc cơ quan"), coerce=int, validators=[DataRequired()])
@@ -66,14 +65,14 @@ class DepartmentForm(FlaskForm):
         self.agency_id.choices = agency_choices()[1:]
 
 
-class FieldForm(FlaskForm):
+class FieldForm(Form):
     code = StringField(_l("Mã lĩnh vực"), validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("Tên lĩnh vực"), validators=[DataRequired(), Length(max=255)])
     active = BooleanField(_l("Đang sử dụng"), default=True)
     submit = SubmitField(_l("Lưu"))
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
@@ -85,13 +84,13 @@ class AuditFilterForm(FlaskForm):
     submit = SubmitField(_l("Lọc"))
 
 
-class WorkingHoursForm(FlaskForm):
+class WorkingHoursForm(Form):
     working_hours = StringField(_l("Giờ làm việc"), validators=[Optional(), Length(max=64)],
                                 render_kw={"placeholder": "07:00-11:30, 13:30-17:00"})
     submit = SubmitField(_l("Lưu giờ làm việc"))
 
 
-class OverrideForm(FlaskForm):
+class OverrideForm(Form):
     day = DateField(_l("Ngày"), validators=[DataRequired()])
     kind = SelectField(_l("Loại"), choices=[("day_off", _l("Nghỉ (nghỉ bù, hoán đổi)")),
                                             ("working_day", _l("Làm việc (làm bù)"))])

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from qms.localtime import to_local
 from qms.models import Channel, Dossier, DossierStep, User
 from qms.services import dossiers
+from qms.text import strip_controls_deep
 from qms.web.api import ApiError
 
 # Column sizes of the dossier (qms/models/dossiers.py): longer values are refused with a
@@ -29,7 +30,7 @@ def json_body(*, allow_empty: bool = False) -> dict:
     if not isinstance(data, dict):
         raise ApiError(_("Nội dung yêu cầu phải là một đối tượng JSON "
                          "(Content-Type: application/json)."), status=400)
-    return data
+    return strip_controls_deep(data)  # the same cleaning as every form
 
 
 class _Checker:

@@ -1,6 +1,5 @@
 """Forms of the internal audit pages."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
     DateField,
@@ -15,7 +14,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qms.models import ChecklistResult, FindingKind
 from qms.services import iso_clauses
-from qms.web.forms import MultiCheckboxField
+from qms.web.forms import Form, MultiCheckboxField
 
 
 def result_choices():
@@ -26,7 +25,7 @@ def kind_choices():
     return [(k.value, k.label) for k in FindingKind]
 
 
-class ProgrammeForm(FlaskForm):
+class ProgrammeForm(Form):
     agency_id = SelectField(_l("Cơ quan, đơn vị"), coerce=int, validators=[DataRequired()])
     year = IntegerField(_l("Năm"), validators=[DataRequired(_l("Hãy nhập năm.")), NumberRange(2000, 2100)])
     title = StringField(_l("Tên chương trình"), validators=[DataRequired(_l("Hãy nhập tên chương trình.")),
@@ -36,7 +35,7 @@ class ProgrammeForm(FlaskForm):
     submit = SubmitField(_l("Lập chương trình"))
 
 
-class AuditForm(FlaskForm):
+class AuditForm(Form):
     """Planning an audit, or changing a planned one."""
 
     title = StringField(_l("Tên cuộc đánh giá"), validators=[DataRequired(_l("Hãy nhập tên cuộc đánh giá.")),
@@ -75,7 +74,7 @@ class AuditForm(FlaskForm):
         self.team.choices = people
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     result = SelectField(_l("Kết quả"), validators=[DataRequired(_l("Hãy chọn kết quả đánh giá."))])
     evidence = TextAreaField(_l("Bằng chứng"), validators=[Length(max=10000)])
     sampled_dossiers = StringField(_l("Mã hồ sơ lấy mẫu"), validators=[Length(max=2000)])
@@ -86,7 +85,7 @@ class AnswerForm(FlaskForm):
         self.result.choices = result_choices()
 
 
-class FindingForm(FlaskForm):
+class FindingForm(Form):
     kind = SelectField(_l("Loại phát hiện"), validators=[DataRequired()])
     clause = SelectField(_l("Điều khoản"), validators=[Optional()])
     department_id = SelectField(_l("Phòng ban"), coerce=int, validators=[Optional()])
@@ -104,11 +103,11 @@ class FindingForm(FlaskForm):
         self.procedure_id.choices = [(0, "—")] + [(p.id, f"{p.code} — {p.name}") for p in procedures]
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     summary = TextAreaField(_l("Kết luận của cuộc đánh giá"),
                             validators=[DataRequired(_l("Hãy ghi kết luận của cuộc đánh giá.")),
                                         Length(max=20000)], render_kw={"rows": 4})
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A state button (start, close): a POST with CSRF, no fields."""

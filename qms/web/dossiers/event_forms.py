@@ -1,9 +1,10 @@
 """Forms of the dossier's pauses, delays and endings (see events.py). Each form has a prefix,
 so that the several forms of the dossier page keep distinct field names and ids."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, TextAreaField
 from wtforms.validators import DataRequired, Length
+
+from qms.web.forms import Form
 
 REASON_REQUIRED = _l("Hãy ghi lý do.")
 
@@ -13,27 +14,27 @@ def _reason(label, description=None):
                          description=description)
 
 
-class SupplementRequestForm(FlaskForm):
+class SupplementRequestForm(Form):
     reason = _reason(_l("Nội dung cần bổ sung, hoàn thiện"),
                      _l("Mỗi dòng một nội dung; in trên phiếu yêu cầu bổ sung (Mẫu 02)."))
 
 
-class PaymentRequestForm(FlaskForm):
+class PaymentRequestForm(Form):
     reason = _reason(_l("Nghĩa vụ tài chính cần thực hiện"), _l("Ví dụ: Nộp lệ phí trước bạ."))
 
 
-class ApologyForm(FlaskForm):
+class ApologyForm(Form):
     reason = _reason(_l("Lý do chậm trả kết quả"))
     promised_date = DateField(_l("Ngày hẹn trả kết quả mới"),
                               validators=[DataRequired(message=_l("Hãy chọn ngày hẹn trả kết quả mới."))],
                               description=_l("Hẹn trả trước giờ kết thúc làm việc của ngày đó."))
 
 
-class StopForm(FlaskForm):
+class StopForm(Form):
     reason = _reason(_l("Lý do dừng xử lý hồ sơ"), _l("In trên thông báo dừng xử lý hồ sơ (Mẫu 05)."))
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     reason = _reason(_l("Lý do rút hồ sơ"), _l("Theo đề nghị của người nộp hồ sơ."))
 
 
@@ -48,7 +49,7 @@ FORMS = {
 }
 
 
-def form_for(action: str) -> FlaskForm:
+def form_for(action: str) -> Form:
     form_class, prefix = FORMS[action]
     return form_class(prefix=prefix)
 

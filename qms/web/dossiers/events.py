@@ -12,7 +12,6 @@ from flask import abort, current_app, redirect, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from qms import clock
 from qms.models import Dossier, DossierEvent, EventKind, SupplementRule
@@ -23,6 +22,7 @@ from qms.web.actions import act
 from qms.web.dossiers import bp
 from qms.web.dossiers.event_forms import FORMS, form_for
 from qms.web.dossiers.views import _dossier
+from qms.web.forms import Form
 
 # Printable events: kind → (template, download name). Other kinds have no form of their own
 # (the refusal at reception, Mẫu 03, is printed by reception.refusal_pdf).
@@ -43,11 +43,11 @@ def _when(moment) -> str:
 
 
 
-def _dossier_and_form(code: str, action: str) -> tuple[Dossier, FlaskForm]:
+def _dossier_and_form(code: str, action: str) -> tuple[Dossier, Form]:
     """The dossier (404 / 403 as for reading it) and the form of `action`."""
     access.require("dossiers.work")
     dossier = _dossier(code)
-    return dossier, (form_for(action) if action in FORMS else FlaskForm())
+    return dossier, (form_for(action) if action in FORMS else Form())
 
 
 def _to_dossier(dossier: Dossier):

@@ -1,5 +1,4 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
     MultipleFileField,
@@ -11,10 +10,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from qms.models import Channel
-from qms.web.forms import MultiCheckboxField
+from qms.web.forms import Form, MultiCheckboxField
 
 
-class ReceiveForm(FlaskForm):
+class ReceiveForm(Form):
     procedure_id = SelectField(_l("Thủ tục"), coerce=int, validators=[DataRequired()])
     applicant_name = StringField(_l("Người nộp hồ sơ"), validators=[DataRequired(), Length(max=255)])
     applicant_id_number = StringField(_l("Số định danh cá nhân"), validators=[Optional(), Length(max=32)])
@@ -31,7 +30,7 @@ class ReceiveForm(FlaskForm):
                             description=_l("Mỗi dòng một nội dung. Bắt buộc khi hướng dẫn bổ sung hoặc từ chối tiếp nhận."))
 
 
-class CompleteForm(FlaskForm):
+class CompleteForm(Form):
     result = StringField(_l("Kết quả"), validators=[Optional(), Length(max=500)],
                          description=_l("Ví dụ: Đủ điều kiện; Đã ký Giấy khai sinh số 12/2026"))
     note = TextAreaField(_l("Ghi chú"), validators=[Optional(), Length(max=2000)])
@@ -39,11 +38,11 @@ class CompleteForm(FlaskForm):
     next_department_id = SelectField(_l("Chuyển bước tiếp theo cho"), coerce=int, validators=[Optional()])
 
 
-class SendBackForm(FlaskForm):
+class SendBackForm(Form):
     reason = TextAreaField(_l("Lý do chuyển trả"), validators=[DataRequired(), Length(max=2000)])
 
 
-class LookupForm(FlaskForm):
+class LookupForm(Form):
     code = StringField(_l("Mã hồ sơ"), validators=[DataRequired(), Length(max=48)])
     secret = StringField(_l("Mã tra cứu"), validators=[DataRequired(), Length(max=16)])
     submit = SubmitField(_l("Tra cứu"))

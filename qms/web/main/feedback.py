@@ -6,7 +6,6 @@ field that people never see and robots fill in."""
 from flask import current_app, flash, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -17,10 +16,11 @@ from qms.services import dossiers
 from qms.services import feedback as feedback_service
 from qms.web.actions import act
 from qms.web.dossiers.forms import LookupForm
+from qms.web.forms import Form
 from qms.web.main import bp
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(Form):
     agency_id = SelectField(_l("Gửi đến cơ quan"), coerce=int,
                             validators=[DataRequired(message=_l("Hãy chọn cơ quan nhận phản ánh, kiến nghị."))])
     kind = RadioField(_l("Loại"), choices=FeedbackKind.choices(),
@@ -44,7 +44,7 @@ class FeedbackForm(FlaskForm):
     submit = SubmitField(_l("Gửi phản ánh, kiến nghị"))
 
 
-class RatingForm(FlaskForm):
+class RatingForm(Form):
     code = HiddenField(validators=[DataRequired(), Length(max=48)])
     secret = HiddenField(validators=[DataRequired(), Length(max=16)])
     level = RadioField(_l("Mức độ hài lòng"),

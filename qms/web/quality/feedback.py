@@ -7,7 +7,6 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -27,23 +26,24 @@ from qms.services import feedback as feedback_service
 from qms.services import iso_clauses
 from qms.web import access
 from qms.web.actions import act
+from qms.web.forms import Form
 from qms.web.quality import bp
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     department_id = SelectField(_l("Phòng ban xử lý"), coerce=int,
                                 validators=[DataRequired(message=_l("Hãy chọn phòng ban xử lý."))])
     assignee_id = SelectField(_l("Người xử lý"), coerce=int, validate_choice=False,
                               description=_l("Có thể để trống: trưởng phòng sẽ giao tiếp."))
 
 
-class RespondForm(FlaskForm):
+class RespondForm(Form):
     response = TextAreaField(_l("Nội dung trả lời công dân"),
                              validators=[DataRequired(message=_l("Hãy nhập nội dung trả lời.")),
                                          Length(max=feedback_service.MAX_RESPONSE)])
 
 
-class FeedbackNcForm(FlaskForm):
+class FeedbackNcForm(Form):
     department_id = SelectField(_l("Phòng ban có sự không phù hợp"), coerce=int,
                                 validators=[DataRequired(message=_l("Hãy chọn phòng ban có sự không phù hợp."))])
     clause = SelectField(_l("Điều khoản ISO 9001:2015"), validate_choice=False)

@@ -10,7 +10,6 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
 from werkzeug.routing import BuildError
 from wtforms import SelectField, StringField, TextAreaField
@@ -25,6 +24,7 @@ from qms.services import iso_clauses, nonconformities
 from qms.text import parse_choice, parse_date
 from qms.web import access
 from qms.web.actions import act
+from qms.web.forms import Form
 from qms.web.quality import bp
 
 PER_PAGE = 50
@@ -32,7 +32,7 @@ _CLAUSE = re.compile(r"^\d{1,2}(\.\d{1,2}){0,3}$")
 
 
 # --- forms ------------------------------------------------------------------------------------
-class RaiseForm(FlaskForm):
+class RaiseForm(Form):
     department_id = SelectField(_l("Phòng ban có sự không phù hợp"), coerce=int,
                                 validators=[DataRequired(_l("Hãy chọn phòng ban."))])
     clause = SelectField(_l("Điều khoản ISO 9001:2015"),
@@ -48,7 +48,7 @@ class RaiseForm(FlaskForm):
                                description=_l("Không bắt buộc. Ví dụ: TP-A-261120-0001"))
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason = TextAreaField(_l("Lý do không chấp nhận"),
                            validators=[DataRequired(_l("Hãy ghi lý do không chấp nhận.")),
                                        Length(max=2000)])

@@ -9,7 +9,6 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -33,6 +32,7 @@ from qms.services import iso_clauses
 from qms.services import management_reviews as reviews
 from qms.web import access
 from qms.web.actions import act
+from qms.web.forms import Form
 from qms.web.reviews import bp
 
 
@@ -46,7 +46,7 @@ def _labels() -> dict:
             "levels": [lv.value for lv in SatisfactionLevel]}
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     title = StringField(_l("Tên cuộc họp"), validators=[DataRequired(message=_l("Hãy nhập tên cuộc họp.")),
                                                       Length(max=reviews.MAX_TITLE)])
     held_on = DateField(_l("Ngày họp"), validators=[DataRequired(message=_l("Hãy chọn ngày họp."))])
@@ -57,7 +57,7 @@ class ReviewForm(FlaskForm):
     attendees = TextAreaField(_l("Thành phần tham dự"), validators=[Optional(), Length(max=reviews.MAX_TEXT)])
 
 
-class ConclusionsForm(FlaskForm):
+class ConclusionsForm(Form):
     conclusions = TextAreaField(_l("Kết luận của lãnh đạo"),
                                 description=_l("Cơ hội cải tiến, nhu cầu thay đổi hệ thống, nguồn lực (ISO 9001:2015 §9.3.3)."),
                                 validators=[Optional(), Length(max=reviews.MAX_TEXT)])
@@ -65,7 +65,7 @@ class ConclusionsForm(FlaskForm):
     attendees = TextAreaField(_l("Thành phần tham dự"), validators=[Optional(), Length(max=reviews.MAX_TEXT)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     description = TextAreaField(_l("Nội dung hành động"),
                                 validators=[DataRequired(message=_l("Hãy nhập nội dung hành động.")), Length(max=4000)])
     owner_id = SelectField(_l("Người chịu trách nhiệm"), coerce=int, validate_choice=False,
@@ -73,7 +73,7 @@ class ActionForm(FlaskForm):
     due_date = DateField(_l("Thời hạn"), validators=[DataRequired(message=_l("Hãy chọn thời hạn hoàn thành."))])
 
 
-class ReviewNcForm(FlaskForm):
+class ReviewNcForm(Form):
     department_id = SelectField(_l("Phòng ban có sự không phù hợp"), coerce=int,
                                 validators=[DataRequired(message=_l("Hãy chọn phòng ban có sự không phù hợp."))])
     clause = SelectField(_l("Điều khoản ISO 9001:2015"), validate_choice=False)
@@ -169,10 +169,10 @@ def management_show(review_id: int):
 
 
 
-def _review_and_form(review_id: int, form_name: str | None) -> tuple[ManagementReview, FlaskForm]:
+def _review_and_form(review_id: int, form_name: str | None) -> tuple[ManagementReview, Form]:
     """The review (404 / 403 as for reading it) and the form an action posts."""
     review = _review(review_id)
-    return review, (_forms(review)[form_name] if form_name else FlaskForm())
+    return review, (_forms(review)[form_name] if form_name else Form())
 
 
 def _to_review(review: ManagementReview):

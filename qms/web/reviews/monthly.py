@@ -12,7 +12,6 @@ from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -22,13 +21,14 @@ from qms.reports import monthly as report
 from qms.services import monthly_reviews as reviews
 from qms.web import access
 from qms.web.actions import act
+from qms.web.forms import Form
 from qms.web.reviews import bp
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PER_PAGE = 50
 
 
-class MonthlyReviewForm(FlaskForm):
+class MonthlyReviewForm(Form):
     comments = TextAreaField(_l("Nhận xét"), validators=[Optional(), Length(max=reviews.MAX_TEXT)],
                              description=_l("Đánh giá kết quả tháng, nguyên nhân hồ sơ và bước xử lý quá hạn."))
     actions = TextAreaField(_l("Biện pháp, hành động"), validators=[Optional(), Length(max=reviews.MAX_TEXT)],

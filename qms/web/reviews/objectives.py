@@ -8,7 +8,6 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import FloatField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
@@ -19,13 +18,14 @@ from qms.services import metrics
 from qms.services import objectives as service
 from qms.web import access
 from qms.web.actions import act
+from qms.web.forms import Form
 from qms.web.reviews import bp
 
 COMPARISONS = {ObjectiveComparison.at_least.value: _l("Tối thiểu (≥)"),
                ObjectiveComparison.at_most.value: _l("Tối đa (≤)")}
 
 
-class ObjectiveForm(FlaskForm):
+class ObjectiveForm(Form):
     agency_id = SelectField(_l("Cơ quan, đơn vị"), coerce=int, choices=[])
     department_id = SelectField(_l("Phòng ban (không bắt buộc)"), coerce=int, choices=[])
     year = IntegerField(_l("Năm"), validators=[InputRequired(), NumberRange(min=2000, max=2100)])
