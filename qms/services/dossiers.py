@@ -2,6 +2,7 @@
 §7 the one-stop rules)."""
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import date, datetime
 
@@ -339,13 +340,21 @@ def step_timeliness(step: DossierStep) -> Timeliness | None:
     return classify(step.completed_at, step.due_at)
 
 
+@functools.cache
+def _decoy_hash() -> str:
+    """A lookup hash that guards no dossier, checked when the code is unknown."""
+    return generate_password_hash(new_lookup_secret(), method=LOOKUP_HASH)
+
+
 def find_for_lookup(code: str, secret: str) -> Dossier | None:
-    """The dossier with this code, only if the secret matches (else None, alike)."""
+    """The dossier with this code, only if the secret matches (else None, alike).
+
+    An unknown code costs one hash check too (against a decoy), so the time of the answer
+    does not tell an existing code from a wrong secret."""
     dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == (code or "").strip().upper()))
-    if dossier is None or not check_password_hash(dossier.lookup_secret_hash,
-                                                  (secret or "").strip().upper()):
-        return None
-    return dossier
+    stored = dossier.lookup_secret_hash if dossier is not None else _decoy_hash()
+    matches = check_password_hash(stored, (secret or "").strip().upper())
+    return dossier if dossier is not None and matches else None
 
 
 OPEN_STATUSES = (DossierStatus.registered, DossierStatus.received, DossierStatus.processing,

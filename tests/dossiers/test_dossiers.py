@@ -209,6 +209,23 @@ def test_lookup_needs_both_code_and_secret(in_force, desk):
     assert dossiers.find_for_lookup("TP-A-000000-0001", secret) is None
 
 
+def test_an_unknown_code_costs_the_same_hash_check_as_a_wrong_secret(in_force, desk, monkeypatch):
+    """No timing oracle on the public lookup (issue 14): both refusals check one hash of the
+    same kind, so an attacker cannot tell which codes exist by how long the answer takes."""
+    dossier, _secret = receive(in_force, desk["onestop"], at(2026, 11, 25, 8, 0))
+    checked = []
+    real = dossiers.check_password_hash
+
+    def counting(stored, attempt):
+        checked.append(stored.split("$", 1)[0])  # the method and its cost
+        return real(stored, attempt)
+
+    monkeypatch.setattr(dossiers, "check_password_hash", counting)
+    assert dossiers.find_for_lookup(dossier.code, "WRONG123") is None
+    assert dossiers.find_for_lookup("TP-A-000000-0001", "WRONG123") is None
+    assert checked == [dossiers.LOOKUP_HASH, dossiers.LOOKUP_HASH]
+
+
 def test_a_dossier_keeps_the_version_it_was_received_under(three_days, desk):
     # `three_days` made version 2 effective; a dossier received before that would keep 1.
     dossier, _ = receive(three_days, desk["onestop"], at(2026, 11, 25, 8, 0))
