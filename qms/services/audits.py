@@ -73,9 +73,6 @@ def ascii_code(code: str) -> str:
 
 
 # --- who may do what (the rules are qms.authz's "audits.*") ---------------------------------------
-is_lead, is_team_member = authz.is_lead, authz.is_team_member
-
-
 def _require_own_lead(actor: User, lead: User | None) -> None:
     """An auditor who is not a quality officer plans and edits only audits they lead: they
     never name, nor hand over to, another lead auditor."""
@@ -87,7 +84,7 @@ def _require_own_lead(actor: User, lead: User | None) -> None:
 
 
 def _holds(user: User | None, audit_: Audit, who: frozenset[str]) -> bool:
-    return (("lead" in who and is_lead(user, audit_))
+    return (("lead" in who and authz.is_lead(user, audit_))
             or ("quality" in who and authz.has(user, "audits.manage")))
 
 
@@ -97,7 +94,7 @@ def may(user: User | None, action: str, audit_: Audit) -> bool:
     if action == "edit":
         return authz.may(user, "audits.edit_plan", audit_) and audit_.status is AuditStatus.planned
     if action == "conduct":
-        return is_team_member(user, audit_) and audit_.status is AuditStatus.in_progress
+        return authz.is_team_member(user, audit_) and audit_.status is AuditStatus.in_progress
     sources, _target, who = TRANSITIONS[action]
     return audit_.status in sources and _holds(user, audit_, who)
 
@@ -117,7 +114,7 @@ def _check(audit_: Audit, action: str, actor: User | None) -> AuditStatus:
 
 
 def _require_conduct(audit_: Audit, actor: User | None) -> None:
-    if not is_team_member(actor, audit_):
+    if not authz.is_team_member(actor, audit_):
         raise Forbidden(_("Chỉ đoàn đánh giá của cuộc đánh giá %(c)s được ghi kết quả.", c=audit_.code))
     if audit_.status is not AuditStatus.in_progress:
         raise Conflict(_("Chỉ ghi kết quả khi cuộc đánh giá đang diễn ra (hiện: “%(s)s”).",
