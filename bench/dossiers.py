@@ -61,7 +61,8 @@ def build(size: int, folder: Path):
                 received = start + timedelta(minutes=5 * i % (400 * 24 * 60))
                 rows.append({**columns, "code": f"OLD-{i:07d}", "received_at": received,
                              "status": DossierStatus.returned, "due_at": received,
-                             "original_due_at": received, "returned_at": received})
+                             "original_due_at": received, "processed_at": received,
+                             "returned_at": received})
             db.session.execute(sa.insert(Dossier), rows)
             first_id = db.session.scalar(sa.select(sa.func.min(Dossier.id)).where(
                 Dossier.code == rows[0]["code"]))

@@ -108,7 +108,9 @@ def build(size: int, month_rows: int, folder: Path):
             if kind in ("early", "on_time", "late", "late_apology"):
                 finished = {"early": received + timedelta(days=1, hours=2), "on_time": due + timedelta(hours=1),
                             "late": due + timedelta(days=2), "late_apology": due + timedelta(days=2)}[kind]
-                row.update(status=DossierStatus.returned, returned_at=finished, processed_at=finished)
+                # collected a few days after the result is ready, as at a real desk
+                row.update(status=DossierStatus.returned, processed_at=finished,
+                           returned_at=finished + timedelta(days=i % 5))
                 if kind == "late_apology":
                     events.append({"kind": EventKind.apology, "at": due - timedelta(days=1),
                                    "due_before": due, "due_after": due + timedelta(days=3)})

@@ -194,6 +194,13 @@ def login(client, username: str, password: str = PASSWORD, **extra):
                                             "csrf_token": token, **extra})
 
 
+def browser_as(app, username: str):
+    """A test client logged in as `username`."""
+    browser = app.test_client()
+    assert login(browser, username).status_code == 302
+    return browser
+
+
 def post_form(client, url: str, data: dict, *, token_from: str | None = None):
     """POST a form the way a browser does: with the CSRF token of the page it came from."""
     token = csrf_token(client, token_from or url)

@@ -32,6 +32,7 @@ from qms.models.dossiers import (
                                   DossierStatus,
                                   DossierStep,
                                   EventKind,
+                                  ResultDelivery,
                                   Timeliness,
 )
 from qms.models.feedback import (
@@ -115,6 +116,7 @@ __all__ = [
     "ProcedureVersion",
     "ProcessStep",
     "QualityObjective",
+    "ResultDelivery",
     "ReviewAction",
     "Role",
     "SatisfactionLevel",

@@ -45,6 +45,14 @@ class Channel(LabelledEnum):
         return list(Channel).index(self) + 1
 
 
+class ResultDelivery(LabelledEnum):
+    """How the result reached the applicant (status 10), recorded when it is returned."""
+
+    desk = "desk", _l("Tại Bộ phận một cửa")
+    postal = "postal", _l("Qua dịch vụ bưu chính công ích")
+    online = "online", _l("Trực tuyến")
+
+
 class Timeliness(str, LabelledEnum):
     """A finished dossier or step against its due date, by the national reporting rule
     (services.dossiers.classify; the SQL classification returns the same strings, and a
@@ -69,12 +77,13 @@ class Dossier(IdMixin, Base):
     __tablename__ = "dossier"
     __audited__ = True
     __audit_secret__ = ("lookup_secret_hash",)
-    # A department's or an agency's month read from one index range (monthly metrics)
+    # A department's or an agency's month read from one index range (monthly metrics:
+    # received in the month, processed in the month)
     __table_args__ = (
         sa.Index("ix_dossier_department_received", "department_id", "received_at"),
-        sa.Index("ix_dossier_department_returned", "department_id", "returned_at"),
+        sa.Index("ix_dossier_department_processed", "department_id", "processed_at"),
         sa.Index("ix_dossier_agency_received", "agency_id", "received_at"),
-        sa.Index("ix_dossier_agency_returned", "agency_id", "returned_at"),
+        sa.Index("ix_dossier_agency_processed", "agency_id", "processed_at"),
     )
 
     code: Mapped[str] = mapped_column(sa.String(48), unique=True)  # {agency}-{yyMMdd}-{NNNN}
@@ -97,8 +106,12 @@ class Dossier(IdMixin, Base):
     received_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     original_due_at: Mapped[datetime]
     due_at: Mapped[datetime] = mapped_column(index=True)
+    # Processing finished: the result is ready at the one-stop office (status 9, the
+    # national portal's NgayKetThucXuLy). The dossier is classified on this moment.
     processed_at: Mapped[datetime | None]
+    # The applicant got the result (status 10), and how; moves no figure.
     returned_at: Mapped[datetime | None]
+    returned_via: Mapped[ResultDelivery | None] = mapped_column(enum_type(ResultDelivery, 16))
     # While the clock is stopped (supplementation, financial obligation): since when.
     paused_at: Mapped[datetime | None]
     # The new date promised in an apology letter (at most one); `due_at` stays the legal one.
@@ -177,6 +190,8 @@ class EventKind(LabelledEnum):
     not_accepted = "not_accepted", _l("Từ chối tiếp nhận hồ sơ")
     # a step returned to the previous one, with the reason
     sent_back = "sent_back", _l("Chuyển trả bước trước")
+    # the result handed to the applicant (status 10), after it was ready (status 9)
+    result_returned = "result_returned", _l("Trả kết quả cho người nộp hồ sơ")
 
 
 class DossierEvent(IdMixin, Base):

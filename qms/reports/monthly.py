@@ -68,7 +68,10 @@ def report_context(department: Department, month: date, now: datetime) -> dict:
         # read at the month's end: "to the end of its last day", else the moment
         "whole_month": read_at >= start_of_day(end),
         "last_day": end - timedelta(days=1),
-        "late_dossiers": _revive(figures["late_dossiers"], ("received_at", "due_at", "returned_at")),
+        # Snapshots signed while processed and returned were one moment name it returned_at.
+        "late_dossiers": _revive([{"processed_at": item.get("returned_at"), **item}
+                                  for item in figures["late_dossiers"]],
+                                 ("received_at", "due_at", "processed_at")),
         "late_steps": _revive(figures["late_steps"], ("handed_over_at", "due_at", "completed_at")),
         "differences": reviews.compare(review, now) if signed else None,
         "now": now,
@@ -193,12 +196,12 @@ def monthly_xlsx(context: dict, progress: Progress = _none) -> bytes:
     late = sheet(_("Hồ sơ trễ hạn"), (6, 22, 12, 36, 26, 17, 17, 17, 18))
     late.append([cell(late, str(title), font=bold) for title in (
         _("STT"), _("Mã hồ sơ"), _("Mã thủ tục"), _("Tên thủ tục"), _("Người nộp"), _("Ngày nhận"),
-        _("Hạn trả"), _("Ngày trả"), _("Tình trạng"))])
+        _("Hạn trả"), _("Giải quyết xong"), _("Tình trạng"))])
     for number, item in enumerate(context["late_dossiers"], start=1):
         late.append([number, item["code"], safe_text(item["procedure_code"]),
                      safe_text(item["procedure_name"]), safe_text(item["applicant_name"]),
                      moment(late, item["received_at"]), moment(late, item["due_at"]),
-                     moment(late, item["returned_at"]), str(reviews.STATE_LABELS[item["state"]])])
+                     moment(late, item["processed_at"]), str(reviews.STATE_LABELS[item["state"]])])
         progress(1)
     if figures["late_dossiers_total"] > len(context["late_dossiers"]):
         late.append([_("Chỉ liệt kê %(n)s hồ sơ đầu trong tổng số %(t)s.", n=len(context["late_dossiers"]),

@@ -20,7 +20,7 @@ from qms.services import register as register_service
 COLUMNS = ((_l("STT"), 6), (_l("Mã hồ sơ"), 20), (_l("Tên thủ tục hành chính"), 40),
            (_l("Người nộp hồ sơ"), 24), (_l("Địa chỉ"), 30), (_l("Số điện thoại"), 14),
            (_l("Kênh tiếp nhận"), 14), (_l("Ngày nhận"), 17), (_l("Ngày hẹn trả"), 17),
-           (_l("Ngày trả kết quả"), 17), (_l("Trạng thái"), 20), (_l("Tình trạng hạn"), 16),
+           (_l("Giải quyết xong"), 17), (_l("Ngày trả kết quả"), 17), (_l("Trạng thái"), 20), (_l("Tình trạng hạn"), 16),
            (_l("Ghi chú"), 40))
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
 
@@ -64,7 +64,8 @@ def register_workbook(rows: Iterable[Dossier], *, agency: Agency, now: datetime,
             written, dossier.code, dossier.procedure.name, safe_text(dossier.applicant_name),
             safe_text(dossier.applicant_address), safe_text(dossier.applicant_phone),
             str(channel_labels[dossier.channel.value]),
-            moment(dossier.received_at), moment(dossier.due_at), moment(dossier.returned_at),
+            moment(dossier.received_at), moment(dossier.due_at),
+            moment(dossier.processed_at), moment(dossier.returned_at),
             dossier.status.label, str(timeliness_labels.get(timeliness, "")),
             safe_text(register_service.note_of(dossier))])
     out = io.BytesIO()

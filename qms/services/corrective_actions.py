@@ -389,7 +389,7 @@ def _late_counts(scope: dict, before: tuple[datetime, datetime], after: tuple[da
         query = (sa.select().select_from(DossierStep).join(Dossier, Dossier.id == DossierStep.dossier_id)
                  .where(DossierStep.position == scope["position"], DossierStep.name == scope["step"]))
     else:
-        finished, due = Dossier.returned_at, Dossier.due_at
+        finished, due = Dossier.processed_at, Dossier.due_at
         query = sa.select().select_from(Dossier)
     query = query.where(Dossier.procedure_id == scope["procedure_id"], Dossier.agency_id == scope["agency_id"],
                         finished.is_not(None), due.is_not(None))
@@ -409,7 +409,7 @@ def _late_counts(scope: dict, before: tuple[datetime, datetime], after: tuple[da
 
 def measurement(car: CorrectiveAction, now: datetime, *, days: int = DEFAULT_MEASURE_DAYS) -> dict:
     """The measured check: for each process the nonconformities concern, the late rate of
-    its completed steps (or returned dossiers) in the `days` before the CAR was opened, and
+    its completed steps (or processed dossiers) in the `days` before the CAR was opened, and
     since its actions were done (None while not done; a total of 0 means "not enough data
     yet"). A plain dict, kept as it was in each Verification row."""
     opened = car.created_at

@@ -26,6 +26,7 @@ from qms.models import (
     EventKind,
     Procedure,
     ProcedureVersion,
+    ResultDelivery,
     StepRole,
     Timeliness,
     TimeUnit,
@@ -230,8 +231,9 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
     earlier to the department that held it.
 
     Rules: only the responsible department completes a step, once (of two concurrent
-    completions exactly one wins); steps go in order; completing the last step returns the
-    result and closes the dossier."""
+    completions exactly one wins); steps go in order; completing the last step makes the
+    result ready at the one-stop office (status 9): processing is over and the dossier is
+    classified on that moment. Handing the result over is `return_result`, later."""
     dossier = step.dossier
     if dossier.status not in (DossierStatus.received, DossierStatus.processing):
         raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
@@ -279,9 +281,8 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
         _hand_over(following, department=next_department, by=actor, at=now, calendar=calendar)
         dossier.status = DossierStatus.processing
     else:
-        dossier.status = DossierStatus.returned
-        dossier.processed_at = dossier.processed_at or now
-        dossier.returned_at = now
+        dossier.status = DossierStatus.processed
+        dossier.processed_at = now
     audit_log.flush_as(db.session, actor)
     nonconformities.after_completion(step, now=now)
     return step
@@ -328,10 +329,11 @@ def send_back(step: DossierStep, *, actor: User, reason: str, now: datetime) -> 
 
 
 def timeliness(dossier: Dossier) -> Timeliness | None:
-    """Early / on time / late once the result is returned; None while in progress."""
-    if dossier.returned_at is None:
+    """Early / on time / late once processing is over (the result is ready, whenever the
+    applicant collects it); None while in progress."""
+    if dossier.processed_at is None:
         return None
-    return classify(dossier.returned_at, dossier.due_at)
+    return classify(dossier.processed_at, dossier.due_at)
 
 
 def step_timeliness(step: DossierStep) -> Timeliness | None:
@@ -383,6 +385,7 @@ EVENT_TRANSITIONS: dict[EventKind, tuple[frozenset[DossierStatus], DossierStatus
     EventKind.stopped: (frozenset(OPEN_STATUSES), DossierStatus.stopped),
     EventKind.withdrawn: (frozenset(OPEN_STATUSES), DossierStatus.withdrawn),
     EventKind.sent_back: (frozenset({DossierStatus.received, DossierStatus.processing}), None),
+    EventKind.result_returned: (frozenset({DossierStatus.processed}), DossierStatus.returned),
 }
 
 
@@ -501,6 +504,21 @@ def withdraw(dossier: Dossier, *, actor: User, reason: str, now: datetime) -> Do
     return _record_event(dossier, EventKind.withdrawn, actor=actor, now=now, reason=reason)
 
 
+def return_result(dossier: Dossier, *, actor: User, via: ResultDelivery, now: datetime,
+                  note: str = "") -> DossierEvent:
+    """The applicant got the result (status 10): at the desk, by post or online.
+
+    Rule: by the one-stop office that received the dossier, once its result is ready. The
+    dossier stays classified on the moment processing finished (the national reporting
+    rule): a citizen who collects a week later does not make the office late."""
+    authz.require(actor, "dossiers.desk", dossier, message=_("Chỉ Bộ phận một cửa trả kết quả."))
+    if dossier.status is not DossierStatus.processed:  # checked again by _record_event
+        raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
+    dossier.returned_at, dossier.returned_via = now, via
+    return _record_event(dossier, EventKind.result_returned, actor=actor, now=now,
+                         reason=(note or "").strip())
+
+
 def promised_time(dossier: Dossier, day: date) -> datetime:
     """The new promised time of an apology from the day the officer picks: the close of
     that working day on the agency's calendar (e.g. 17:00), as a letter promises "by that
@@ -514,7 +532,7 @@ def promised_time(dossier: Dossier, day: date) -> datetime:
 
 # The pause / delay / ending actions by name (the web routes and the dossier page use them).
 EVENT_ACTIONS = ("supplement_request", "supplement_receive", "payment_request", "payment_receive",
-                 "apology", "stop", "withdraw")
+                 "apology", "stop", "withdraw", "return_result")
 
 
 def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
@@ -546,6 +564,8 @@ def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
         allowed.add("stop")
     if desk and state_allows(EventKind.withdrawn):
         allowed.add("withdraw")
+    if desk and state_allows(EventKind.result_returned):
+        allowed.add("return_result")
     return allowed
 
 

@@ -141,23 +141,24 @@ def _corrective_actions(agency: Agency, since: datetime, until: datetime, cut_da
 
 
 def _dossiers(agency: Agency, start: date, end: date, since: datetime, until: datetime) -> dict:
-    """Dossiers received in the period, and those returned in it (local date) classified
+    """Dossiers received in the period, and those resolved in it (processing finished, by
+    local date, whenever the result is collected) classified
     early / on time / late by the timeliness rule in force (services.timeliness),
     overall and per procedure; steps completed in the period, on time or late, per
     department."""
     timeliness = timeliness_expression()
-    returned_in = sa.and_(Dossier.agency_id == agency.id, Dossier.returned_at.is_not(None),
-                          local_date(Dossier.returned_at) >= start, local_date(Dossier.returned_at) <= end)
+    resolved_in = sa.and_(Dossier.agency_id == agency.id, Dossier.processed_at.is_not(None),
+                          local_date(Dossier.processed_at) >= start, local_date(Dossier.processed_at) <= end)
     received = db.session.scalar(sa.select(sa.func.count(Dossier.id)).where(
         Dossier.agency_id == agency.id, Dossier.received_at >= since, Dossier.received_at < until))
     row = db.session.execute(sa.select(
         sa.func.count(Dossier.id), _sum(timeliness == "early"), _sum(timeliness == "on_time"),
-        _sum(timeliness == "late")).where(returned_in)).one()
-    returned, early, on_time, late = (int(v) for v in row)
+        _sum(timeliness == "late")).where(resolved_in)).one()
+    resolved, early, on_time, late = (int(v) for v in row)
     per_procedure = db.session.execute(
         sa.select(Procedure.code, Procedure.name, sa.func.count(Dossier.id),
                   _sum(timeliness.in_(("early", "on_time"))), _sum(timeliness == "late"))
-        .join(Procedure, Procedure.id == Dossier.procedure_id).where(returned_in)
+        .join(Procedure, Procedure.id == Dossier.procedure_id).where(resolved_in)
         .group_by(Procedure.code, Procedure.name).order_by(Procedure.code)).all()
     step_done = sa.and_(DossierStep.completed_at.is_not(None), DossierStep.due_at.is_not(None),
                         local_date(DossierStep.completed_at) >= start,
@@ -172,9 +173,9 @@ def _dossiers(agency: Agency, start: date, end: date, since: datetime, until: da
     steps_total = sum(int(r[2]) for r in per_department)
     steps_late = sum(int(r[3]) for r in per_department)
     return {
-        "received": int(received or 0), "returned": returned, "early": early, "on_time": on_time,
-        "late": late, "on_time_rate": _ratio(early + on_time, returned),
-        "procedures": [{"code": code, "name": name, "returned": int(n), "on_time": int(ok),
+        "received": int(received or 0), "resolved": resolved, "early": early, "on_time": on_time,
+        "late": late, "on_time_rate": _ratio(early + on_time, resolved),
+        "procedures": [{"code": code, "name": name, "resolved": int(n), "on_time": int(ok),
                         "late": int(bad), "on_time_rate": _ratio(int(ok), int(n))}
                        for code, name, n, ok, bad in per_procedure],
         "steps": {"completed": steps_total, "late": steps_late,

@@ -265,7 +265,7 @@ def live_figures(department: Department, month: date, now: datetime) -> dict:
         "quality": metrics.quality_metrics(scope, start, end, now),
         "objectives": metrics.objectives(scope, month.year, now, end=end),
         "late_dossiers": [{**item, "received_at": _iso(item["received_at"]), "due_at": _iso(item["due_at"]),
-                           "returned_at": _iso(item["returned_at"])} for item in late.items],
+                           "processed_at": _iso(item["processed_at"])} for item in late.items],
         "late_dossiers_total": late.total,
         "late_steps": [{**item, "handed_over_at": _iso(item["handed_over_at"]), "due_at": _iso(item["due_at"]),
                         "completed_at": _iso(item["completed_at"])} for item in steps.items],
@@ -345,10 +345,10 @@ def _dossier_rates(column, ids: list[int], start: date, end: date, now: datetime
     """{id: (resolved, on-time rate)} of dossiers grouped by `column` (department or agency)."""
     since, until = metrics.utc_bounds(start, end)
     until = min(until, now)
-    timeliness = timeliness_case(Dossier.returned_at, Dossier.due_at)
+    timeliness = timeliness_case(Dossier.processed_at, Dossier.due_at)
     rows = db.session.execute(
         sa.select(column, sa.func.count(Dossier.id), sqltime.count_where(timeliness != "late"))
-        .where(column.in_(ids), Dossier.returned_at >= since, Dossier.returned_at < until)
+        .where(column.in_(ids), Dossier.processed_at >= since, Dossier.processed_at < until)
         .group_by(column))
     return {key: (int(n), sqltime.percent(int(ok), int(n))) for key, n, ok in rows}
 

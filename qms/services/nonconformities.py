@@ -138,13 +138,13 @@ def _is_late(finished_or_now: datetime, due_at: datetime) -> bool:
 
 
 def after_completion(step: DossierStep, *, now: datetime) -> list[Nonconformity]:
-    """Called when a step is completed: a late step, and a dossier returned late, each
-    raise their nonconformity."""
+    """Called when a step is completed: a late step, and a dossier whose processing finished
+    late, each raise their nonconformity (returning the result later raises none)."""
     raised = []
     if step.due_at is not None and _is_late(step.completed_at, step.due_at):
         raised.append(raise_for_step(step, now=now))
     dossier = step.dossier
-    if dossier.returned_at is not None and _is_late(dossier.returned_at, dossier.due_at):
+    if dossier.processed_at is not None and _is_late(dossier.processed_at, dossier.due_at):
         raised.append(raise_for_dossier(dossier, now=now))
     return [nc for nc in raised if nc is not None]
 

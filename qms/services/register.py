@@ -34,18 +34,18 @@ ENDED_WITHOUT_RESULT = (DossierStatus.not_accepted, DossierStatus.withdrawn, Dos
 
 
 def timeliness_expression():
-    """early / on_time / late once returned; in_progress while open; NULL when the dossier
-    ended without a result."""
+    """early / on_time / late once processed (result ready, returned or not); in_progress
+    while open; NULL when the dossier ended without a result."""
     return sa.case(
-        (Dossier.returned_at.is_not(None), timeliness_case(Dossier.returned_at, Dossier.due_at)),
+        (Dossier.processed_at.is_not(None), timeliness_case(Dossier.processed_at, Dossier.due_at)),
         (Dossier.status.not_in(ENDED_WITHOUT_RESULT), "in_progress"),
         else_=None)
 
 
 def timeliness_of(dossier: Dossier) -> str | None:
     """The same classification for one loaded dossier (no query)."""
-    if dossier.returned_at is not None:
-        return classify(dossier.returned_at, dossier.due_at).value
+    if dossier.processed_at is not None:
+        return classify(dossier.processed_at, dossier.due_at).value
     return None if dossier.status in ENDED_WITHOUT_RESULT else "in_progress"
 
 

@@ -110,11 +110,26 @@ def test_a_dossier_goes_through_every_step_to_the_returned_result(api, desk, org
         response = desk_api.post(f"/dossiers/{code}/steps/4/complete", json={})
     assert response.status_code == 200, response.json
     body = response.json
-    assert body["status"] == {"code": "returned", "national_code": 10, "label": "Đã trả kết quả"}
-    assert body["returned_at"] == "2026-11-25T13:00:00+07:00"
+    # The result is ready at the desk (status 9): the dossier is classified on this moment.
+    assert body["status"] == {"code": "processed", "national_code": 9, "label": "Đã giải quyết xong"}
+    assert (body["processed_at"], body["returned_at"]) == ("2026-11-25T13:00:00+07:00", None)
     assert body["timeliness"] == "on_time" and body["current_step"] is None
     assert all(s["completed_at"] for s in body["steps"])
     assert [queue(who) for who in ("onestop", "culture", "office")] == [[], [], []]
+    # The applicant collects it a week later, past the due date: still on time.
+    assert culture.post(f"/dossiers/{code}/return", json={}).status_code == 403  # not the desk
+    assert desk_api.post(f"/dossiers/{code}/return", json={"via": "pigeon"}).json["error"]["errors"] == [
+        {"field": "via", "message": "Một trong: desk, postal, online."}]
+    with clock.frozen(WEDNESDAY + timedelta(days=7)):
+        response = desk_api.post(f"/dossiers/{code}/return", json={"via": "postal", "note": "Vận đơn 1"})
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["status"] == {"code": "returned", "national_code": 10, "label": "Đã trả kết quả"}
+    assert (body["processed_at"], body["returned_at"], body["returned_via"]) == (
+        "2026-11-25T13:00:00+07:00", "2026-12-02T09:00:00+07:00", "postal")
+    assert body["timeliness"] == "on_time"
+    assert body["events"][-1]["kind"] == "result_returned" and body["events"][-1]["reason"] == "Vận đơn 1"
+    assert desk_api.post(f"/dossiers/{code}/return").status_code == 409  # once
     # Read back: the same record.
     again = api("onestop").get(f"/dossiers/{code}")
     assert again.status_code == 200 and again.json == body

@@ -54,15 +54,32 @@ def test_receive_work_print_and_look_up(page, three_days, desk, orgtree):  # noq
         page.context.clear_cookies()
         log_in(page, "motcua")
         complete_current_step(page, code)
-        expect(page.locator("#dossier-status")).to_contain_text("Đã trả kết quả")
+        # The result is ready at the desk (status 9): classified on this moment.
+        expect(page.locator("#dossier-status")).to_contain_text("Đã giải quyết xong")
         expect(page.locator("#dossier-status")).to_contain_text("Đúng hạn")  # the dossier: on 25/2
         expect(page.locator("#dossier-steps tbody tr").nth(1)).to_contain_text("Quá hạn")
         slip = page.request.get(f"/dossiers/{code}/control-slip.pdf")
         assert slip.status == 200 and slip.headers["content-type"] == "application/pdf"
     page.context.clear_cookies()
-    page.goto("/tra-cuu")
-    page.locator("#code").fill(code)
-    page.locator("#secret").fill(secret)
-    page.locator("#lookup-form [type=submit]").click()
-    expect(page.locator("#lookup-result")).to_contain_text("Đã trả kết quả")
-    expect(page.locator("#lookup-result")).not_to_contain_text("Nguyễn Thị Hoa")
+
+    def look_up():
+        page.goto("/tra-cuu")
+        page.locator("#code").fill(code)
+        page.locator("#secret").fill(secret)
+        page.locator("#lookup-form [type=submit]").click()
+        return page.locator("#lookup-result")
+
+    expect(look_up()).to_contain_text("Mời ông/bà nhận kết quả")
+    # The applicant collects it a week after the due date: the dossier stays on time.
+    with clock.frozen(at(2026, 3, 4, 9, 0)):
+        log_in(page, "motcua")
+        page.goto(f"/dossiers/{code}")
+        page.locator("#return-via").select_option("desk")
+        page.locator("#action-return-result [type=submit]").click()
+        expect(page.locator("#dossier-status")).to_contain_text("Đã trả kết quả")
+        expect(page.locator("#dossier-status")).to_contain_text("Đúng hạn")
+        expect(page.locator("#dossier-returned")).to_contain_text("04/03/2026 09:00")
+    page.context.clear_cookies()
+    result = look_up()
+    expect(result).to_contain_text("Đã trả kết quả")
+    expect(result).not_to_contain_text("Nguyễn Thị Hoa")

@@ -115,7 +115,9 @@ def test_steps_are_handed_over_in_order_and_the_result_closes_the_dossier(in_for
     assert give_back.department == desk["onestop"].department  # one-stop steps go home
     dossiers.complete_step(give_back, actor=desk["onestop"], now=at(2026, 11, 25, 16, 0))
     db.session.commit()
-    assert dossier.status is DossierStatus.returned and dossier.returned_at == at(2026, 11, 25, 16, 0)
+    # The result is ready (status 9); the applicant collects it apart (status 10).
+    assert dossier.status is DossierStatus.processed and dossier.processed_at == at(2026, 11, 25, 16, 0)
+    assert dossier.returned_at is None
     assert dossiers.timeliness(dossier) is Timeliness.on_time
     assert [dossiers.step_timeliness(s) for s in dossier.steps] == [Timeliness.on_time] * 4
     with pytest.raises(Conflict):

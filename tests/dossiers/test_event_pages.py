@@ -18,6 +18,7 @@ from qms.models import (
     DossierStatus,
     EventKind,
     ProcedureVersion,
+    ResultDelivery,
     Role,
     SupplementRule,
 )
@@ -283,6 +284,7 @@ PERFORM = {
                                                     promised_at=d.due_at + timedelta(days=7)),
     "stop": lambda d, u, now: dossiers.stop_processing(d, actor=u, reason="x", now=now),
     "withdraw": lambda d, u, now: dossiers.withdraw(d, actor=u, reason="x", now=now),
+    "return_result": lambda d, u, now: dossiers.return_result(d, actor=u, via=ResultDelivery.desk, now=now),
 }
 
 
@@ -331,3 +333,22 @@ def test_the_page_offers_exactly_the_actions_the_services_accept(dossier, desk, 
     check("supplemented once", at(2026, 11, 26, 9, 0))
     dossiers.stop_processing(fresh(dossier), actor=desk["culture"], reason="Dừng", now=at(2026, 11, 26, 10, 0))
     assert check("stopped", at(2026, 11, 26, 11, 0)) == set()
+
+
+def test_once_the_result_is_ready_only_the_desk_returns_it(dossier, desk, head, orgtree, make_user):
+    users = {**desk, "head": head, "leader": make_user("lanhdao", Role.leader),
+             "onestop_head": make_user("truongmotcua", Role.department_head, department=orgtree["onestop"])}
+    hands = [(desk["culture"], orgtree["office"]), (desk["office"], None), (desk["onestop"], None)]
+    for minute, (actor, next_department) in enumerate(hands):
+        dossiers.complete_step(dossier.current_step(), actor=actor, now=at(2026, 11, 23, 9, minute),
+                               next_department=next_department)
+    assert fresh(dossier).status is DossierStatus.processed
+    offered = {(name, action) for name, user in users.items()
+               for action in dossiers.available_actions(user, fresh(dossier), at(2026, 11, 30, 9, 0))}
+    assert offered == {("onestop", "return_result"), ("onestop_head", "return_result")}
+    for name, user in users.items():
+        for action in PERFORM:
+            assert ((name, action) in offered) == _succeeds(fresh(dossier), user, action, at(2026, 11, 30, 9, 0)), \
+                (name, action)
+    dossiers.return_result(fresh(dossier), actor=desk["onestop"], via=ResultDelivery.online, now=at(2026, 11, 30, 9, 0))
+    assert not any(dossiers.available_actions(user, fresh(dossier), at(2026, 11, 30, 10, 0)) for user in users.values())

@@ -12,7 +12,7 @@ from qms.errors import Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import AuditLog, Dossier, DossierSequence, DossierStatus, EventKind
 from qms.services import dossiers
-from tests.conftest import login, post_form
+from tests.conftest import browser_as, post_form
 from tests.dossiers.conftest import at
 from tests.web.conftest import text
 
@@ -23,12 +23,6 @@ WHEN = at(2026, 11, 25, 9, 30)  # a Wednesday morning
 def wednesday_morning():
     with clock.frozen(WHEN):
         yield
-
-
-def browser_as(app, username):
-    browser = app.test_client()
-    assert login(browser, username).status_code == 302
-    return browser
 
 
 def pdf_text(data: bytes) -> str:

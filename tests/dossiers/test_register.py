@@ -9,10 +9,10 @@ from openpyxl import load_workbook
 
 from qms import clock
 from qms.extensions import db
-from qms.models import AgencyLevel, Channel, DocumentKind, Dossier, Role
+from qms.models import AgencyLevel, Channel, DocumentKind, Dossier, ResultDelivery, Role
 from qms.services import documents, dossiers, procedures
 from qms.services import register as register_service
-from tests.conftest import login
+from tests.conftest import browser_as
 from tests.documents.conftest import NOW, birth_data
 from tests.dossiers.conftest import at
 from tests.web.conftest import table_rows, text
@@ -22,12 +22,6 @@ from tests.web.conftest import table_rows, text
 def next_week():
     with clock.frozen(at(2026, 12, 1, 9, 0)):
         yield
-
-
-def browser_as(app, username):
-    browser = app.test_client()
-    assert login(browser, username).status_code == 302
-    return browser
 
 
 def marriage(field, staff, orgtree):
@@ -45,13 +39,16 @@ def marriage(field, staff, orgtree):
     return procedure
 
 
-def finish(dossier, desk, orgtree, when):
-    """Work every step at `when`: desk → culture → office → desk returns the result."""
+def finish(dossier, desk, orgtree, when, collected=None):
+    """Work every step at `when`: desk → culture → office → desk has the result ready; the
+    applicant collects it at `collected` (default: at once; False: not yet)."""
     steps = dossier.steps
     dossiers.complete_step(steps[0], actor=desk["onestop"], now=when, next_department=orgtree["culture"])
     dossiers.complete_step(steps[1], actor=desk["culture"], now=when, next_department=orgtree["office"])
     dossiers.complete_step(steps[2], actor=desk["office"], now=when)
     dossiers.complete_step(steps[3], actor=desk["onestop"], now=when)
+    if collected is not False:
+        dossiers.return_result(dossier, actor=desk["onestop"], via=ResultDelivery.desk, now=collected or when)
 
 
 @pytest.fixture
@@ -82,10 +79,12 @@ def book(three_days, desk, staff, orgtree, make_user):
                                               now=at(2026, 11, 25, 11, 0))
     assert made["early"].due_at == at(2026, 11, 27, 17, 0)
     finish(made["early"], desk, orgtree, at(2026, 11, 26, 10, 0))
-    # After the due time but on the due date: on time (the rule compares dates).
-    finish(made["on_time"], desk, orgtree, at(2026, 11, 27, 17, 30))
-    # 00:30 on Saturday is still Friday 17:30 in UTC, the due date there: late all the same.
-    finish(made["late"], desk, orgtree, at(2026, 11, 28, 0, 30))
+    # After the due time but on the due date: on time (the rule compares dates), however
+    # late the applicant collects the result.
+    finish(made["on_time"], desk, orgtree, at(2026, 11, 27, 17, 30), collected=at(2026, 12, 4, 9, 0))
+    # 00:30 on Saturday is still Friday 17:30 in UTC, the due date there: late all the same
+    # (and the result, ready, is not collected yet).
+    finish(made["late"], desk, orgtree, at(2026, 11, 28, 0, 30), collected=False)
     dossiers.complete_step(made["in_progress"].steps[0], actor=officer, now=at(2026, 11, 25, 9, 0),
                            next_department=orgtree["culture"])
     make_user("lanhdao", Role.leader, department=orgtree["office"])
@@ -105,7 +104,8 @@ def codes(response) -> list[str]:
     ("timeliness=late", ["late"]),
     ("timeliness=in_progress", ["in_progress", "online", "marriage", "before_midnight",
                                 "after_midnight"]),
-    ("status=returned", ["early", "on_time", "late"]),
+    ("status=returned", ["early", "on_time"]),
+    ("status=processed", ["late"]),
     ("status=not_accepted", ["refused"]),
     ("channel=online", ["online"]),
     ("procedure=ket+hon", ["marriage"]),
@@ -130,11 +130,12 @@ def test_rows_show_the_register_columns(app, book):
     assert row[0] == "1" and row[1] == book["late"]
     assert row[2] == "Đăng ký khai sinh"
     assert "Lê Văn Muộn" in row[3] and "Số 5 Lê Lợi" in row[3] and "0912345678" in row[3]
-    assert row[4:7] == ["25/11/2026 07:00", "27/11/2026 17:00", "28/11/2026 00:30"]
-    assert row[7] == "Đã trả kết quả Quá hạn"
+    # received, due, processed (the result ready), returned (not yet)
+    assert row[4:8] == ["25/11/2026 07:00", "27/11/2026 17:00", "28/11/2026 00:30", ""]
+    assert row[8] == "Đã giải quyết xong Quá hạn"
     refused = table_rows(browser_as(app, "motcua").get("/dossiers/register?status=not_accepted"),
                          "register")[0]
-    assert refused[7] == "Không được tiếp nhận" and "Từ chối tiếp nhận: Sai thẩm quyền" in refused[8]
+    assert refused[8] == "Không được tiếp nhận" and "Từ chối tiếp nhận: Sai thẩm quyền" in refused[9]
 
 
 def test_who_sees_which_dossiers(app, book):
@@ -195,7 +196,7 @@ def test_pages_hold_fifty_rows_in_a_fixed_number_of_queries(app, three_days, des
 
 def test_export_has_every_matching_row_in_vietnamese(app, book):
     browser = browser_as(app, "motcua")
-    response = browser.get("/dossiers/register.xlsx?procedure=khai+sinh&status=returned")
+    response = browser.get("/dossiers/register.xlsx?procedure=khai+sinh")
     assert response.status_code == 200
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = load_workbook(io.BytesIO(response.data)).active
@@ -204,14 +205,19 @@ def test_export_has_every_matching_row_in_vietnamese(app, book):
     header = values.index(next(r for r in values if r and r[0] == "STT"))
     assert values[header][:4] == ["STT", "Mã hồ sơ", "Tên thủ tục hành chính", "Người nộp hồ sơ"]
     rows = [r for r in values[header + 1:] if r and r[0] is not None]
-    assert [r[1] for r in rows] == [book["early"], book["on_time"], book["late"]]
+    finished = [book["early"], book["on_time"], book["late"]]
+    assert [r[1] for r in rows][:3] == finished
+    rows = [r for r in rows if r[1] in finished]
     early = rows[0]
     assert early[2] == "Đăng ký khai sinh" and early[3] == "Nguyễn Văn Sớm"
     assert early[4] == "Số 5 Lê Lợi, phường An Hòa" and early[6] == "Trực tiếp"
     # Times are local (Hà Nội) date-times a spreadsheet can sort.
     assert early[7] == datetime(2026, 11, 25, 7, 0) and early[9] == datetime(2026, 11, 26, 10, 0)
-    assert [r[10] for r in rows] == ["Đã trả kết quả"] * 3
-    assert [r[11] for r in rows] == ["Trước hạn", "Đúng hạn", "Quá hạn"]
+    assert values[header][9:11] == ["Giải quyết xong", "Ngày trả kết quả"]
+    assert [(r[9], r[10]) for r in rows[1:]] == [(datetime(2026, 11, 27, 17, 30), datetime(2026, 12, 4, 9, 0)),
+                                                 (datetime(2026, 11, 28, 0, 30), None)]
+    assert [r[11] for r in rows] == ["Đã trả kết quả", "Đã trả kết quả", "Đã giải quyết xong"]
+    assert [r[12] for r in rows] == ["Trước hạn", "Đúng hạn", "Quá hạn"]
 
 
 def test_export_of_a_department_has_only_its_dossiers(app, book):

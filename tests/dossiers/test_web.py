@@ -8,7 +8,7 @@ from qms import clock
 from qms.extensions import db
 from qms.models import Dossier
 from qms.services import dossiers
-from tests.conftest import login, post_form
+from tests.conftest import browser_as, post_form
 from tests.dossiers.conftest import at
 from tests.web.conftest import text
 
@@ -17,12 +17,6 @@ from tests.web.conftest import text
 def friday_afternoon():
     with clock.frozen(at(2026, 11, 20, 14, 0)):
         yield
-
-
-def browser_as(app, username):
-    browser = app.test_client()
-    assert login(browser, username).status_code == 302
-    return browser
 
 
 pytestmark = pytest.mark.usefixtures("friday_afternoon")
@@ -53,9 +47,18 @@ def test_a_dossier_is_received_worked_and_looked_up(app, in_force, desk, orgtree
     post_form(office, f"/dossiers/{code}/steps/3/complete", {}, token_from=f"/dossiers/{code}")
     post_form(desk_browser, f"/dossiers/{code}/steps/4/complete", {}, token_from=f"/dossiers/{code}")
     dossier = db.session.query(Dossier).one()
-    assert dossier.status.value == "returned"
+    assert dossier.status.value == "processed"
     page = text(desk_browser.get(f"/dossiers/{code}"))
-    assert "Đã trả kết quả" in page and "Đúng hạn" in page
+    assert "Đã giải quyết xong" in page and "Đúng hạn" in page and "Đã trả kết quả cho người nộp" in page
+    # Another department cannot record the return; the receiving desk can, and how.
+    assert "Đã trả kết quả cho người nộp" not in text(office.get(f"/dossiers/{code}"))
+    post_form(desk_browser, f"/dossiers/{code}/return", {"return-via": "postal", "return-note": "Vận đơn 123"},
+              token_from=f"/dossiers/{code}")
+    db.session.expire_all()
+    dossier = db.session.query(Dossier).one()
+    assert (dossier.status.value, dossier.returned_via.value) == ("returned", "postal")
+    page = text(desk_browser.get(f"/dossiers/{code}"))
+    assert "Đã trả kết quả" in page and "Qua dịch vụ bưu chính công ích" in page and "Vận đơn 123" in page
 
     citizen = app.test_client()
     result = text(post_form(citizen, "/tra-cuu", {"code": code.lower(), "secret": secret}))
@@ -139,7 +142,7 @@ def test_a_dossier_page_reads_the_work_calendar_once(app, in_force, desk, orgtre
         dossiers.complete_step(step, actor=actor, now=at(2026, 11, 20, 9, minutes),
                                next_department=next_department)
     db.session.commit()
-    assert dossier.status.value == "returned" and len(dossier.steps) == 4
+    assert dossier.status.value == "processed" and len(dossier.steps) == 4
     browser = browser_as(app, "motcua")
     calendar_reads = []
 

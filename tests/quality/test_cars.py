@@ -359,8 +359,8 @@ def _measured_world(three_days, desk, orgtree, people):
             made.steps[1].department = orgtree["culture"]
         if step3:
             made.steps[2].due_at, made.steps[2].completed_at = step3
-        if returned:
-            made.due_at, made.returned_at = returned
+        if returned:  # (due, processed): the result ready, whenever collected
+            made.due_at, made.processed_at = returned
         return made
 
     # Step 2, before the CAR (in the 90 days):

@@ -108,16 +108,19 @@ def _cars(orgtree, people):
 
 
 def _dossiers(in_force, desk, orgtree):
-    def dossier(received, due, returned=None):
+    def dossier(received, due, processed=None, collected=None):
         item, _secret = dossiers.receive_dossier(actor=desk["onestop"], procedure=in_force,
                                                  applicant_name="Công Dân", now=received)
         item.due_at = due
-        if returned is not None:
-            item.status, item.returned_at = DossierStatus.returned, returned
+        if processed is not None:
+            item.status, item.processed_at = DossierStatus.processed, processed
+            if collected is not None:
+                item.status, item.returned_at = DossierStatus.returned, collected
         return item
 
-    d1 = dossier(at(2026, 11, 2, 9), at(2026, 11, 10, 17), at(2026, 11, 5, 10))  # early
-    d2 = dossier(at(2026, 11, 3, 9), at(2026, 11, 12, 17), at(2026, 11, 12, 16))  # on time
+    d1 = dossier(at(2026, 11, 2, 9), at(2026, 11, 10, 17), at(2026, 11, 5, 10), at(2026, 11, 5, 10))  # early
+    # on time, though collected after the due date and after the period
+    d2 = dossier(at(2026, 11, 3, 9), at(2026, 11, 12, 17), at(2026, 11, 12, 16), at(2026, 12, 3, 9))
     dossier(at(2026, 11, 4, 9), at(2026, 11, 13, 17), at(2026, 11, 30, 23, 30))  # late, last evening
     dossier(at(2026, 10, 28, 9), at(2026, 11, 2, 17), at(2026, 11, 2, 15))  # received before: on time
     dossier(at(2026, 11, 20, 9), at(2026, 11, 25, 17), at(2026, 12, 1, 0, 10))  # returned after
@@ -197,9 +200,9 @@ def test_inputs_equal_the_figures_counted_by_hand(orgtree, records):
         "open": 4, "closed": 1, "overdue": 2,  # C1 C3 C6 C7 open; C2 closed; C1 C7 overdue
         "by_status": {"analysis": 1, "action_planned": 1, "verifying": 2, "closed": 1}}
     d = inputs["dossiers"]
-    assert (d["received"], d["returned"], d["early"], d["on_time"], d["late"], d["on_time_rate"]) == (
+    assert (d["received"], d["resolved"], d["early"], d["on_time"], d["late"], d["on_time_rate"]) == (
         5, 4, 1, 2, 1, 0.75)
-    assert d["procedures"] == [{"code": "1.001193", "name": "Đăng ký khai sinh", "returned": 4,
+    assert d["procedures"] == [{"code": "1.001193", "name": "Đăng ký khai sinh", "resolved": 4,
                                 "on_time": 3, "late": 1, "on_time_rate": 0.75}]
     assert d["steps"] == {"completed": 2, "late": 1, "on_time_rate": 0.5, "departments": [
         {"code": "A-MC", "name": "Bộ phận một cửa", "completed": 1, "late": 0, "on_time_rate": 1.0},
@@ -213,7 +216,7 @@ def test_inputs_equal_the_figures_counted_by_hand(orgtree, records):
     # Another agency's review sees none of the ward's records
     province = reviews.gather_inputs(orgtree["province"], *PERIOD, now=GATHERED)
     assert (province["audits"]["count"], province["nonconformities"]["opened"],
-            province["corrective_actions"]["open"], province["dossiers"]["returned"]) == (1, 1, 1, 0)
+            province["corrective_actions"]["open"], province["dossiers"]["resolved"]) == (1, 1, 1, 0)
 
 
 def _review(orgtree, people, actor="leader"):
@@ -241,21 +244,21 @@ def test_who_holds_a_review_and_what_it_needs(orgtree, people):
                               actor=people["quality"], now=GATHERED)
     review = _review(orgtree, people, actor="quality")
     assert review.inputs["gathered_at"] == GATHERED.isoformat()
-    assert review.inputs["dossiers"]["returned"] == 0
+    assert review.inputs["dossiers"]["resolved"] == 0
 
 
 def test_inputs_are_kept_until_refreshed(orgtree, people, in_force, desk):
     review = _review(orgtree, people)
     item, _secret = dossiers.receive_dossier(actor=desk["onestop"], procedure=in_force,
                                              applicant_name="Công Dân", now=at(2026, 11, 10, 9))
-    item.status, item.returned_at = DossierStatus.returned, at(2026, 11, 11, 9)
+    item.status, item.processed_at = DossierStatus.processed, at(2026, 11, 11, 9)
     db.session.commit()
-    assert review.inputs["dossiers"]["returned"] == 0  # the figures of the day they were gathered
+    assert review.inputs["dossiers"]["resolved"] == 0  # the figures of the day they were gathered
     with pytest.raises(Forbidden):
         reviews.refresh_inputs(review, actor=people["head"], now=at(2026, 12, 6))
     reviews.refresh_inputs(review, actor=people["quality"], now=at(2026, 12, 6))
     db.session.commit()
-    assert review.inputs["dossiers"]["returned"] == 1
+    assert review.inputs["dossiers"]["resolved"] == 1
 
 
 def test_actions_conclusions_and_a_closed_review_refuses_edits(orgtree, people):

@@ -44,7 +44,7 @@ def test_a_review_from_creation_to_closing(app, orgtree, people):
     page = iso.get(url)
     body = text(page)
     assert "Xem xét của lãnh đạo năm 2026" in body and "chủ trì: Chutich" in body
-    assert ["Tỷ lệ trả kết quả đúng hạn", "—"] in table_rows(page, "input-dossiers")
+    assert ["Tỷ lệ giải quyết đúng hạn", "—"] in table_rows(page, "input-dossiers")
     assert ["Tiếp nhận trong kỳ (phản ánh / kiến nghị)", "0 (0 / 0)"] in table_rows(page, "input-feedback")
     assert 'id="conclusions-form"' in body and 'id="close-form"' in body
 

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from qms.errors import Conflict
 from qms.extensions import db
-from qms.models import DossierStatus, SatisfactionLevel, SatisfactionRating
+from qms.models import DossierStatus, ResultDelivery, SatisfactionLevel, SatisfactionRating
 from qms.services import dossiers
 from qms.services import feedback as fb
 from tests.conftest import csrf_token
@@ -28,6 +28,7 @@ def _return(dossier, desk, orgtree, when=NOW):
     dossiers.complete_step(dossier.steps[1], actor=desk["culture"], now=when, next_department=orgtree["culture"])
     dossiers.complete_step(dossier.steps[2], actor=desk["culture"], now=when)
     dossiers.complete_step(dossier.steps[3], actor=desk["onestop"], now=when)
+    dossiers.return_result(dossier, actor=desk["onestop"], via=ResultDelivery.desk, now=when)
     db.session.commit()
     assert dossier.status is DossierStatus.returned
     return dossier

@@ -13,7 +13,8 @@ Việt Nam).
     G     Wed 18/11 09:00      refused at the desk (Mẫu 03)                       refused (not received)
     J     Wed 18/11 08:00      withdrawn 18/11 10:00                              withdrawn
     D     Fri 20/11 09:00      due Thu 26/11 09:00 thanks to the holiday (else    on time (also by timestamp)
-                               Wed 25/11), returned 26/11 08:30
+                               Wed 25/11), result ready 26/11 08:30, collected
+                               by the applicant only on Thu 3/12 (a week late)
     H     Mon 23/11 08:00 (online)  at the culture step since 08:30, due 27/11    in progress, overdue
     F     Wed 25/11 08:00      supplementation asked 25/11 10:00, brought 2/12    paused (supplementation)
     I     Mon 30/11 08:00 (postal) at the culture step, due Thu 3/12              in progress, within the limit
@@ -28,7 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from qms.extensions import db
-from qms.models import Channel, Role, SatisfactionLevel
+from qms.models import Channel, ResultDelivery, Role, SatisfactionLevel
 from qms.services import dossiers, feedback
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -51,11 +52,15 @@ def november(three_days, desk, orgtree, make_user):
                                                  now=when, channel=channel)
         return item
 
-    def step(item, position, when):
+    def step(item, position, when, collected=None):
+        """Complete a step; after the last (the result is ready) the applicant collects it
+        at once unless `collected` says when."""
         nexts = {1: orgtree["culture"], 2: orgtree["office"]}
         who = {1: onestop, 2: culture, 3: office, 4: onestop}[position]
         dossiers.complete_step(item.steps[position - 1], actor=who, now=when,
                                next_department=nexts.get(position))
+        if position == 4 and collected is not False:
+            dossiers.return_result(item, actor=onestop, via=ResultDelivery.desk, now=collected or when)
 
     d = {}
     d["L"] = receive("Lý Văn Long", at(29, 10, 8))
@@ -84,7 +89,7 @@ def november(three_days, desk, orgtree, make_user):
 
     d["D"] = receive("Đỗ Văn Dũng", at(20, 11, 9))
     step(d["D"], 1, at(20, 11, 9, 30)), step(d["D"], 2, at(20, 11, 10))
-    step(d["D"], 3, at(26, 11, 8)), step(d["D"], 4, at(26, 11, 8, 30))
+    step(d["D"], 3, at(26, 11, 8)), step(d["D"], 4, at(26, 11, 8, 30), collected=False)
 
     d["H"] = receive("Hà Thị Hoa", at(23, 11, 8), channel=Channel.online)
     step(d["H"], 1, at(23, 11, 8, 30))
@@ -103,6 +108,7 @@ def november(three_days, desk, orgtree, make_user):
 
     # December: none of this may change November's figures.
     dossiers.receive_supplement(d["F"], actor=onestop, now=at(2, 12, 8))
+    dossiers.return_result(d["D"], actor=onestop, via=ResultDelivery.desk, now=at(3, 12, 9))
     receive("Mới Tháng Mười Hai", at(1, 12, 8))
     db.session.commit()
     return {"dossiers": d, "people": people}

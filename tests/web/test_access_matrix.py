@@ -82,6 +82,7 @@ EXPECTED: dict[str, tuple] = {
     "/api/v1/dossiers":                        POST_ONLY,
     "/api/v1/dossiers/<code>":                 (401,) * 7,
     "/api/v1/dossiers/<code>/steps/<int:position>/complete": POST_ONLY,
+    "/api/v1/dossiers/<code>/return":          POST_ONLY,
     "/api/v1/queue":                           (401,) * 7,
     # Controlled documents: everyone logged in reads; the quality officer keeps them; the
     # workflow buttons are POSTs (their role rules: tests/documents/test_web.py).
@@ -148,6 +149,7 @@ EXPECTED: dict[str, tuple] = {
     "/dossiers/<code>/control-slip.pdf":       (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
     "/dossiers/<code>/steps/<int:position>/complete": POST_ONLY,
     "/dossiers/<code>/steps/<int:position>/send-back": POST_ONLY,
+    "/dossiers/<code>/return":                 POST_ONLY,
     "/dossiers/<code>/files/<int:file_id>":    (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
     # Everyone logged in reads their own notifications; marking one is a POST (only its owner)
     "/notifications":                          MEMBERS,

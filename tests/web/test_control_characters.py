@@ -19,7 +19,7 @@ from qms.services import dossiers
 from qms.text import strip_controls, strip_controls_deep
 from qms.web.forms import Form
 from tests.api.conftest import PORTAL_DOSSIER, api, tokens, wednesday  # noqa: F401  (fixtures)
-from tests.conftest import login, post_form
+from tests.conftest import browser_as, post_form
 from tests.dossiers.conftest import at, birth, desk, in_force, staff  # noqa: F401  (fixtures)
 
 DIRTY = "Nguyễn\x0bVăn\x01 An\x00\x7f\x9b"
@@ -52,12 +52,6 @@ def test_every_form_cleans_its_input():
     forms = list(_form_classes())
     assert len(forms) > 40  # the scan sees the app's forms
     assert [f.__qualname__ for f in forms if not issubclass(f, Form)] == []
-
-
-def browser_as(app, username):
-    browser = app.test_client()
-    assert login(browser, username).status_code == 302
-    return browser
 
 
 def test_a_pasted_control_character_is_cleaned_at_the_desk(app, in_force, desk):  # noqa: F811

@@ -56,7 +56,8 @@ DOCUMENTS = {
 # One dossier per pause / delay / ending action, each in the state its action needs
 # (tests/dossiers/test_event_pages.py): key → what is done to it first.
 EVENT_DOSSIERS = {"ev_sup_req": None, "ev_sup_rec": "supplement", "ev_pay_req": None,
-                  "ev_pay_rec": "payment", "ev_apology": None, "ev_stop": None, "ev_withdraw": None}
+                  "ev_pay_rec": "payment", "ev_apology": None, "ev_stop": None, "ev_withdraw": None,
+                  "ev_return": "processed", "ev_api_return": "processed"}
 
 
 def _document_in(code: str, status: str, quality, leader, owner):
@@ -119,6 +120,9 @@ def objects(orgtree, users):
             dossiers.request_supplement(item, actor=desk, reason="Thiếu tờ khai", now=clock.now())
         elif first == "payment":
             dossiers.request_payment(item, actor=desk, reason="Nộp lệ phí", now=clock.now())
+        elif first == "processed":  # every step at the desk, to the result ready
+            for step in item.steps:
+                dossiers.complete_step(step, actor=desk, now=clock.now(), next_department=orgtree["onestop"])
         if key == "ev_apology":
             # due in a month, so the apology (before the due time) never races the real clock
             item.due_at = item.original_due_at = clock.now() + timedelta(days=30)
@@ -248,6 +252,7 @@ def payloads(o) -> dict[str, Post | tuple]:
                                       at={"code": o["ev_stop"]}),
         "/dossiers/<code>/withdraw": Post("motcua", {"withdraw-reason": "Công dân xin rút"},
                                           at={"code": o["ev_withdraw"]}),
+        "/dossiers/<code>/return": Post("motcua", {"return-via": "desk"}, at={"code": o["ev_return"]}),
         "/tra-cuu": Post(None, {"code": "TP-A-000000-0001", "secret": "ABCDEFGH"}, answer=200,
                          changes=False),
         # Controlled documents (DOCUMENTS above: one document each)
@@ -311,12 +316,17 @@ def payload(o, rule) -> Post:
 # authenticate by `Authorization: Bearer` only and never by the session cookie. A forged
 # cross-site request carries the victim's cookies but cannot add that header, so it has no
 # credentials at all. test_api_posts_refuse_cookie_only_authentication proves the premise.
-CSRF_EXEMPT = {
-    "/api/v1/dossiers": Post("motcua", {"procedure_code": "1.001193",
-                                        "applicant": {"name": "Đỗ Thị Mai"}}, answer=201),
-    "/api/v1/dossiers/<code>/steps/<int:position>/complete": Post(
-        "motcua", {"next_department_code": "A-VHXH"}),
-}
+def csrf_exempt(o) -> dict[str, Post]:
+    return {
+        "/api/v1/dossiers": Post("motcua", {"procedure_code": "1.001193",
+                                            "applicant": {"name": "Đỗ Thị Mai"}}, answer=201),
+        "/api/v1/dossiers/<code>/steps/<int:position>/complete": Post(
+            "motcua", {"next_department_code": "A-VHXH"}),
+        "/api/v1/dossiers/<code>/return": Post("motcua", {"via": "online"}, at={"code": o["ev_api_return"]}),
+    }
+
+
+CSRF_EXEMPT = set(csrf_exempt({"ev_api_return": None}))
 
 
 def post_rules(app, *, exempt: bool = False):
@@ -357,7 +367,7 @@ def test_api_posts_refuse_cookie_only_authentication(app, objects, with_token):
     API: 401 JSON and not a row changed. The same call with the bearer token does change the
     database (the payload is real; the refusal is the missing token)."""
     for rule in post_rules(app, exempt=True):
-        post = CSRF_EXEMPT[rule.rule]
+        post = csrf_exempt(objects)[rule.rule]
         client = app.test_client()
         assert login(client, post.who).status_code == 302
         url = url_for_rule(rule, {**objects, **post.at})

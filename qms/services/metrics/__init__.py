@@ -38,12 +38,13 @@ the cut counts, so a period read "as at" an earlier `now` gives what was known t
   `Agency.parent` tree) unless ``sub_agencies=False``.
 - received: received in the period, not counting refusals (national status 3
   not_accepted, Mẫu 03), which are ``refused`` apart; by channel direct / online / postal.
-- resolved: result returned in the period (`returned_at`), whenever received; split
-  early / on_time / late by the national rule (dossiers.classify: the local return date
-  against the local due date; with TIMELINESS_RULE = "timestamp", returned on the due
-  date but after the due time is late). The legal due time counts, not an apology's
+- resolved: processing finished in the period (`processed_at`: the result ready at the
+  one-stop office, national status 9), whenever received and whenever the applicant
+  collects it; split early / on_time / late by the national rule (services.timeliness:
+  the local date processing finished against the local due date; with TIMELINESS_RULE =
+  "timestamp", finished on the due date but after the due time is late). The legal due time counts, not an apology's
   promised date.
-- in progress at the end: received before `cut`, not returned, withdrawn or stopped
+- in progress at the end: received before `cut`, not processed, withdrawn or stopped
   before it and not paused at it; ``in_progress_within`` when its due date (as it stood
   at the cut) is on or after the cut's local date (timestamp rule: due time ≥ cut),
   else ``in_progress_overdue``. ``paused`` (counted apart, national statuses 5 and 6):
@@ -67,10 +68,10 @@ out of 20, apologies_per_late a plain ratio; a rate with a zero denominator is N
 
 Speed (bench/metrics.py): a scope's rows of one period are read from one index range when
 the database has the composite indexes proposed for a migration — dossier (department_id,
-received_at), (department_id, returned_at), (agency_id, received_at), (agency_id,
-returned_at) and dossier_step (department_id, completed_at); the dossiers open at a cut
-are found through the status index (those open now, withdrawn or stopped) and the return
-time (those returned since). `unindexed` keeps SQLite's planner, which has no statistics
+received_at), (department_id, processed_at), (agency_id, received_at), (agency_id,
+processed_at) and dossier_step (department_id, completed_at); the dossiers open at a cut
+are found through the status index (those open now, withdrawn or stopped) and the
+processed time (those processed since). `unindexed` keeps SQLite's planner, which has no statistics
 in a database nobody ANALYZEd, on those paths.
 """
 from qms.services.metrics.dossiers import DOSSIER_KEYS, dossier_metrics, rates

@@ -59,13 +59,13 @@ def dossier_metrics(scope: Scope, start: date, end: date, now: datetime) -> dict
      figures["received_postal"], figures["refused"]) = (int(v) for v in row)
 
     # Resolved in the period: early / on time / late; late ones with an apology.
-    timeliness = _timeliness_case(Dossier.returned_at, Dossier.due_at, strict)
+    timeliness = _timeliness_case(Dossier.processed_at, Dossier.due_at, strict)
     apologised = sa.exists().where(DossierEvent.dossier_id == Dossier.id,
                                    DossierEvent.kind == EventKind.apology)
     row = db.session.execute(sa.select(
         sa.func.count(Dossier.id), _sum(timeliness == "early"), _sum(timeliness == "on_time"),
         _sum(timeliness == "late"), _sum(sa.and_(timeliness == "late", apologised)),
-    ).where(where, Dossier.returned_at >= since, Dossier.returned_at < until)).one()
+    ).where(where, Dossier.processed_at >= since, Dossier.processed_at < until)).one()
     (figures["resolved"], figures["early"], figures["on_time"], figures["late"],
      figures["late_with_apology"]) = (int(v) for v in row)
 

@@ -58,8 +58,8 @@ def _page(query, count_query, page: int, per_page: int, to_dict) -> Page:
 
 def _late_dossier_terms(scope: Scope, since: datetime, until: datetime, cut: datetime, strict: bool):
     """(resolved late in the period, open and overdue at the cut): disjoint clauses."""
-    late = sa.and_(scope.dossiers(), Dossier.returned_at >= since, Dossier.returned_at < until,
-                   _timeliness_case(Dossier.returned_at, Dossier.due_at, strict) == "late")
+    late = sa.and_(scope.dossiers(), Dossier.processed_at >= since, Dossier.processed_at < until,
+                   _timeliness_case(Dossier.processed_at, Dossier.due_at, strict) == "late")
     pause = last_pause_kind(cut)
     running = sa.or_(pause.is_(None), pause.not_in(PAUSING))
     overdue = [sa.and_(term, running, overdue_at(due_at_cut(cut), cut, strict))
@@ -72,17 +72,17 @@ def late_dossiers(scope: Scope, start: date, end: date, now: datetime, *, page: 
     """The dossiers behind the late figures: resolved late in the period (state "late") and
     in progress overdue at min(end, now) (state "overdue"), soonest due first. Items:
     {"code", "procedure_code", "procedure_name", "applicant_name", "received_at",
-    "due_at", "returned_at", "state"}."""
+    "due_at", "processed_at", "state"}."""
     strict = strict_rule()
     since, until = utc_bounds(start, end)
     cut = until = cut_at(until, now)  # nothing after the moment read counts
     late, overdue = _late_dossier_terms(scope, since, until, cut, strict)
-    state = sa.case((sa.and_(Dossier.returned_at.is_not(None), Dossier.returned_at < until),
+    state = sa.case((sa.and_(Dossier.processed_at.is_not(None), Dossier.processed_at < until),
                      "late"), else_="overdue")
     ids = sa.union(sa.select(Dossier.id).where(late),
                    *(sa.select(Dossier.id).where(term) for term in overdue)).subquery()
     query = (sa.select(Dossier.code, Procedure.code, Procedure.name, Dossier.applicant_name,
-                       Dossier.received_at, Dossier.due_at, Dossier.returned_at, state)
+                       Dossier.received_at, Dossier.due_at, Dossier.processed_at, state)
              .join(Procedure, Procedure.id == Dossier.procedure_id)
              .where(Dossier.id.in_(sa.select(ids.c.id)))
              .order_by(Dossier.due_at, Dossier.id))
@@ -91,7 +91,7 @@ def late_dossiers(scope: Scope, start: date, end: date, now: datetime, *, page: 
     def to_dict(row) -> dict:
         return {"code": row[0], "procedure_code": row[1], "procedure_name": row[2],
                 "applicant_name": row[3], "received_at": row[4], "due_at": row[5],
-                "returned_at": row[6], "state": row[7]}
+                "processed_at": row[6], "state": row[7]}
 
     return _page(query, count, page, per_page, to_dict)
 

@@ -104,12 +104,12 @@ def monthly_series(scope: Scope, months: int, now: datetime,
             .where(where, Dossier.received_at >= since, Dossier.received_at < until)
             .group_by(month)), ("received", "received_online", "received_postal", "refused"))
     if "resolved" in needs:
-        month = local_month(Dossier.returned_at)
-        timeliness = _timeliness_case(Dossier.returned_at, Dossier.due_at, strict)
+        month = local_month(Dossier.processed_at)
+        timeliness = _timeliness_case(Dossier.processed_at, Dossier.due_at, strict)
         fill(db.session.execute(
             sa.select(month, sa.func.count(Dossier.id), _sum(timeliness == "early"),
                       _sum(timeliness == "on_time"), _sum(timeliness == "late"))
-            .where(where, Dossier.returned_at >= since, Dossier.returned_at < until)
+            .where(where, Dossier.processed_at >= since, Dossier.processed_at < until)
             .group_by(month)), ("resolved", "early", "on_time", "late"))
     if "events" in needs:
         month = local_month(DossierEvent.at)
@@ -183,11 +183,11 @@ def _fill_month_ends(scope: Scope, firsts: list[date], keys: list[str], now: dat
     received = unindexed(Dossier.received_at) < max(cuts)
     terms = [
         sa.and_(scope.dossiers(indexed=False), received, Dossier.status.in_(OPEN_NOW)),
-        # returned since the first cut, and in another month than received: the others
+        # processed since the first cut, and in another month than received: the others
         # were open at no month's end
         sa.and_(scope.dossiers(), received, unindexed(Dossier.status).in_(RESULT_STATUSES),
-                Dossier.returned_at >= min(cuts),
-                local_month(Dossier.received_at) != local_month(Dossier.returned_at)),
+                Dossier.processed_at >= min(cuts),
+                local_month(Dossier.received_at) != local_month(Dossier.processed_at)),
         sa.and_(scope.dossiers(indexed=False), received, Dossier.status.in_(ENDED_WITHOUT_RESULT),
                 end_event() >= min(cuts)),
     ]

@@ -1,4 +1,4 @@
-"""The state of a dossier at a moment (`cut`), in SQL: open (received, neither returned,
+"""The state of a dossier at a moment (`cut`), in SQL: open (received, neither processed,
 withdrawn nor stopped before it), paused (its last pause/resume event a request), its due
 time as it stood then, and overdue (by the national rule, see the package docstring).
 Read from the events, so a closed month's figures do not drift later."""
@@ -50,16 +50,16 @@ def end_event():
 
 def open_at_terms(scope: Scope, cut: datetime) -> list:
     """Disjoint WHERE clauses (by current status) whose union is the scope's dossiers
-    "received before `cut` and neither returned, withdrawn nor stopped before it". Each is
+    "received before `cut` and neither processed, withdrawn nor stopped before it". Each is
     searched by the index that reads only rows open around the cut, not the whole history:
     the status index for those open now and those withdrawn or stopped (few), the scope's
-    return-time index (proposed: dossier (department_id | agency_id, returned_at)) for
-    those returned since."""
+    processed-time index (dossier (department_id | agency_id, processed_at)) for those
+    processed since."""
     received = unindexed(Dossier.received_at) < cut
     return [
         sa.and_(scope.dossiers(indexed=False), received, Dossier.status.in_(OPEN_NOW)),
         sa.and_(scope.dossiers(), received, unindexed(Dossier.status).in_(RESULT_STATUSES),
-                Dossier.returned_at >= cut),
+                Dossier.processed_at >= cut),
         sa.and_(scope.dossiers(indexed=False), received, Dossier.status.in_(ENDED_WITHOUT_RESULT),
                 end_event() >= cut),
     ]
@@ -70,7 +70,7 @@ def open_at(cut: datetime):
     status = unindexed(Dossier.status)
     return sa.and_(unindexed(Dossier.received_at) < cut, sa.or_(
         status.in_(OPEN_NOW),
-        sa.and_(status.in_(RESULT_STATUSES), unindexed(Dossier.returned_at) >= cut),
+        sa.and_(status.in_(RESULT_STATUSES), unindexed(Dossier.processed_at) >= cut),
         sa.and_(status.in_(ENDED_WITHOUT_RESULT), end_event() >= cut)))
 
 

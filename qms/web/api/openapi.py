@@ -88,6 +88,15 @@ SCHEMAS: dict = {
                               "description": "How the applicant gets the result."},
         },
     },
+    "ReturnRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "via": {"type": "string", "enum": ["desk", "postal", "online"], "default": "desk",
+                    "description": "How the applicant got the result."},
+            "note": {"type": "string", "maxLength": 2000},
+        },
+    },
     "CompleteRequest": {
         "type": "object",
         "additionalProperties": False,
@@ -167,7 +176,7 @@ SCHEMAS: dict = {
         "type": "object",
         "required": ["code", "status", "procedure", "agency", "department", "channel", "applicant",
                      "components", "return_method", "received_at", "original_due_at", "due_at",
-                     "promised_at", "paused_at", "processed_at", "returned_at", "timeliness",
+                     "promised_at", "paused_at", "processed_at", "returned_at", "returned_via", "timeliness",
                      "current_step", "steps", "events"],
         "properties": {
             "code": {"type": "string"},
@@ -190,8 +199,11 @@ SCHEMAS: dict = {
                                               "supplementation restarts or resumes the clock."},
             "promised_at": {**NULLABLE_TIME, "description": "The new date of an apology letter."},
             "paused_at": {**NULLABLE_TIME, "description": "Since when the clock is stopped."},
-            "processed_at": NULLABLE_TIME,
-            "returned_at": NULLABLE_TIME,
+            "processed_at": {**NULLABLE_TIME, "description": "Processing finished: the result is "
+                             "ready at the one-stop office (status 9). The dossier is classified "
+                             "on this moment."},
+            "returned_at": {**NULLABLE_TIME, "description": "The applicant got the result (status 10)."},
+            "returned_via": {"type": ["string", "null"], "enum": ["desk", "postal", "online", None]},
             "timeliness": TIMELINESS,
             "current_step": {"type": ["integer", "null"],
                              "description": "The position of the step being worked; null once ended."},
@@ -277,8 +289,9 @@ PATHS: dict = {
         "operationId": "completeStep",
         "summary": "Complete the dossier's current step and hand the next one over",
         "description": "Only an officer (or the head) of the department holding the step "
-                       "completes it, once. Completing the last step returns the result and "
-                       "closes the dossier. An empty body is the same as {}.",
+                       "completes it, once. Completing the last step makes the result ready at "
+                       "the one-stop office (status 9, processed): the dossier is classified on "
+                       "that moment. An empty body is the same as {}.",
         "parameters": [CODE_PARAMETER,
                        {"name": "position", "in": "path", "required": True,
                         "description": "The step's position (1, 2, ...).",
@@ -296,6 +309,26 @@ PATHS: dict = {
                           "not being processed (paused, ended)."),
             "422": _error("Invalid fields, an unknown next department, or the next department "
                           "is missing."),
+            "429": TOO_MANY,
+        },
+    }},
+    "/dossiers/{code}/return": {"post": {
+        "operationId": "returnResult",
+        "summary": "Record that the applicant got the result (status 10)",
+        "description": "By the one-stop office that received the dossier, once its result is "
+                       "ready (status 9). Moves no figure: the dossier stays classified on the "
+                       "moment processing finished. An empty body is the same as {}.",
+        "parameters": [CODE_PARAMETER],
+        "requestBody": {"required": False,
+                        "content": {"application/json": {"schema": _ref("ReturnRequest")}}},
+        "responses": {
+            "200": _json("Dossier", "The dossier after the return."),
+            "400": _error("The body is not a JSON object."),
+            "401": UNAUTHORIZED,
+            "403": _error("The token's account is not at the one-stop office that received the dossier."),
+            "404": _error("No dossier with this code."),
+            "409": _error("The result is not ready, or was already returned."),
+            "422": _error("Invalid fields."),
             "429": TOO_MANY,
         },
     }},

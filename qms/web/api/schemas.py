@@ -9,7 +9,7 @@ from flask import request
 from flask_babel import gettext as _
 
 from qms.localtime import to_local
-from qms.models import Channel, Dossier, DossierStep, User
+from qms.models import Channel, Dossier, DossierStep, ResultDelivery, User
 from qms.services import dossiers
 from qms.text import strip_controls_deep
 from qms.web.api import ApiError
@@ -19,6 +19,7 @@ from qms.web.api import ApiError
 APPLICANT_FIELDS = {"name": 255, "id_number": 32, "phone": 32, "address": 500, "email": 255}
 RECEIVE_FIELDS = {"procedure_code", "applicant", "channel", "components", "return_method"}
 COMPLETE_FIELDS = {"note", "result", "next_department_code"}
+RETURN_FIELDS = {"via", "note"}
 RETURN_METHOD_MAX, COMPONENT_MAX, NOTE_MAX, RESULT_MAX = 64, 500, 2000, 500
 
 
@@ -118,6 +119,18 @@ def complete_input(data: dict) -> dict:
     return out
 
 
+def return_input(data: dict) -> dict:
+    check = _Checker()
+    check.unknown(data, RETURN_FIELDS)
+    via = data.get("via", ResultDelivery.desk.value)
+    if via not in {member.value for member in ResultDelivery}:
+        check.add("via", _("Một trong: %(v)s.", v=", ".join(m.value for m in ResultDelivery)))
+        via = ResultDelivery.desk.value
+    out = {"via": ResultDelivery(via), "note": check.text(data, "note", "note", max_length=NOTE_MAX)}
+    check.raise_if_any()
+    return out
+
+
 # --- output -----------------------------------------------------------------------------------
 def when(value: datetime | None) -> str | None:
     if value is None:
@@ -175,6 +188,7 @@ def dossier_json(dossier: Dossier) -> dict:
         "paused_at": when(dossier.paused_at),
         "processed_at": when(dossier.processed_at),
         "returned_at": when(dossier.returned_at),
+        "returned_via": _value(dossier.returned_via),
         "timeliness": _value(dossiers.timeliness(dossier)),
         "current_step": current.position if current is not None and open_ else None,
         "steps": [step_json(step) for step in dossier.steps],

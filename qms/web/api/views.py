@@ -89,6 +89,16 @@ def complete(code: str, position: int):
     return jsonify(schemas.dossier_json(found))
 
 
+@bp.post("/dossiers/<code>/return")
+def return_result(code: str):
+    access.require("dossiers.work")
+    found = _dossier(code)
+    data = schemas.return_input(schemas.json_body(allow_empty=True))
+    dossiers.return_result(found, actor=_user(), now=clock.now(), **data)
+    db.session.commit()
+    return jsonify(schemas.dossier_json(found))
+
+
 @bp.get("/queue")
 def queue():
     """The current steps a department holds, soonest due first: the token user's own

@@ -1,9 +1,10 @@
 """Forms of the dossier's pauses, delays and endings (see events.py). Each form has a prefix,
 so that the several forms of the dossier page keep distinct field names and ids."""
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import DateField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
+from qms.models import ResultDelivery
 from qms.web.forms import Form
 
 REASON_REQUIRED = _l("Hãy ghi lý do.")
@@ -38,6 +39,13 @@ class WithdrawForm(Form):
     reason = _reason(_l("Lý do rút hồ sơ"), _l("Theo đề nghị của người nộp hồ sơ."))
 
 
+class ReturnResultForm(Form):
+    via = SelectField(_l("Hình thức trả kết quả"), choices=ResultDelivery.choices(),
+                      default=ResultDelivery.desk.value)
+    note = TextAreaField(_l("Ghi chú"), validators=[Optional(), Length(max=4000)],
+                         description=_l("Ví dụ: người nhận thay, số vận đơn bưu chính."))
+
+
 # action name (services.dossiers.EVENT_ACTIONS) → (form class, field prefix); actions with
 # no input (receiving the documents or the payment) post the CSRF token only.
 FORMS = {
@@ -46,6 +54,7 @@ FORMS = {
     "apology": (ApologyForm, "apology"),
     "stop": (StopForm, "stop"),
     "withdraw": (WithdrawForm, "withdraw"),
+    "return_result": (ReturnResultForm, "return"),
 }
 
 

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from qms import clock
-from qms.models import Dossier, DossierEvent, EventKind, SupplementRule
+from qms.models import Dossier, DossierEvent, EventKind, ResultDelivery, SupplementRule
 from qms.reports.pdf import render_pdf
 from qms.services import dossiers
 from qms.web import access
@@ -118,6 +118,15 @@ def withdraw(code: str):
     dossier, form = _dossier_and_form(code, "withdraw")
     act(lambda: dossiers.withdraw(dossier, actor=current_user, reason=form.reason.data, now=clock.now()),
         _("Đã ghi nhận việc công dân rút hồ sơ."), form=form)
+    return _to_dossier(dossier)
+
+
+@bp.post("/<code>/return")
+def return_result(code: str):
+    dossier, form = _dossier_and_form(code, "return_result")
+    act(lambda: dossiers.return_result(dossier, actor=current_user, via=ResultDelivery(form.via.data),
+                                       note=form.note.data or "", now=clock.now()),
+        _("Đã ghi nhận việc trả kết quả cho người nộp hồ sơ."), form=form)
     return _to_dossier(dossier)
 
 
