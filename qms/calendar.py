@@ -248,3 +248,26 @@ class WorkCalendar:
         day. Due at that day's close."""
         due_day = self.local(received).date() + timedelta(days=days)
         return self.close_of(self.working_day_on_or_after(due_day))
+
+    # --- what a limit can hold (procedure validation) ----------------------------------------
+    def same_day_window(self) -> int:
+        """The fewest working minutes a same-day dossier has: received at the cut-off
+        (15:00), due at that day's close (2 h with the default hours)."""
+        cutoff = _minutes(SAME_DAY_CUTOFF)
+        return sum(max(0, _minutes(end) - max(cutoff, _minutes(start))) for start, end in self.hours.periods)
+
+    def fewest_minutes_in_calendar_days(self, days: int, first: date, last: date) -> tuple[int, date]:
+        """The fewest working minutes a limit of `days` calendar days holds for a dossier
+        received on any day of [first, last], and that receipt day (the earliest of ties).
+        A day's worst moment is after closing: nothing of that day is left to work."""
+        worst: tuple[int, date] | None = None
+        day = first
+        while day <= last:
+            received = datetime.combine(day, time(23, 59), tzinfo=self.tz)
+            held = self.working_minutes_between(received, self.due_calendar_days(received, days))
+            if worst is None or held < worst[0]:
+                worst = (held, day)
+            day += timedelta(days=1)
+        if worst is None:
+            raise ValueError("an empty range of receipt days")
+        return worst

@@ -218,7 +218,16 @@ def _hand_over(step: DossierStep, *, department, by: User, at: datetime,
                calendar: WorkCalendar) -> None:
     step.department = department
     step.handed_over_by, step.handed_over_at = by, at
-    step.due_at = calendar.add_working_minutes(at, step.minutes)
+    step.due_at = _within_dossier(step, calendar.add_working_minutes(at, step.minutes))
+
+
+def _within_dossier(step: DossierStep, due: datetime) -> datetime:
+    """A same-day dossier's steps share the hours left before its close (2 h when received
+    at 15:00): none is due after the dossier itself."""
+    dossier = step.dossier
+    if dossier.procedure_version.same_day:
+        return min(due, dossier.due_at)
+    return due
 
 
 
@@ -456,12 +465,12 @@ def _resume(dossier: Dossier, kind: EventKind, *, actor: User, now: datetime, re
     if restart:
         dossier.due_at = due_time(dossier.procedure_version, now, calendar)
         if step is not None:
-            step.due_at = calendar.add_working_minutes(now, step.minutes)
+            step.due_at = _within_dossier(step, calendar.add_working_minutes(now, step.minutes))
     else:
         paused = dossier.paused_at or now
         dossier.due_at = calendar.resume_after_pause(before, paused, now)
         if step is not None and step.due_at is not None:
-            step.due_at = calendar.resume_after_pause(step.due_at, paused, now)
+            step.due_at = _within_dossier(step, calendar.resume_after_pause(step.due_at, paused, now))
     dossier.paused_at = None
     return _record_event(dossier, kind, actor=actor, now=now, due_before=before,
                          due_after=dossier.due_at)

@@ -2,16 +2,21 @@
 validation, semantic comparison and search."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 
+from qms import clock
+from qms.calendar import WorkCalendar
 from qms.errors import ValidationError
 from qms.extensions import db
+from qms.localtime import date_of
 from qms.models import (
     Agency,
     Department,
@@ -30,6 +35,8 @@ from qms.models import (
 )
 from qms.models.procedures import MINUTES_PER_WORKING_DAY
 from qms.text import fold
+
+STEP_GRANULARITY = 15  # minutes: same-day steps are planned in quarter hours
 
 # The keys of a version's procedure data, in the order files and diffs show them.
 DATA_KEYS = ("legal_bases", "time_limit", "time_unit", "same_day", "supplement_rule",
@@ -91,8 +98,10 @@ def problems_in(data: dict) -> list[str]:
     """Every rule a procedure version's data breaks, as messages naming the figures.
 
     Rules: a positive time limit (halves of days at most); each step has a name, a kind, a
-    role and a positive time in half hours; the first step receives and the last returns
-    the result; the steps' total does not exceed the legal limit."""
+    role and a positive time in quarter hours; the first step receives and the last returns
+    the result; the steps' total fits the fewest working hours the legal limit can hold
+    (`capacity`: a same-day dossier received at 15:00, a limit in calendar days across the
+    longest run of days off)."""
     problems = []
     try:
         limit = Decimal(str(data.get("time_limit")))
@@ -112,8 +121,9 @@ def problems_in(data: dict) -> list[str]:
             minutes = Decimal(str(step.get("hours"))) * 60
         except (InvalidOperation, TypeError):
             minutes = Decimal(-1)
-        if minutes <= 0 or minutes != minutes.to_integral_value() or minutes % 30:
-            problems.append(_("Bước %(i)d: thời gian phải là số giờ dương, chia đến nửa giờ.", i=index))
+        if minutes <= 0 or minutes != minutes.to_integral_value() or minutes % STEP_GRANULARITY:
+            problems.append(_("Bước %(i)d: thời gian phải là số giờ dương, chia đến 15 phút (0,25 giờ).",
+                              i=index))
         else:
             total += int(minutes)
         if not str(step.get("name") or "").strip():
@@ -127,11 +137,44 @@ def problems_in(data: dict) -> list[str]:
         problems.append(_("Bước đầu tiên phải là bước tiếp nhận hồ sơ (receive)."))
     if steps and (StepKind.return_result.value not in kinds or kinds[-1] != StepKind.return_result.value):
         problems.append(_("Bước cuối cùng phải là bước trả kết quả (return_result)."))
-    if limit > 0 and total > limit_minutes(limit, unit):
-        problems.append(_("Tổng thời gian các bước (%(steps)s) vượt thời hạn giải quyết theo quy định (%(limit)s).",
-                          steps=format_duration(total),
-                          limit=format_duration(limit_minutes(limit, unit))))
+    if limit > 0:
+        held, worst_day = capacity(limit, unit, same_day=bool(data.get("same_day")))
+        if total > held and data.get("same_day"):
+            problems.append(_("Tổng thời gian các bước (%(steps)s) vượt thời gian ít nhất của thủ tục giải quyết "
+                              "trong ngày: hồ sơ nhận lúc 15:00 phải xong trước khi hết giờ làm việc "
+                              "(%(held)s).", steps=format_duration(total), held=format_duration(held)))
+        elif total > held and worst_day is not None:
+            problems.append(_("Tổng thời gian các bước (%(steps)s) vượt số giờ làm việc ít nhất mà thời hạn "
+                              "%(n)s ngày (tính theo ngày lịch) có được: %(held)s, với hồ sơ nhận ngày %(d)s.",
+                              steps=format_duration(total), n=_hours(limit), held=format_duration(held),
+                              d=worst_day.strftime("%d/%m/%Y")))
+        elif total > held:
+            problems.append(_("Tổng thời gian các bước (%(steps)s) vượt thời hạn giải quyết theo quy định "
+                              "(%(limit)s).", steps=format_duration(total), limit=format_duration(held)))
     return problems
+
+
+# Receipt days a limit in calendar days is checked on: this year and the two after, the
+# years the `holidays` data and the Government's Tết decisions are known for.
+CAPACITY_YEARS = 3
+
+
+def capacity(limit, unit: TimeUnit, *, same_day: bool = False) -> tuple[int, date | None]:
+    """The fewest working minutes the legal limit can hold on the national calendar, and
+    for a limit in calendar days the receipt day that gives it: working hours and days as
+    they are; a same-day procedure has only the time from the 15:00 cut-off to the close;
+    15 calendar days received just before Tết hold far fewer than 15 working days."""
+    if same_day:
+        return WorkCalendar().same_day_window(), None
+    if unit is TimeUnit.calendar_days:
+        return _fewest_in_calendar_days(int(limit), date_of(clock.now()).year)
+    return limit_minutes(limit, unit), None
+
+
+@functools.lru_cache(maxsize=64)
+def _fewest_in_calendar_days(days: int, year: int) -> tuple[int, date]:
+    return WorkCalendar().fewest_minutes_in_calendar_days(
+        days, date(year, 1, 1), date(year + CAPACITY_YEARS - 1, 12, 31))
 
 
 def content_hash(title: str, body: str, procedure_data: dict | None = None) -> str:
@@ -268,13 +311,17 @@ def _limit_label(data: dict) -> str:
     return f"{data['time_limit']} {TimeUnit(data['time_unit']).label}"
 
 
+def _hours(value) -> str:
+    return format_decimal(number(value))  # 0,75 in Vietnamese
+
+
 def _step_changes(old_steps: list[dict], new_steps: list[dict]) -> list[str]:
     changes = []
     old_by_name = {s["name"]: (i, s) for i, s in enumerate(old_steps, start=1)}
     new_by_name = {s["name"]: (i, s) for i, s in enumerate(new_steps, start=1)}
     for name, (i, step) in new_by_name.items():
         if name not in old_by_name:
-            changes.append(_("Thêm bước %(i)d: %(n)s (%(h)s giờ).", i=i, n=name, h=step["hours"]))
+            changes.append(_("Thêm bước %(i)d: %(n)s (%(h)s giờ).", i=i, n=name, h=_hours(step["hours"])))
     for name, (i, _step) in old_by_name.items():
         if name not in new_by_name:
             changes.append(_("Bỏ bước %(i)d: %(n)s.", i=i, n=name))
@@ -285,7 +332,8 @@ def _step_changes(old_steps: list[dict], new_steps: list[dict]) -> list[str]:
     for name in common_new:
         a, b = old_by_name[name][1], new_by_name[name][1]
         if a["hours"] != b["hours"]:
-            changes.append(_("Bước “%(n)s”: thời gian %(a)s → %(b)s giờ.", n=name, a=a["hours"], b=b["hours"]))
+            changes.append(_("Bước “%(n)s”: thời gian %(a)s → %(b)s giờ.", n=name, a=_hours(a["hours"]),
+                             b=_hours(b["hours"])))
         if (a["role"], a["responsible"]) != (b["role"], b["responsible"]):
             changes.append(_("Bước “%(n)s”: đơn vị thực hiện %(a)s → %(b)s.", n=name,
                              a=a["responsible"] or StepRole(a["role"]).label,

@@ -55,7 +55,7 @@ def test_the_portal_hands_over_a_dossier_and_gets_its_receipt(api, desk):
     first = body["steps"][0]
     assert first["department"]["code"] == "A-MC"
     assert (first["handed_over_at"], first["due_at"]) == ("2026-11-25T09:00:00+07:00",
-                                                          "2026-11-25T10:00:00+07:00")
+                                                          "2026-11-25T09:15:00+07:00")  # a quarter hour
     assert body["steps"][1]["department"] is None  # not handed over yet
     # The lookup secret is given once, and works on the citizen's lookup.
     secret = body["lookup_secret"]
@@ -167,7 +167,7 @@ def test_oversight_roles_read_any_queue_officers_only_their_own(api, make_user, 
     [item] = response.json["items"]
     assert item["dossier_code"] == code and item["overdue"] is False
     assert item["procedure"]["code"] == "1.001193" and item["step"]["name"] == "Tiếp nhận, kiểm tra hồ sơ"
-    assert item["due_at"] == "2026-11-25T10:00:00+07:00"
+    assert item["due_at"] == "2026-11-25T09:15:00+07:00"
     # Past the step's due time the queue says so.
     with clock.frozen(WEDNESDAY + timedelta(hours=2)):
         assert api("onestop").get("/queue").json["items"][0]["overdue"] is True

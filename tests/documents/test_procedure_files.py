@@ -64,17 +64,17 @@ def test_unchanged_files_do_nothing_and_changed_ones_become_drafts_with_a_diff(t
     assert {r.outcome for r in run_import(tmp_path).values()} == {"unchanged"}
 
     changed = birth_data()
-    changed["steps"][1]["hours"] = 3
+    changed["steps"][1]["hours"] = 0.75
     changed["steps"].insert(3, {"name": "Vào sổ, đóng dấu", "kind": "issue", "role": "clerk",
-                                "responsible": "Văn thư", "hours": 1, "output": ""})
+                                "responsible": "Văn thư", "hours": 0.25, "output": ""})
     changed["legal_bases"].append("Nghị định số 123/2015/NĐ-CP")
     write_procedure(tmp_path, changed)
     write_policy(tmp_path, "Phục vụ nhân dân tận tình.")
     results = run_import(tmp_path)
     assert results["QT-HT-01"].outcome == "draft" and results["QT-HT-01"].version_number == 2
     diff = "\n".join(results["QT-HT-01"].diff)
-    assert "Bước “Thẩm tra, dự thảo giấy khai sinh”: thời gian 4 → 3 giờ." in diff
-    assert "Thêm bước 4: Vào sổ, đóng dấu (1 giờ)." in diff
+    assert "Bước “Thẩm tra, dự thảo giấy khai sinh”: thời gian 1 → 0,75 giờ." in diff
+    assert "Thêm bước 4: Vào sổ, đóng dấu (0,25 giờ)." in diff
     assert "Thêm căn cứ pháp lý: Nghị định số 123/2015/NĐ-CP." in diff
     assert "+Phục vụ nhân dân tận tình." in "\n".join(results["CSCL"].diff)
     document = db.session.scalar(sa.select(Document).where(Document.code == "QT-HT-01"))
@@ -106,7 +106,7 @@ def test_a_bad_file_names_file_and_field_and_nothing_is_written(tmp_path, fields
     (lambda d: d.update(level="village"), "field 'level' is 'village'"),
     (lambda d: d.update(field="XX"), "field 'field': no field with code XX"),
     (lambda d: d["version"]["steps"].pop(0), "Bước đầu tiên phải là bước tiếp nhận"),
-    (lambda d: d["version"]["steps"][1].update(hours=0.25), "Bước 2: thời gian"),
+    (lambda d: d["version"]["steps"][1].update(hours=0.2), "Bước 2: thời gian"),
 ])
 def test_each_kind_of_mistake_is_named(tmp_path, fields, mutate, expected):
     path = write_procedure(tmp_path)

