@@ -51,7 +51,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Dossiers. All staff open the dossier pages; each dossier is read by its receiving
     # office, the departments it went through, and oversight roles. The one-stop office's
     # officers and head receive; a department's officers and head work the steps it holds;
-    # its head signs the apology (Mẫu 04) for the delay it causes.
+    # its head, or a leader of the agency (the setting APOLOGY_SIGNERS chooses), signs the
+    # apology (Mẫu 04) for the delay it causes.
     "dossiers.work": ALL,
     "dossiers.view": ALL,
     "dossiers.read_all": OVERSIGHT,
@@ -60,6 +61,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "dossiers.act": frozenset({OF, HEAD}),  # supplementation request, payment, stop
     "dossiers.desk": ALL,  # the receiving office: supplement received, withdrawal
     "dossiers.apologise": frozenset({HEAD}),
+    "dossiers.apologise_for_agency": frozenset({LEAD}),
     # Escalation: who is told about a step due soon (its department's officers), overdue
     # (the head) and long overdue (the quality officers).
     "escalation.due_soon": frozenset({OF}),
@@ -223,6 +225,12 @@ def _delays_dossier(user: User, dossier: Dossier) -> bool:
     """The head of the department holding the current step, which causes the delay."""
     step = dossier.current_step()
     return step is not None and user.department_id == step.department_id
+
+
+@_rule("dossiers.apologise_for_agency")
+def _leads_dossiers_agency(user: User, dossier: Dossier) -> bool:
+    """A leader of the agency processing the dossier (its chair, a vice chair, the director)."""
+    return dossier.current_step() is not None and user.department.agency_id == dossier.agency_id
 
 
 # Nonconformities

@@ -78,6 +78,15 @@ class Config:
     FEEDBACK_HANDLING_DAYS = 10
     FEEDBACK_RATE_LIMIT = "10 per hour"
 
+    # Apology letters (Mẫu 04, Decree 118/2025/NĐ-CP): due at the latest
+    # APOLOGY_NOTICE_WORKING_DAYS working days before the due time (1 in practice; not yet
+    # checked against the decree's text, hence a setting). A later one is still issued,
+    # marked late, and raises a nonconformity against the delaying department. Who signs:
+    # "department_head" (the head of the department holding the dossier) and/or "leader"
+    # (the agency's chair, vice chairs or director).
+    APOLOGY_NOTICE_WORKING_DAYS = 1
+    APOLOGY_SIGNERS = ("department_head", "leader")
+
     # Email of notifications, from `qms escalate` only: off unless SMTP_HOST is set.
     SMTP_HOST = ""
     SMTP_PORT = 587  # 465 → SMTP over TLS (SMTP_SSL); otherwise STARTTLS if SMTP_STARTTLS
@@ -101,6 +110,17 @@ def _int(value: str) -> int:
     if number < 0:
         raise ConfigError(f"not a whole number ≥ 0: {value!r}")
     return number
+
+
+APOLOGY_SIGNER_KINDS = ("department_head", "leader")
+
+
+def _signers(value: str) -> tuple[str, ...]:
+    kinds = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = sorted(set(kinds) - set(APOLOGY_SIGNER_KINDS))
+    if unknown or not kinds:
+        raise ConfigError(f"a comma-separated list of {', '.join(APOLOGY_SIGNER_KINDS)}: {value!r}")
+    return kinds
 
 
 class ConfigError(QmsError):
@@ -127,6 +147,8 @@ ENV_SETTINGS = {
     "BASE_URL": ("BASE_URL", str),
     "FEEDBACK_HANDLING_DAYS": ("FEEDBACK_HANDLING_DAYS", _int),
     "FEEDBACK_RATE_LIMIT": ("FEEDBACK_RATE_LIMIT", str),
+    "APOLOGY_NOTICE_WORKING_DAYS": ("APOLOGY_NOTICE_WORKING_DAYS", _int),
+    "APOLOGY_SIGNERS": ("APOLOGY_SIGNERS", _signers),
 }
 
 

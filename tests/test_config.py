@@ -155,3 +155,16 @@ def test_sessions_signed_with_the_generated_key_survive_a_restart(instance):
     second = create_app({"TESTING": True})
     serializer = second.session_interface.get_signing_serializer(second)
     assert serializer.loads(cookie) == {"probe": "xin chào"}
+
+
+def test_apology_settings_from_the_environment(instance, monkeypatch):
+    from qms.config import ConfigError
+
+    assert create_app().config["APOLOGY_SIGNERS"] == ("department_head", "leader")
+    monkeypatch.setenv("QMS_APOLOGY_SIGNERS", "leader")
+    monkeypatch.setenv("QMS_APOLOGY_NOTICE_WORKING_DAYS", "2")
+    app = create_app()
+    assert (app.config["APOLOGY_SIGNERS"], app.config["APOLOGY_NOTICE_WORKING_DAYS"]) == (("leader",), 2)
+    monkeypatch.setenv("QMS_APOLOGY_SIGNERS", "leader, chairman")
+    with pytest.raises(ConfigError, match="QMS_APOLOGY_SIGNERS: a comma-separated list of department_head, leader"):
+        create_app()

@@ -212,6 +212,8 @@ class DossierEvent(IdMixin, Base):
     due_after: Mapped[datetime | None]
     # The step concerned (sent back: the step that was returned from)
     step_position: Mapped[int | None]
+    # Issued after its latest time (an apology later than one working day before the due time)
+    late: Mapped[bool] = mapped_column(default=False)
 
     dossier: Mapped[Dossier] = relationship(back_populates="events")
     by: Mapped[User | None] = relationship()

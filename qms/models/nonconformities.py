@@ -28,6 +28,7 @@ class NcSource(LabelledEnum):
     audit_finding = "audit_finding", _l("Đánh giá nội bộ")
     overdue_step = "overdue_step", _l("Bước xử lý quá hạn")
     overdue_dossier = "overdue_dossier", _l("Hồ sơ quá hạn")
+    late_apology = "late_apology", _l("Xin lỗi chậm")
     complaint = "complaint", _l("Phản ánh, kiến nghị")
     management_review = "management_review", _l("Xem xét của lãnh đạo")
 

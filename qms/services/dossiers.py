@@ -7,6 +7,7 @@ import secrets
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -33,6 +34,7 @@ from qms.models import (
     User,
     VersionStatus,
 )
+from qms.models.procedures import MINUTES_PER_WORKING_DAY
 from qms.services import attachments, audit_log, calendars, documents, nonconformities
 from qms.services.procedures import limit_minutes, procedure_version_of, search
 from qms.services.timeliness import classify  # noqa: F401  (read as dossiers.classify too)
@@ -400,13 +402,13 @@ EVENT_TRANSITIONS: dict[EventKind, tuple[frozenset[DossierStatus], DossierStatus
 
 def _record_event(dossier: Dossier, kind: EventKind, *, actor: User, now: datetime, reason: str = "",
                   department=None, due_before=None, due_after=None,
-                  step_position: int | None = None) -> DossierEvent:
+                  step_position: int | None = None, late: bool = False) -> DossierEvent:
     sources, target = EVENT_TRANSITIONS[kind]
     if dossier.status not in sources:
         raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
     event = DossierEvent(dossier=dossier, kind=kind, at=now, by=actor, reason=(reason or "").strip(),
                          department=department, due_before=due_before, due_after=due_after,
-                         step_position=step_position)
+                         step_position=step_position, late=late)
     db.session.add(event)
     if target is not None:
         dossier.status = target
@@ -476,26 +478,45 @@ def _resume(dossier: Dossier, kind: EventKind, *, actor: User, now: datetime, re
                          due_after=dossier.due_at)
 
 
+def may_sign_apology(actor: User, dossier: Dossier) -> bool:
+    """Who signs the apology for the delay (the setting APOLOGY_SIGNERS): the head of the
+    department holding the dossier, which causes the delay, and/or a leader of the agency."""
+    signers = current_app.config["APOLOGY_SIGNERS"]
+    return (("department_head" in signers and authz.may(actor, "dossiers.apologise", dossier))
+            or ("leader" in signers and authz.may(actor, "dossiers.apologise_for_agency", dossier)))
+
+
+def apology_deadline(dossier: Dossier) -> datetime:
+    """The latest time an apology is on time: APOLOGY_NOTICE_WORKING_DAYS working days
+    before the legal due time, on the agency's calendar."""
+    days = current_app.config["APOLOGY_NOTICE_WORKING_DAYS"]
+    calendar = calendars.calendar_for(dossier.agency)
+    return calendar.subtract_working_minutes(dossier.due_at, days * MINUTES_PER_WORKING_DAY)
+
+
 def apologise(dossier: Dossier, *, actor: User, reason: str, promised_at: datetime,
               now: datetime) -> DossierEvent:
     """The apology letter with a new date (Mẫu 04).
 
-    Rules: issued before the due time, at most once per dossier, signed by the head of the
-    department causing the delay (the one holding the current step), with a reason and a
-    new date after the due time. The legal due time stays for the reports."""
+    Rules: at most once per dossier, signed as `may_sign_apology` says, with a reason and a
+    new date after both the due time and now; the delaying department is the one holding
+    the current step. Due by `apology_deadline`: a later letter is still issued (the
+    citizen is owed it) but marked late, and raises a nonconformity against that
+    department. The legal due time stays for the reports."""
     _require_reason(reason)
     step = current_step(dossier)
-    if not authz.may(actor, "dossiers.apologise", dossier):
-        raise Forbidden(_("Văn bản xin lỗi do trưởng phòng đang giải quyết hồ sơ ký."))
+    if not may_sign_apology(actor, dossier):
+        raise Forbidden(_("Văn bản xin lỗi do người đứng đầu đơn vị làm chậm hồ sơ ký."))
     if dossier.count(EventKind.apology):
         raise Conflict(_("Hồ sơ đã có văn bản xin lỗi; chỉ được hẹn lại một lần."))
-    if now >= dossier.due_at:
-        raise Conflict(_("Văn bản xin lỗi phải được gửi trước thời hạn trả kết quả."))
-    if promised_at <= dossier.due_at:
+    if promised_at <= max(dossier.due_at, now):
         raise ValidationError(_("Ngày hẹn mới phải sau thời hạn hiện tại."))
-    event = _record_event(dossier, EventKind.apology, actor=actor, now=now, reason=reason,
-                          department=step.department, due_before=dossier.due_at, due_after=promised_at)
     dossier.promised_at = promised_at
+    event = _record_event(dossier, EventKind.apology, actor=actor, now=now, reason=reason,
+                          department=step.department, due_before=dossier.due_at, due_after=promised_at,
+                          late=now > apology_deadline(dossier))
+    if event.late:
+        nonconformities.raise_for_late_apology(event, now=now)
     return event
 
 
@@ -566,8 +587,8 @@ def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
         allowed.add("payment_request")
     if acts and state_allows(EventKind.payment_received):
         allowed.add("payment_receive")
-    if (state_allows(EventKind.apology) and authz.may(actor, "dossiers.apologise", dossier)
-            and not dossier.count(EventKind.apology) and now < dossier.due_at):
+    if (state_allows(EventKind.apology) and current_step(dossier) is not None
+            and may_sign_apology(actor, dossier) and not dossier.count(EventKind.apology)):
         allowed.add("apology")
     if acts and state_allows(EventKind.stopped):
         allowed.add("stop")

@@ -15,6 +15,7 @@ from qms.extensions import db
 from qms.models import (
     Department,
     Dossier,
+    DossierEvent,
     DossierStatus,
     DossierStep,
     NcSource,
@@ -131,6 +132,20 @@ def raise_for_dossier(dossier: Dossier, *, now: datetime) -> Nonconformity | Non
         clause="8.5.1", dossier_id=dossier.id, procedure_id=dossier.procedure_id,
         description=_("Hồ sơ %(c)s quá hạn trả kết quả (hạn %(d)s).", c=dossier.code,
                       d=calendar.local(dossier.due_at).strftime("%H:%M %d/%m/%Y")))
+
+
+def raise_for_late_apology(event: DossierEvent, *, now: datetime) -> Nonconformity | None:
+    """An apology issued after its latest time (services.dossiers.apology_deadline), against
+    the department that caused the delay."""
+    dossier = event.dossier
+    calendar = calendars.calendar_for(dossier.agency)
+    return _raise_once(
+        f"apology:{event.id}", now=now, source=NcSource.late_apology,
+        department_id=event.department_id or dossier.department_id, clause="8.5.1",
+        dossier_id=dossier.id, procedure_id=dossier.procedure_id,
+        description=_("Văn bản xin lỗi hồ sơ %(c)s gửi chậm, lúc %(at)s (hạn trả kết quả %(d)s).",
+                      c=dossier.code, at=calendar.local(event.at).strftime("%H:%M %d/%m/%Y"),
+                      d=calendar.local(event.due_before).strftime("%H:%M %d/%m/%Y")))
 
 
 def _is_late(finished_or_now: datetime, due_at: datetime) -> bool:

@@ -154,7 +154,7 @@ def test_the_head_apologises_once_before_the_due_time_with_a_new_date(app, dossi
         data = {"apology-reason": "Chờ xác minh tại nơi cư trú", "apology-promised_date": "2026-11-30"}
         assert "action-apology" not in text(culture.get(f"/dossiers/{dossier.code}"))
         assert act(culture, dossier, "apology", data) == [
-            "Văn bản xin lỗi do trưởng phòng đang giải quyết hồ sơ ký."]
+            "Văn bản xin lỗi do người đứng đầu đơn vị làm chậm hồ sơ ký."]
         assert "action-apology" in text(chief.get(f"/dossiers/{dossier.code}"))
         saturday = act(chief, dossier, "apology", {**data, "apology-promised_date": "2026-11-28"})
         assert saturday == ["Ngày 28/11/2026 không phải ngày làm việc; hãy chọn một ngày làm việc."]
@@ -173,14 +173,29 @@ def test_the_head_apologises_once_before_the_due_time_with_a_new_date(app, dossi
     assert fresh(dossier).promised_at == at(2026, 11, 30, 17, 0)
 
 
-def test_an_apology_after_the_due_time_is_refused(app, dossier, head):
+def test_an_apology_after_the_due_time_is_issued_and_marked_late(app, dossier, head):
     chief = browser(app, "truongphong")
     with moment(2026, 11, 26, 9, 0):
-        assert "action-apology" not in text(chief.get(f"/dossiers/{dossier.code}"))
+        page = text(chief.get(f"/dossiers/{dossier.code}"))
+        assert "action-apology" in page and "Gửi chậm nhất lúc 25/11/2026 09:00" in page
         messages = act(chief, dossier, "apology", {"apology-reason": "Muộn",
                                                    "apology-promised_date": "2026-12-03"})
-    assert messages == ["Văn bản xin lỗi phải được gửi trước thời hạn trả kết quả."]
-    assert fresh(dossier).count(EventKind.apology) == 0
+        page = text(chief.get(f"/dossiers/{dossier.code}"))
+    assert messages == ["Đã lập phiếu xin lỗi và hẹn lại ngày trả kết quả: 03/12/2026 17:00."]
+    assert 'event-late">Gửi chậm<' in page
+    assert fresh(dossier).count(EventKind.apology) == 1
+
+
+def test_a_leader_of_the_agency_signs_the_apology_in_its_name(app, dossier, make_user):
+    make_user("chutich", Role.leader)  # the ward's chair
+    chair = browser(app, "chutich")
+    with moment(2026, 11, 24, 9, 0):
+        act(chair, dossier, "apology", {"apology-reason": "Chờ ý kiến cơ quan thuế",
+                                        "apology-promised_date": "2026-11-30"})
+    apology = event_of(dossier, EventKind.apology)
+    assert apology.department.code == "A-VHXH" and not apology.late  # the delay stays the department's
+    form04 = pdf_text(chair.get(f"/dossiers/{dossier.code}/events/{apology.id}.pdf"))
+    assert "LÃNH ĐẠO PHƯỜNG AN HÒA" in form04 and "TRƯỞNG PHÒNG" not in form04 and "Chutich" in form04
 
 
 def test_stop_and_withdrawal_end_a_dossier_with_a_reason(app, dossier, three_days, desk):
@@ -222,11 +237,12 @@ def test_other_departments_are_refused(app, dossier, desk, orgtree, make_user):
         assert "action-stop" not in text(culture.get(f"/dossiers/{dossier.code}"))
         assert act(culture, dossier, "stop", {"stop-reason": "x"}) == [
             "Hồ sơ đang do phòng khác giải quyết."]
-        # the leader reads the dossier and its events, with no buttons
+        # the ward's leader reads the dossier and its events; the one action is the apology
+        # the agency owes for the delay (APOLOGY_SIGNERS)
         make_user("lanhdao", Role.leader)
         leader = browser(app, "lanhdao")
         page = text(leader.get(f"/dossiers/{dossier.code}"))
-    assert 'id="dossier-events"' in page and 'id="action-' not in page
+    assert 'id="dossier-events"' in page and re.findall(r'id="(action-[a-z-]+)"', page) == ["action-apology"]
     assert fresh(dossier).status is DossierStatus.processing and not fresh(dossier).events
 
 
@@ -319,7 +335,7 @@ def test_the_page_offers_exactly_the_actions_the_services_accept(dossier, desk, 
     assert check("processing", at(2026, 11, 20, 10, 0)) == {
         (name, action) for name in ("onestop", "culture", "head")
         for action in ("supplement_request", "payment_request", "stop")
-    } | {("onestop", "withdraw"), ("head", "apology")}
+    } | {("onestop", "withdraw"), ("head", "apology"), ("leader", "apology")}
     check("after the due time", at(2026, 11, 26, 10, 0))
     dossiers.apologise(dossier, actor=head, reason="Chờ", promised_at=at(2026, 11, 30, 17, 0),
                        now=at(2026, 11, 25, 9, 0))

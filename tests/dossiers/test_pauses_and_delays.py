@@ -1,10 +1,12 @@
-"""Supplementation and payment stop the clock; an apology promises a new date once, before
-the due time; stopping and withdrawal end a dossier."""
+"""Supplementation and payment stop the clock; an apology promises a new date once, at the
+latest one working day before the due time (later: issued, marked late, a nonconformity);
+stopping and withdrawal end a dossier."""
 import pytest
+import sqlalchemy as sa
 
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
-from qms.models import DossierStatus, EventKind, Role, SupplementRule
+from qms.models import DossierStatus, EventKind, NcSource, Nonconformity, Role, SupplementRule
 from qms.services import dossiers
 from tests.dossiers.conftest import at
 
@@ -88,11 +90,64 @@ def test_an_apology_promises_a_new_date_once_before_the_due_time(dossier, desk, 
                            promised_at=at(2026, 12, 3, 17, 0), now=at(2026, 11, 25, 10, 0))
 
 
-def test_an_apology_after_the_due_time_is_refused(dossier, make_user, orgtree):
+def _ncs_of(dossier):
+    return db.session.scalars(sa.select(Nonconformity).where(
+        Nonconformity.dossier_id == dossier.id, Nonconformity.source == NcSource.late_apology)).all()
+
+
+@pytest.mark.parametrize("when,late", [
+    (at(2026, 11, 25, 9, 0), False),   # one working day before the due time: the latest on time
+    (at(2026, 11, 25, 9, 1), True),    # a minute later
+    (at(2026, 11, 26, 10, 0), True),   # after the due time: still issued, still owed
+])
+def test_an_apology_after_its_latest_time_is_issued_late_and_raises_a_nonconformity(
+        dossier, make_user, orgtree, when, late):
     head = make_user("truongphong", Role.department_head, department=orgtree["culture"])
-    with pytest.raises(Conflict):
-        dossiers.apologise(dossier, actor=head, reason="Muộn",
-                           promised_at=at(2026, 12, 3, 17, 0), now=at(2026, 11, 26, 9, 0))
+    assert dossiers.apology_deadline(dossier) == at(2026, 11, 25, 9, 0)
+    event = dossiers.apologise(dossier, actor=head, reason="Chờ xác minh",
+                               promised_at=at(2026, 12, 3, 17, 0), now=when)
+    assert event.late is late
+    raised = _ncs_of(dossier)
+    assert len(raised) == late
+    if late:  # against the department causing the delay
+        assert raised[0].department_id == orgtree["culture"].id and raised[0].source.label == "Xin lỗi chậm"
+
+
+def test_a_late_apology_promises_a_date_after_now(dossier, make_user, orgtree):
+    head = make_user("truongphong", Role.department_head, department=orgtree["culture"])
+    with pytest.raises(ValidationError, match="Ngày hẹn mới phải sau"):
+        dossiers.apologise(dossier, actor=head, reason="Muộn", promised_at=at(2026, 11, 27, 17, 0),
+                           now=at(2026, 11, 30, 9, 0))
+
+
+def test_the_notice_is_a_setting(app, dossier, make_user, orgtree, monkeypatch):
+    monkeypatch.setitem(app.config, "APOLOGY_NOTICE_WORKING_DAYS", 0)
+    assert dossiers.apology_deadline(dossier) == dossier.due_at
+    monkeypatch.setitem(app.config, "APOLOGY_NOTICE_WORKING_DAYS", 2)
+    assert dossiers.apology_deadline(dossier) == at(2026, 11, 23, 9, 0)  # Tuesday 24/11 is a holiday
+
+
+def test_who_signs_is_a_setting(app, dossier, desk, make_user, orgtree, monkeypatch):
+    head = make_user("truongphong", Role.department_head, department=orgtree["culture"])
+    chair = make_user("chutich", Role.leader, department=orgtree["office"])  # the ward's
+    other_chair = make_user("chutichtinh", Role.leader, department=orgtree["centre"])  # the province's
+    office_head = make_user("truongvanphong", Role.department_head, department=orgtree["office"])
+    may = {name: dossiers.may_sign_apology(user, dossier) for name, user in (
+        ("head", head), ("chair", chair), ("other_chair", other_chair), ("office_head", office_head),
+        ("officer", desk["culture"]))}
+    assert may == {"head": True, "chair": True, "other_chair": False, "office_head": False, "officer": False}
+    monkeypatch.setitem(app.config, "APOLOGY_SIGNERS", ("leader",))
+    assert (dossiers.may_sign_apology(head, dossier), dossiers.may_sign_apology(chair, dossier)) == (False, True)
+    with pytest.raises(Forbidden, match="người đứng đầu đơn vị làm chậm"):
+        dossiers.apologise(dossier, actor=head, reason="x", promised_at=at(2026, 12, 3, 17, 0),
+                           now=at(2026, 11, 24, 9, 0))
+    monkeypatch.setitem(app.config, "APOLOGY_SIGNERS", ("department_head",))
+    assert (dossiers.may_sign_apology(head, dossier), dossiers.may_sign_apology(chair, dossier)) == (True, False)
+    monkeypatch.setitem(app.config, "APOLOGY_SIGNERS", ("department_head", "leader"))
+    event = dossiers.apologise(dossier, actor=chair, reason="Chờ ý kiến cơ quan thuế",
+                               promised_at=at(2026, 12, 3, 17, 0), now=at(2026, 11, 23, 9, 0))
+    # The delay is still the culture department's, whoever signs.
+    assert (event.department, event.late) == (orgtree["culture"], False)
 
 
 def test_stopping_and_withdrawal_end_a_dossier_with_a_reason(dossier, desk, three_days):

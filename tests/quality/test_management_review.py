@@ -195,7 +195,7 @@ def test_inputs_equal_the_figures_counted_by_hand(orgtree, records):
         "by_status": {"open": 1, "under_analysis": 1, "action_planned": 0, "verifying": 0, "closed": 1,
                       "rejected": 1},
         "by_source": {"manual": 2, "audit_finding": 0, "overdue_step": 0, "overdue_dossier": 0,
-                      "complaint": 1, "management_review": 0}}
+                      "late_apology": 0, "complaint": 1, "management_review": 0}}
     assert inputs["corrective_actions"] == {
         "open": 4, "closed": 1, "overdue": 2,  # C1 C3 C6 C7 open; C2 closed; C1 C7 overdue
         "by_status": {"analysis": 1, "action_planned": 1, "verifying": 2, "closed": 1}}

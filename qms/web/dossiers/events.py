@@ -169,5 +169,6 @@ def dossier_events_panel(dossier: Dossier) -> dict:
         "resumed_by": {EventKind.supplement_received: RULE_LABELS[rule],
                        EventKind.payment_received: RULE_LABELS[SupplementRule.pause]},
         "supplements": dossier.count(EventKind.supplement_requested),
+        "apology_deadline": dossiers.apology_deadline(dossier) if "apology" in actions else None,
         "supplement_max": dossier.procedure_version.supplement_max,
     }
