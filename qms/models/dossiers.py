@@ -102,6 +102,9 @@ class Dossier(IdMixin, Base):
     components: Mapped[list] = mapped_column(sa.JSON, default=list)  # names received
     return_method: Mapped[str] = mapped_column(sa.String(64), default="")
     status: Mapped[DossierStatus] = mapped_column(enum_type(DossierStatus), index=True)
+    # Submitted online and waiting at the desk (status 1): when; `received_at` is then the
+    # same moment until the desk accepts it, and from then the time limit runs.
+    registered_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
     received_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     original_due_at: Mapped[datetime]
@@ -192,6 +195,8 @@ class EventKind(LabelledEnum):
     sent_back = "sent_back", _l("Chuyển trả bước trước")
     # the result handed to the applicant (status 10), after it was ready (status 9)
     result_returned = "result_returned", _l("Trả kết quả cho người nộp hồ sơ")
+    # a dossier registered online (status 1), accepted at the desk (status 2)
+    accepted = "accepted", _l("Tiếp nhận hồ sơ nộp trực tuyến")
 
 
 class DossierEvent(IdMixin, Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 from datetime import date, datetime
 
@@ -102,13 +103,105 @@ def receive_dossier(*, actor: User, procedure: Procedure, applicant_name: str, n
         return_method=return_method.strip(), status=DossierStatus.received, received_at=now,
         received_by=actor, original_due_at=due, due_at=due)
     db.session.add(dossier)
+    _start_processing(dossier, pv, actor=actor, now=now, calendar=calendar)
+    audit_log.flush_as(db.session, actor)
+    return dossier, secret
+
+
+def _start_processing(dossier: Dossier, pv: ProcedureVersion, *, actor: User, now: datetime,
+                      calendar: WorkCalendar) -> None:
+    """The steps of the pinned process, the first handed over to the receiving office now."""
     for process_step in pv.steps:
         dossier.steps.append(DossierStep(position=process_step.position, process_step=process_step,
                                          name=process_step.name, role=process_step.role,
                                          minutes=process_step.minutes))
-    _hand_over(dossier.steps[0], department=department, by=actor, at=now, calendar=calendar)
+    _hand_over(dossier.steps[0], department=dossier.department, by=actor, at=now, calendar=calendar)
+
+
+# --- dossiers submitted online ------------------------------------------------------------------
+# The national code of a dossier submitted on the portal: kept exactly as issued.
+NATIONAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9._/-]{0,47}")
+
+
+def register_online(*, actor: User, procedure: Procedure, code: str, applicant_name: str,
+                    now: datetime, registered_at: datetime | None = None,
+                    applicant_id_number: str = "", applicant_phone: str = "",
+                    applicant_address: str = "", applicant_email: str = "",
+                    components: list[str] | None = None, return_method: str = "") -> tuple[Dossier, str]:
+    """A dossier submitted online (national status 1) for the actor's one-stop office: it
+    waits in the desk's intake queue until an officer accepts or refuses it. Returns the
+    dossier and its lookup secret (for the portal to pass on).
+
+    Rules: the national code is kept as issued (capitals, digits and . _ / -), never
+    replaced by a local one, and is unique; the procedure has a version in force; no time
+    runs and no step exists until the desk accepts it."""
+    department = _desk_of(actor)
+    code = (code or "").strip()
+    if not NATIONAL_CODE.fullmatch(code):
+        raise ValidationError(_("Mã hồ sơ “%(c)s” không hợp lệ: mã quốc gia gồm chữ in hoa, chữ số và "
+                                "các dấu . _ / -, tối đa 48 ký tự.", c=code))
+    if db.session.scalar(sa.select(Dossier.id).where(Dossier.code == code)) is not None:
+        raise Conflict(_("Hồ sơ mã %(c)s đã được đăng ký.", c=code))
+    if not (applicant_name or "").strip():
+        raise ValidationError(_("Hãy nhập tên người nộp hồ sơ."))
+    pv = _version_in_force(procedure)
+    submitted = min(registered_at or now, now)
+    secret = new_lookup_secret()
+    dossier = Dossier(
+        code=code, lookup_secret_hash=generate_password_hash(secret, method=LOOKUP_HASH),
+        agency=department.agency, department=department, procedure=procedure, procedure_version=pv,
+        channel=Channel.online, applicant_name=applicant_name.strip(),
+        applicant_id_number=(applicant_id_number or "").strip(),
+        applicant_phone=(applicant_phone or "").strip(),
+        applicant_address=(applicant_address or "").strip(),
+        applicant_email=(applicant_email or "").strip(), components=list(components or []),
+        return_method=(return_method or "").strip(), status=DossierStatus.registered,
+        registered_at=submitted, received_at=submitted, original_due_at=submitted, due_at=submitted)
+    db.session.add(dossier)
     audit_log.flush_as(db.session, actor)
     return dossier, secret
+
+
+def _registered_at_desk(dossier: Dossier, actor: User) -> None:
+    _desk_of(actor)
+    authz.require(actor, "dossiers.desk", dossier,
+                  message=_("Hồ sơ này chờ tiếp nhận tại %(d)s.", d=dossier.department.name))
+    if dossier.status is not DossierStatus.registered:
+        raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
+
+
+def accept_online(dossier: Dossier, *, actor: User, now: datetime) -> DossierEvent:
+    """The desk accepts a dossier submitted online (status 2): from now the time limit runs,
+    by the process version in force now, and its first step is the desk's. The code stays."""
+    _registered_at_desk(dossier, actor)
+    pv = _version_in_force(dossier.procedure)
+    calendar = calendars.calendar_for(dossier.agency)
+    due = due_time(pv, now, calendar)
+    dossier.procedure_version, dossier.received_at, dossier.received_by = pv, now, actor
+    dossier.original_due_at = dossier.due_at = due
+    event = _record_event(dossier, EventKind.accepted, actor=actor, now=now, department=dossier.department,
+                          due_after=due)
+    _start_processing(dossier, pv, actor=actor, now=now, calendar=calendar)
+    audit_log.flush_as(db.session, actor)
+    return event
+
+
+def refuse_online(dossier: Dossier, *, actor: User, reasons: str, now: datetime) -> DossierEvent:
+    """The desk refuses a dossier submitted online (status 3, Mẫu 03), with the reasons."""
+    _registered_at_desk(dossier, actor)
+    items = _lines(reasons)
+    if not items:
+        raise ValidationError(_("Hãy ghi lý do từ chối tiếp nhận."))
+    dossier.due_at = dossier.original_due_at = now
+    return _record_event(dossier, EventKind.not_accepted, actor=actor, now=now, department=dossier.department,
+                         reason="\n".join(items))
+
+
+def intake_queue(department_id: int):
+    """The dossiers submitted online waiting at a one-stop office, the oldest first."""
+    return (sa.select(Dossier).where(Dossier.department_id == department_id,
+                                     Dossier.status == DossierStatus.registered)
+            .order_by(Dossier.registered_at, Dossier.id))
 
 
 def _desk_of(actor: User):
@@ -397,6 +490,8 @@ EVENT_TRANSITIONS: dict[EventKind, tuple[frozenset[DossierStatus], DossierStatus
     EventKind.withdrawn: (frozenset(OPEN_STATUSES), DossierStatus.withdrawn),
     EventKind.sent_back: (frozenset({DossierStatus.received, DossierStatus.processing}), None),
     EventKind.result_returned: (frozenset({DossierStatus.processed}), DossierStatus.returned),
+    EventKind.accepted: (frozenset({DossierStatus.registered}), DossierStatus.received),
+    EventKind.not_accepted: (frozenset({DossierStatus.registered}), DossierStatus.not_accepted),
 }
 
 

@@ -83,6 +83,7 @@ EXPECTED: dict[str, tuple] = {
     "/api/v1/dossiers/<code>":                 (401,) * 7,
     "/api/v1/dossiers/<code>/steps/<int:position>/complete": POST_ONLY,
     "/api/v1/dossiers/<code>/return":          POST_ONLY,
+    "/api/v1/online-dossiers":                 POST_ONLY,
     "/api/v1/queue":                           (401,) * 7,
     # Controlled documents: everyone logged in reads; the quality officer keeps them; the
     # workflow buttons are POSTs (their role rules: tests/documents/test_web.py).
@@ -137,6 +138,10 @@ EXPECTED: dict[str, tuple] = {
     # a dossier is read by oversight roles and the departments it went through only.
     "/dossiers/receive":                       (LOGIN, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
     "/dossiers/queue":                         MEMBERS,
+    # The intake queue of dossiers submitted online: the one-stop office's staff only
+    "/dossiers/intake":                        (LOGIN, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
+    "/dossiers/<code>/accept":                 POST_ONLY,
+    "/dossiers/<code>/refuse-online":          POST_ONLY,
     # The desk's answers to an incomplete dossier (tests/dossiers/test_reception.py); the
     # refusal slip exists only for a refused dossier (the matrix's dossier was received).
     "/dossiers/receive/guidance":              POST_ONLY,

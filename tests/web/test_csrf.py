@@ -57,7 +57,8 @@ DOCUMENTS = {
 # (tests/dossiers/test_event_pages.py): key → what is done to it first.
 EVENT_DOSSIERS = {"ev_sup_req": None, "ev_sup_rec": "supplement", "ev_pay_req": None,
                   "ev_pay_rec": "payment", "ev_apology": None, "ev_stop": None, "ev_withdraw": None,
-                  "ev_return": "processed", "ev_api_return": "processed"}
+                  "ev_return": "processed", "ev_api_return": "processed",
+                  "ev_accept": "registered", "ev_refuse_online": "registered"}
 
 
 def _document_in(code: str, status: str, quality, leader, owner):
@@ -113,8 +114,12 @@ def objects(orgtree, users):
                          password=PASSWORD, department=orgtree["onestop"], roles={Role.department_head})
     events = {}
     for key, first in EVENT_DOSSIERS.items():
-        item, _secret = dossiers.receive_dossier(actor=desk, procedure=procedure,
-                                                 applicant_name="Hồ Thị Lan", now=clock.now())
+        if first == "registered":  # submitted online, waiting at the desk
+            item, _secret = dossiers.register_online(actor=desk, procedure=procedure, code=f"G01.{key.upper()}",
+                                                     applicant_name="Hồ Thị Lan", now=clock.now())
+        else:
+            item, _secret = dossiers.receive_dossier(actor=desk, procedure=procedure,
+                                                     applicant_name="Hồ Thị Lan", now=clock.now())
         events[key] = item.code
         if first == "supplement":
             dossiers.request_supplement(item, actor=desk, reason="Thiếu tờ khai", now=clock.now())
@@ -253,6 +258,9 @@ def payloads(o) -> dict[str, Post | tuple]:
         "/dossiers/<code>/withdraw": Post("motcua", {"withdraw-reason": "Công dân xin rút"},
                                           at={"code": o["ev_withdraw"]}),
         "/dossiers/<code>/return": Post("motcua", {"return-via": "desk"}, at={"code": o["ev_return"]}),
+        "/dossiers/<code>/accept": Post("motcua", {}, at={"code": o["ev_accept"]}),
+        "/dossiers/<code>/refuse-online": Post("motcua", {"reasons": "Sai thẩm quyền"},
+                                               at={"code": o["ev_refuse_online"]}),
         "/tra-cuu": Post(None, {"code": "TP-A-000000-0001", "secret": "ABCDEFGH"}, answer=200,
                          changes=False),
         # Controlled documents (DOCUMENTS above: one document each)
@@ -323,6 +331,8 @@ def csrf_exempt(o) -> dict[str, Post]:
         "/api/v1/dossiers/<code>/steps/<int:position>/complete": Post(
             "motcua", {"next_department_code": "A-VHXH"}),
         "/api/v1/dossiers/<code>/return": Post("motcua", {"via": "online"}, at={"code": o["ev_api_return"]}),
+        "/api/v1/online-dossiers": Post("motcua", {"code": "G01.000-261125-0001", "procedure_code": "1.001193",
+                                                   "applicant": {"name": "Đỗ Thị Mai"}}, answer=201),
     }
 
 

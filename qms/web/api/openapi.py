@@ -88,6 +88,20 @@ SCHEMAS: dict = {
                               "description": "How the applicant gets the result."},
         },
     },
+    "OnlineRequest": {
+        "type": "object",
+        "required": ["code", "procedure_code", "applicant"],
+        "additionalProperties": False,
+        "properties": {
+            "code": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9._/-]{0,47}$",
+                     "description": "The national dossier code, kept as issued."},
+            "registered_at": {**TIME, "description": "When it was submitted (default: now)."},
+            "procedure_code": {"type": "string", "description": "The national procedure code (mã TTHC)."},
+            "applicant": _ref("Applicant"),
+            "components": {"type": "array", "items": {"type": "string", "maxLength": 500}},
+            "return_method": {"type": "string", "maxLength": 64},
+        },
+    },
     "ReturnRequest": {
         "type": "object",
         "additionalProperties": False,
@@ -176,7 +190,8 @@ SCHEMAS: dict = {
         "type": "object",
         "required": ["code", "status", "procedure", "agency", "department", "channel", "applicant",
                      "components", "return_method", "received_at", "original_due_at", "due_at",
-                     "promised_at", "paused_at", "processed_at", "returned_at", "returned_via", "timeliness",
+                     "promised_at", "paused_at", "processed_at", "registered_at", "returned_at", "returned_via",
+                     "timeliness",
                      "current_step", "steps", "events"],
         "properties": {
             "code": {"type": "string"},
@@ -202,6 +217,7 @@ SCHEMAS: dict = {
             "processed_at": {**NULLABLE_TIME, "description": "Processing finished: the result is "
                              "ready at the one-stop office (status 9). The dossier is classified "
                              "on this moment."},
+            "registered_at": {**NULLABLE_TIME, "description": "Submitted online (status 1)."},
             "returned_at": {**NULLABLE_TIME, "description": "The applicant got the result (status 10)."},
             "returned_via": {"type": ["string", "null"], "enum": ["desk", "postal", "online", None]},
             "timeliness": TIMELINESS,
@@ -270,6 +286,29 @@ PATHS: dict = {
             "409": _error("The procedure has no internal process in force."),
             "422": _error("Invalid fields (each listed in error.errors), or a procedure of "
                           "another level."),
+            "429": TOO_MANY,
+        },
+    }},
+    "/online-dossiers": {"post": {
+        "operationId": "registerOnlineDossier",
+        "summary": "Register a dossier submitted on the portal (national status 1)",
+        "description": "It keeps its national code and waits in the intake queue of the token "
+                       "account's one-stop office; the desk accepts it (status 2: the time limit "
+                       "runs from then) or refuses it with the reasons (status 3).",
+        "requestBody": {"required": True,
+                        "content": {"application/json": {"schema": _ref("OnlineRequest")}}},
+        "responses": {
+            "201": {**_json("ReceivedDossier", "Registered, waiting at the desk."),
+                    "headers": {"Location": {"schema": {"type": "string"},
+                                             "description": "The dossier's URL in this API."}}},
+            "400": _error("The body is not a JSON object."),
+            "401": UNAUTHORIZED,
+            "403": _error("The token's account is not an officer of a one-stop office."),
+            "404": _error("No procedure with this code."),
+            "409": _error("A dossier with this code exists, or the procedure has no internal "
+                          "process in force."),
+            "422": _error("Invalid fields, a code that is not a national dossier code, or a "
+                          "procedure of another level."),
             "429": TOO_MANY,
         },
     }},

@@ -18,6 +18,7 @@ from qms.web.api import ApiError
 # message, never truncated or left to fail in the database.
 APPLICANT_FIELDS = {"name": 255, "id_number": 32, "phone": 32, "address": 500, "email": 255}
 RECEIVE_FIELDS = {"procedure_code", "applicant", "channel", "components", "return_method"}
+ONLINE_FIELDS = RECEIVE_FIELDS - {"channel"} | {"code", "registered_at"}
 COMPLETE_FIELDS = {"note", "result", "next_department_code"}
 RETURN_FIELDS = {"via", "note"}
 RETURN_METHOD_MAX, COMPONENT_MAX, NOTE_MAX, RESULT_MAX = 64, 500, 2000, 500
@@ -62,6 +63,20 @@ class _Checker:
             self.add(field, _("Tối đa %(n)d ký tự.", n=max_length))
         return value
 
+    def moment(self, data: dict, key: str) -> datetime | None:
+        """An ISO 8601 time with its offset (e.g. 2026-11-25T08:30:00+07:00), or None."""
+        value = data.get(key)
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            self.add(key, _("Phải là thời điểm ISO 8601 có múi giờ, ví dụ 2026-11-25T08:30:00+07:00."))
+            return None
+        return moment
+
     def raise_if_any(self) -> None:
         if self.errors:
             summary = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
@@ -69,13 +84,17 @@ class _Checker:
                            errors=self.errors)
 
 
-def receive_input(data: dict) -> dict:
+def receive_input(data: dict, *, online: bool = False) -> dict:
     """The fields of a dossier handed over by the portal, checked; raises 422 with every
-    problem found."""
+    problem found. `online`: a dossier submitted on the portal, with its national code
+    (and when it was submitted), for the desk's intake queue; its channel is online."""
     check = _Checker()
-    check.unknown(data, RECEIVE_FIELDS)
+    check.unknown(data, ONLINE_FIELDS if online else RECEIVE_FIELDS)
     out = {"procedure_code": check.text(data, "procedure_code", "procedure_code",
                                         max_length=32, required=True)}
+    if online:
+        out["code"] = check.text(data, "code", "code", max_length=48, required=True)
+        out["registered_at"] = check.moment(data, "registered_at")
     applicant = data.get("applicant")
     if not isinstance(applicant, dict):
         check.add("applicant", _("Bắt buộc, là một đối tượng (name, id_number, phone, address, email)."))
@@ -91,7 +110,9 @@ def receive_input(data: dict) -> dict:
         except EmailNotValidError:
             check.add("applicant.email", _("Địa chỉ thư điện tử không hợp lệ."))
     channel = data.get("channel", Channel.online.value)
-    if channel not in {c.value for c in Channel}:
+    if online:
+        pass  # always online
+    elif channel not in {c.value for c in Channel}:
         check.add("channel", _("Một trong: %(v)s.", v=", ".join(c.value for c in Channel)))
     else:
         out["channel"] = Channel(channel)
@@ -187,6 +208,7 @@ def dossier_json(dossier: Dossier) -> dict:
         "promised_at": when(dossier.promised_at),
         "paused_at": when(dossier.paused_at),
         "processed_at": when(dossier.processed_at),
+        "registered_at": when(dossier.registered_at),
         "returned_at": when(dossier.returned_at),
         "returned_via": _value(dossier.returned_via),
         "timeliness": _value(dossiers.timeliness(dossier)),

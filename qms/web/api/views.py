@@ -34,12 +34,8 @@ def openapi():
     return jsonify(openapi_document())
 
 
-@bp.post("/dossiers")
-def receive():
-    """A dossier handed over by the portal, received at the token user's one-stop office."""
-    access.require("dossiers.receive")
-    data = schemas.receive_input(schemas.json_body())
-    procedure_code = data.pop("procedure_code")
+def _procedure_for(procedure_code: str) -> Procedure:
+    """The procedure by its national code, if the token user's agency handles it."""
     procedure = db.session.scalar(sa.select(Procedure).where(Procedure.code == procedure_code))
     if procedure is None:
         raise ApiError(_("Không có thủ tục mã %(c)s.", c=procedure_code), status=404)
@@ -49,12 +45,35 @@ def receive():
         raise ApiError(_("Thủ tục %(c)s không thuộc thẩm quyền của %(a)s.", c=procedure.code,
                          a=agency.name), status=422,
                        errors=[{"field": "procedure_code", "message": _("Không thuộc thẩm quyền.")}])
+    return procedure
+
+
+@bp.post("/dossiers")
+def receive():
+    """A dossier handed over by the portal, received at the token user's one-stop office."""
+    access.require("dossiers.receive")
+    data = schemas.receive_input(schemas.json_body())
+    procedure = _procedure_for(data.pop("procedure_code"))
     dossier, secret = dossiers.receive_dossier(actor=_user(), procedure=procedure,
                                                now=clock.now(), **data)
     db.session.commit()
     body = schemas.dossier_json(dossier)
     # The lookup secret exists only now (only its hash is kept): the portal passes it on
     # to the applicant, as the printed receipt does at the desk.
+    body["lookup_secret"] = secret
+    return jsonify(body), 201, {"Location": url_for(".dossier", code=dossier.code)}
+
+
+@bp.post("/online-dossiers")
+def register_online():
+    """A dossier submitted on the portal, with its national code: it waits in the intake
+    queue of the token user's one-stop office until the desk accepts or refuses it."""
+    access.require("dossiers.receive")
+    data = schemas.receive_input(schemas.json_body(), online=True)
+    procedure = _procedure_for(data.pop("procedure_code"))
+    dossier, secret = dossiers.register_online(actor=_user(), procedure=procedure, now=clock.now(), **data)
+    db.session.commit()
+    body = schemas.dossier_json(dossier)
     body["lookup_secret"] = secret
     return jsonify(body), 201, {"Location": url_for(".dossier", code=dossier.code)}
 
