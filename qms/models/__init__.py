@@ -48,6 +48,7 @@ from qms.models.notifications import Notification, NotificationKind
 from qms.models.org import Agency, AgencyLevel, Department, Field
 from qms.models.procedures import (
                                   OnlineLevel,
+                                  PauseKind,
                                   Procedure,
                                   ProcedureVersion,
                                   ProcessStep,
@@ -112,6 +113,7 @@ __all__ = [
     "NotificationKind",
     "ObjectiveComparison",
     "OnlineLevel",
+    "PauseKind",
     "Procedure",
     "ProcedureVersion",
     "ProcessStep",

@@ -12,7 +12,7 @@ from qms import clock
 from qms.models.accounts import User
 from qms.models.base import Base, IdMixin, LabelledEnum, enum_type
 from qms.models.org import Agency, Department
-from qms.models.procedures import Procedure, ProcedureVersion, ProcessStep, StepRole
+from qms.models.procedures import PauseKind, Procedure, ProcedureVersion, ProcessStep, StepRole
 
 
 class DossierStatus(LabelledEnum):
@@ -197,6 +197,10 @@ class EventKind(LabelledEnum):
     result_returned = "result_returned", _l("Trả kết quả cho người nộp hồ sơ")
     # a dossier registered online (status 1), accepted at the desk (status 2)
     accepted = "accepted", _l("Tiếp nhận hồ sơ nộp trực tuyến")
+    # a pause the procedure allows (DossierEvent.pause_kind: survey, verification, posting,
+    # consultation): the clock stops, then resumes with the time that was left
+    pause_started = "pause_started", _l("Tạm dừng tính thời gian")
+    pause_ended = "pause_ended", _l("Tiếp tục tính thời gian")
 
 
 class DossierEvent(IdMixin, Base):
@@ -219,6 +223,8 @@ class DossierEvent(IdMixin, Base):
     step_position: Mapped[int | None]
     # Issued after its latest time (an apology later than one working day before the due time)
     late: Mapped[bool] = mapped_column(default=False)
+    # What a pause_started / pause_ended event paused for
+    pause_kind: Mapped[PauseKind | None] = mapped_column(enum_type(PauseKind))
 
     dossier: Mapped[Dossier] = relationship(back_populates="events")
     by: Mapped[User | None] = relationship()

@@ -40,6 +40,17 @@ class OnlineLevel(LabelledEnum):
     info = "info", _l("Cung cấp thông tin")  # cung cấp thông tin trực tuyến
 
 
+class PauseKind(LabelledEnum):
+    """Work outside the agency's hands that stops the clock, when the procedure allows it:
+    the time it takes is not counted in the time limit (the specialised laws set which
+    procedures may pause for what; each version lists its own)."""
+
+    cadastral_survey = "cadastral_survey", _l("Đo đạc địa chính")
+    verification = "verification", _l("Xác minh")
+    public_posting = "public_posting", _l("Niêm yết công khai")
+    consultation = "consultation", _l("Lấy ý kiến cơ quan khác")
+
+
 class StepKind(enum.Enum):
     receive = "receive"  # tiếp nhận, kiểm tra hồ sơ
     transfer = "transfer"  # chuyển hồ sơ
@@ -116,6 +127,8 @@ class ProcedureVersion(Base):
     result: Mapped[str] = mapped_column(sa.Text, default="")
     # [{"name": ..., "originals": n, "copies": n}]
     components: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # The PauseKind values this procedure may pause for, beyond supplementation and payment
+    pauses: Mapped[list] = mapped_column(sa.JSON, default=list)
 
     version: Mapped[DocumentVersion] = relationship()
     procedure: Mapped[Procedure] = relationship()

@@ -26,6 +26,7 @@ from qms.models import (
     DossierStatus,
     DossierStep,
     EventKind,
+    PauseKind,
     Procedure,
     ProcedureVersion,
     ResultDelivery,
@@ -341,6 +342,7 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
     dossier = step.dossier
     if dossier.status not in (DossierStatus.received, DossierStatus.processing):
         raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
+    _refuse_while_paused(dossier)
     if current_step(dossier) is not step:
         raise Conflict(_("Bước này đã được hoàn thành hoặc chưa đến lượt."))
     authz.require(actor, "dossiers.complete_step", step, message=_("Bước này thuộc phòng khác."))
@@ -404,6 +406,7 @@ def send_back(step: DossierStep, *, actor: User, reason: str, now: datetime) -> 
     dossier = step.dossier
     if dossier.status not in (DossierStatus.received, DossierStatus.processing):
         raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
+    _refuse_while_paused(dossier)
     if current_step(dossier) is not step:
         raise Conflict(_("Bước này đã được hoàn thành hoặc chưa đến lượt."))
     authz.require(actor, "dossiers.complete_step", step, message=_("Bước này thuộc phòng khác."))
@@ -491,24 +494,38 @@ EVENT_TRANSITIONS: dict[EventKind, tuple[frozenset[DossierStatus], DossierStatus
     EventKind.sent_back: (frozenset({DossierStatus.received, DossierStatus.processing}), None),
     EventKind.result_returned: (frozenset({DossierStatus.processed}), DossierStatus.returned),
     EventKind.accepted: (frozenset({DossierStatus.registered}), DossierStatus.received),
+    # the status stays "processing" (national code 4): the clock alone stops
+    EventKind.pause_started: (frozenset({DossierStatus.received, DossierStatus.processing}),
+                              DossierStatus.processing),
+    EventKind.pause_ended: (frozenset({DossierStatus.processing}), DossierStatus.processing),
     EventKind.not_accepted: (frozenset({DossierStatus.registered}), DossierStatus.not_accepted),
 }
 
 
 def _record_event(dossier: Dossier, kind: EventKind, *, actor: User, now: datetime, reason: str = "",
                   department=None, due_before=None, due_after=None,
-                  step_position: int | None = None, late: bool = False) -> DossierEvent:
+                  step_position: int | None = None, late: bool = False,
+                  pause_kind: PauseKind | None = None) -> DossierEvent:
     sources, target = EVENT_TRANSITIONS[kind]
     if dossier.status not in sources:
         raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
     event = DossierEvent(dossier=dossier, kind=kind, at=now, by=actor, reason=(reason or "").strip(),
                          department=department, due_before=due_before, due_after=due_after,
-                         step_position=step_position, late=late)
+                         step_position=step_position, late=late, pause_kind=pause_kind)
     db.session.add(event)
     if target is not None:
         dossier.status = target
     audit_log.flush_as(db.session, actor)
     return event
+
+
+def _refuse_while_paused(dossier: Dossier) -> None:
+    """While a pause the procedure allows is on, the clock is stopped and the work waits."""
+    started = _open_pause(dossier)
+    if started is not None:
+        raise Conflict(_("Hồ sơ đang tạm dừng tính thời gian (%(k)s) từ %(t)s; hãy tiếp tục tính thời gian trước.",
+                         k=started.pause_kind.label.lower(),
+                         t=calendars.calendar_for(dossier.agency).local(started.at).strftime("%H:%M %d/%m/%Y")))
 
 
 def _require_reason(reason: str) -> None:
@@ -523,6 +540,7 @@ def request_supplement(dossier: Dossier, *, actor: User, reason: str, now: datet
     the reason; by the department holding the dossier or the one-stop office."""
     _require_reason(reason)
     authz.require(actor, "dossiers.act", dossier, message=_("Hồ sơ đang do phòng khác giải quyết."))
+    _refuse_while_paused(dossier)
     allowed = dossier.procedure_version.supplement_max
     if dossier.count(EventKind.supplement_requested) >= allowed:
         raise Conflict(_("Đã yêu cầu bổ sung %(n)d lần, tối đa theo quy định.", n=allowed))
@@ -544,6 +562,7 @@ def request_payment(dossier: Dossier, *, actor: User, reason: str, now: datetime
     """Waiting for the applicant's financial obligation (taxes, fees): the clock stops."""
     _require_reason(reason)
     authz.require(actor, "dossiers.act", dossier, message=_("Hồ sơ đang do phòng khác giải quyết."))
+    _refuse_while_paused(dossier)
     event = _record_event(dossier, EventKind.payment_requested, actor=actor, now=now, reason=reason,
                           department=actor.department, due_before=dossier.due_at)
     dossier.paused_at = now
@@ -587,6 +606,68 @@ def apology_deadline(dossier: Dossier) -> datetime:
     days = current_app.config["APOLOGY_NOTICE_WORKING_DAYS"]
     calendar = calendars.calendar_for(dossier.agency)
     return calendar.subtract_working_minutes(dossier.due_at, days * MINUTES_PER_WORKING_DAY)
+
+
+def start_pause(dossier: Dossier, *, actor: User, kind: PauseKind, reason: str, now: datetime) -> DossierEvent:
+    """Stop the clock for work the procedure allows outside the time limit (a cadastral
+    survey, a verification, a public posting, another agency's opinion), with the reason.
+
+    Rules: only for the kinds the pinned process version lists; one pause at a time; by the
+    department holding the dossier or the one-stop office; no step is completed while the
+    clock is stopped. `end_pause` resumes it with the time that was left."""
+    _require_reason(reason)
+    authz.require(actor, "dossiers.act", dossier, message=_("Hồ sơ đang do phòng khác giải quyết."))
+    if kind.value not in (dossier.procedure_version.pauses or []):
+        raise ValidationError(_("Quy trình của thủ tục này không cho phép tạm dừng để %(k)s.",
+                                k=kind.label.lower()))
+    if dossier.paused_at is not None:
+        raise Conflict(_("Hồ sơ đang tạm dừng tính thời gian từ trước."))
+    event = _record_event(dossier, EventKind.pause_started, actor=actor, now=now, reason=reason,
+                          department=actor.department, due_before=dossier.due_at, pause_kind=kind)
+    dossier.paused_at = now
+    return event
+
+
+def end_pause(dossier: Dossier, *, actor: User, now: datetime) -> DossierEvent:
+    """The paused work is done: the clock runs again with the time that was left (a pause
+    never erases lateness: WorkCalendar.resume_after_pause)."""
+    authz.require(actor, "dossiers.act", dossier, message=_("Hồ sơ đang do phòng khác giải quyết."))
+    started = _open_pause(dossier)
+    if started is None:
+        raise Conflict(_("Hồ sơ không ở trong một lần tạm dừng tính thời gian."))
+    event = _resume(dossier, EventKind.pause_ended, actor=actor, now=now, restart=False)
+    event.pause_kind = started.pause_kind
+    return event
+
+
+# A stop of the clock and the event that ends it, by kind
+_STOP_ENDS = {EventKind.supplement_requested: EventKind.supplement_received,
+              EventKind.payment_requested: EventKind.payment_received,
+              EventKind.pause_started: EventKind.pause_ended}
+
+
+def clock_stops(dossier: Dossier) -> list[dict]:
+    """Every time the dossier's clock stopped, for the control slip: {"what", "reason",
+    "started", "ended" (None while still stopped), "by"}, in order."""
+    stops, open_stop = [], None
+    for event in dossier.events:
+        if event.kind in _STOP_ENDS:
+            what = event.pause_kind.label if event.pause_kind else event.kind.label
+            open_stop = {"what": str(what), "reason": event.reason, "started": event.at, "ended": None,
+                         "by": event.by, "ends_with": _STOP_ENDS[event.kind]}
+            stops.append(open_stop)
+        elif open_stop is not None and event.kind is open_stop["ends_with"]:
+            open_stop["ended"], open_stop = event.at, None
+    return stops
+
+
+def _open_pause(dossier: Dossier) -> DossierEvent | None:
+    """The pause_started event of the pause in progress (None when the clock runs)."""
+    last = next((e for e in reversed(dossier.events)
+                 if e.kind in (EventKind.pause_started, EventKind.pause_ended)), None)
+    if last is not None and last.kind is EventKind.pause_started and dossier.paused_at is not None:
+        return last
+    return None
 
 
 def apologise(dossier: Dossier, *, actor: User, reason: str, promised_at: datetime,
@@ -657,7 +738,7 @@ def promised_time(dossier: Dossier, day: date) -> datetime:
 
 # The pause / delay / ending actions by name (the web routes and the dossier page use them).
 EVENT_ACTIONS = ("supplement_request", "supplement_receive", "payment_request", "payment_receive",
-                 "apology", "stop", "withdraw", "return_result")
+                 "apology", "stop", "withdraw", "return_result", "pause_start", "pause_end")
 
 
 def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
@@ -672,14 +753,20 @@ def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
         return dossier.status in EVENT_TRANSITIONS[kind][0]
 
     acts, desk = authz.may(actor, "dossiers.act", dossier), authz.may(actor, "dossiers.desk", dossier)
+    paused = _open_pause(dossier) is not None
     allowed = set()
-    if acts and state_allows(EventKind.supplement_requested) and \
+    if acts and state_allows(EventKind.supplement_requested) and not paused and \
             dossier.count(EventKind.supplement_requested) < dossier.procedure_version.supplement_max:
         allowed.add("supplement_request")
     if desk and state_allows(EventKind.supplement_received):
         allowed.add("supplement_receive")
-    if acts and state_allows(EventKind.payment_requested):
+    if acts and state_allows(EventKind.payment_requested) and not paused:
         allowed.add("payment_request")
+    if acts and state_allows(EventKind.pause_started) and dossier.paused_at is None \
+            and dossier.procedure_version.pauses:
+        allowed.add("pause_start")
+    if acts and paused:
+        allowed.add("pause_end")
     if acts and state_allows(EventKind.payment_received):
         allowed.add("payment_receive")
     if (state_allows(EventKind.apology) and current_step(dossier) is not None

@@ -58,7 +58,7 @@ DOSSIER_LABELS = {
     "in_progress": _l("Đang giải quyết cuối tháng"),
     "in_progress_within": _l("— trong hạn"),
     "in_progress_overdue": _l("— quá hạn"),
-    "paused": _l("Tạm dừng (chờ bổ sung, chờ nghĩa vụ tài chính)"),
+    "paused": _l("Tạm dừng (chờ bổ sung, chờ nghĩa vụ tài chính, tạm dừng khác)"),
     "withdrawn": _l("Công dân rút hồ sơ"),
     "stopped": _l("Dừng xử lý"),
     "apologies": _l("Văn bản xin lỗi đã phát hành"),

@@ -172,20 +172,21 @@ def _key(prefix: str, id_column):
 def check_overdue(now: datetime) -> list[Nonconformity]:
     """Raise the nonconformities of every open step and dossier now past its due time (by
     the same date rule as the reports). Paused dossiers (supplementation, financial
-    obligation) are not running late: their status keeps them out."""
+    obligation) are not running late: their status keeps them out; nor those in a pause the
+    procedure allows (survey, posting, ...), whose clock is stopped (`paused_at`)."""
     running = (DossierStatus.received, DossierStatus.processing)
     raised: list[Nonconformity] = []
     steps = db.session.scalars(
         sa.select(DossierStep).join(DossierStep.dossier)
         .where(DossierStep.completed_at.is_(None), DossierStep.handed_over_at.is_not(None),
-               DossierStep.due_at < now, Dossier.status.in_(running))
+               DossierStep.due_at < now, Dossier.status.in_(running), Dossier.paused_at.is_(None))
         .where(~sa.exists().where(Nonconformity.origin_key == _key("step:", DossierStep.id)))
         .order_by(DossierStep.due_at)).all()
     for step in steps:
         if _is_late(now, step.due_at):
             raised.append(raise_for_step(step, now=now))
     late_dossiers = db.session.scalars(
-        sa.select(Dossier).where(Dossier.status.in_(running), Dossier.due_at < now)
+        sa.select(Dossier).where(Dossier.status.in_(running), Dossier.paused_at.is_(None), Dossier.due_at < now)
         .where(~sa.exists().where(Nonconformity.origin_key == _key("dossier:", Dossier.id)))
         .order_by(Dossier.due_at)).all()
     for dossier in late_dossiers:

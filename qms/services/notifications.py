@@ -104,12 +104,13 @@ def _margins(due_soon_minutes, overdue_margin_minutes) -> tuple[int, int]:
 # --- escalation ----------------------------------------------------------------------------------
 def _open_steps(due_by: datetime):
     """The ids of the current steps being worked that are due by `due_by`: handed over, not
-    completed, dossier not paused or closed (the same rule as the departments' queues)."""
+    completed, dossier not paused or closed (the same rule as the departments' queues; a
+    pause the procedure allows keeps the status but stops the clock: `paused_at`)."""
     return (sa.select(DossierStep.id)
             .join(Dossier, Dossier.id == DossierStep.dossier_id)
             .where(DossierStep.completed_at.is_(None),
                    DossierStep.handed_over_at.is_not(None),
-                   Dossier.status.in_(WORKED_STATUSES),
+                   Dossier.status.in_(WORKED_STATUSES), Dossier.paused_at.is_(None),
                    DossierStep.due_at <= due_by)
             .order_by(DossierStep.id))
 

@@ -31,6 +31,7 @@ from qms.models import (
     DocumentVersion,
     Field,
     OnlineLevel,
+    PauseKind,
     Procedure,
     SupplementRule,
     TimeUnit,
@@ -171,6 +172,12 @@ def parse_procedure(path: Path, text: str, problems: list[str]) -> ParsedFile | 
         "components": [],
         "steps": [],
     }
+    pauses = version.get("pauses") or []
+    if not isinstance(pauses, list) or not all(p in {k.value for k in PauseKind} for p in pauses):
+        problems.append(f"{where}: version: field 'pauses' must be a list of "
+                        f"{', '.join(k.value for k in PauseKind)}")
+    elif pauses:  # left out when empty, as procedures.procedure_data_of does
+        data["pauses"] = list(pauses)
     if not isinstance(data["supplement_max"], int) or data["supplement_max"] < 0:
         problems.append(f"{where}: version: field 'supplement_max' must be a whole number ≥ 0")
     for index, component in enumerate(version.get("components") or [], start=1):
@@ -371,7 +378,7 @@ def render_file(document: Document, version: DocumentVersion, procedure: Procedu
     if version.body:
         meta["body"] = version.body
     version_meta = {"change_summary": version.change_summary} if version.change_summary else {}
-    version_meta.update(data)
+    version_meta.update({key: data[key] for key in procedures.DATA_KEYS if key in data})
     # Leave out what the parser fills in by itself, so files stay short to read and edit.
     version_meta["components"] = [
         {k: v for k, v in c.items() if (k, v) not in (("originals", 1), ("copies", 0))}

@@ -24,6 +24,7 @@ from qms.models import (
     DocumentKind,
     DocumentVersion,
     OnlineLevel,
+    PauseKind,
     Procedure,
     ProcedureVersion,
     ProcessStep,
@@ -40,7 +41,7 @@ STEP_GRANULARITY = 15  # minutes: same-day steps are planned in quarter hours
 
 # The keys of a version's procedure data, in the order files and diffs show them.
 DATA_KEYS = ("legal_bases", "time_limit", "time_unit", "same_day", "supplement_rule",
-             "supplement_max", "fee", "online_level", "result", "components", "steps")
+             "supplement_max", "pauses", "fee", "online_level", "result", "components", "steps")
 STEP_KEYS = ("name", "kind", "role", "responsible", "hours", "output")
 
 
@@ -59,7 +60,7 @@ def procedure_data_of(version: DocumentVersion) -> dict | None:
     pv = db.session.get(ProcedureVersion, version.id) if version.id else None
     if pv is None:
         return None
-    return {
+    data = {
         "legal_bases": list(pv.legal_bases or []),
         "time_limit": number(pv.time_limit),
         "time_unit": pv.time_unit.value,
@@ -74,6 +75,11 @@ def procedure_data_of(version: DocumentVersion) -> dict | None:
                    "responsible": s.responsible or "", "hours": number(Decimal(s.minutes) / 60),
                    "output": s.output or ""} for s in pv.steps],
     }
+    # Only when there are some: the data (and the content hash) of versions from before
+    # pauses existed stay as they were, so an unchanged file still imports as unchanged.
+    if pv.pauses:
+        data["pauses"] = list(pv.pauses)
+    return data
 
 
 def format_duration(minutes: int) -> str:
@@ -112,6 +118,9 @@ def problems_in(data: dict) -> list[str]:
         problems.append(_("Thời hạn giải quyết phải lớn hơn 0."))
     if unit is not TimeUnit.working_hours and (limit * 2) != (limit * 2).to_integral_value():
         problems.append(_("Thời hạn tính theo ngày chỉ chia đến nửa ngày (0,5)."))
+    for kind in data.get("pauses") or []:
+        if kind not in {k.value for k in PauseKind}:
+            problems.append(_("Loại tạm dừng “%(k)s” không hợp lệ.", k=kind))
     steps = data.get("steps") or []
     if not steps:
         problems.append(_("Quy trình phải có các bước xử lý."))
@@ -212,6 +221,7 @@ def write_procedure_data(version: DocumentVersion, procedure: Procedure, data: d
     pv.same_day = bool(data.get("same_day", False))
     pv.supplement_rule = SupplementRule(data.get("supplement_rule") or "restart")
     pv.supplement_max = int(data.get("supplement_max", 1))
+    pv.pauses = [PauseKind(kind).value for kind in data.get("pauses") or []]
     pv.fee = str(data.get("fee") or "")
     pv.online_level = OnlineLevel(data.get("online_level") or "partial")
     pv.result = str(data.get("result") or "")
@@ -289,6 +299,9 @@ def semantic_diff(old: dict | None, new: dict | None) -> list[str]:
                        ("result", _("Kết quả"))):
         if old.get(key) != new.get(key):
             changes.append(_("%(label)s: %(a)s → %(b)s.", label=label, a=old.get(key), b=new.get(key)))
+    if old.get("pauses", []) != new.get("pauses", []):
+        changes.append(_("Tạm dừng tính thời gian khi: %(a)s → %(b)s.", a=pause_labels(old.get("pauses")) or "—",
+                         b=pause_labels(new.get("pauses")) or "—"))
     for basis in new["legal_bases"]:
         if basis not in old["legal_bases"]:
             changes.append(_("Thêm căn cứ pháp lý: %(b)s.", b=basis))
@@ -305,6 +318,11 @@ def semantic_diff(old: dict | None, new: dict | None) -> list[str]:
             changes.append(_("Bỏ thành phần hồ sơ: %(n)s.", n=name))
     changes.extend(_step_changes(old["steps"], new["steps"]))
     return changes
+
+
+def pause_labels(kinds) -> str:
+    """The pauses a procedure allows, in words: "đo đạc địa chính, niêm yết công khai"."""
+    return ", ".join(str(PauseKind(kind).label).lower() for kind in kinds or [])
 
 
 def _limit_label(data: dict) -> str:

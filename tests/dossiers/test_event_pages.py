@@ -17,6 +17,7 @@ from qms.models import (
     DossierEvent,
     DossierStatus,
     EventKind,
+    PauseKind,
     ProcedureVersion,
     ResultDelivery,
     Role,
@@ -301,6 +302,9 @@ PERFORM = {
     "stop": lambda d, u, now: dossiers.stop_processing(d, actor=u, reason="x", now=now),
     "withdraw": lambda d, u, now: dossiers.withdraw(d, actor=u, reason="x", now=now),
     "return_result": lambda d, u, now: dossiers.return_result(d, actor=u, via=ResultDelivery.desk, now=now),
+    "pause_start": lambda d, u, now: dossiers.start_pause(d, actor=u, kind=PauseKind.verification, reason="x",
+                                                          now=now),
+    "pause_end": lambda d, u, now: dossiers.end_pause(d, actor=u, now=now),
 }
 
 

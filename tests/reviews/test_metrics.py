@@ -26,7 +26,7 @@ def test_every_dossier_figure_of_the_month(november, orgtree):
         "refused": 1, "carried_over": 1,
         "resolved": 5, "early": 1, "on_time": 3, "late": 1,
         "in_progress": 2, "in_progress_within": 1, "in_progress_overdue": 1,
-        "paused": 1, "paused_supplement": 1, "paused_payment": 0, "withdrawn": 1, "stopped": 0,
+        "paused": 1, "paused_supplement": 1, "paused_payment": 0, "paused_other": 0, "withdrawn": 1, "stopped": 0,
         "apologies": 1, "late_with_apology": 1, "ratings": 3, "satisfied": 2,
         "on_time_rate": 80.0, "late_rate": 20.0,
         "progress_766": 14.29,  # (1 early + 3 on time + 1 within) / (5 resolved + 2 in progress) × 20

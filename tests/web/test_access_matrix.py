@@ -155,6 +155,8 @@ EXPECTED: dict[str, tuple] = {
     "/dossiers/<code>/steps/<int:position>/complete": POST_ONLY,
     "/dossiers/<code>/steps/<int:position>/send-back": POST_ONLY,
     "/dossiers/<code>/return":                 POST_ONLY,
+    "/dossiers/<code>/pause/start":            POST_ONLY,
+    "/dossiers/<code>/pause/end":              POST_ONLY,
     "/dossiers/<code>/files/<int:file_id>":    (LOGIN, OK, OK, DENIED, DENIED, OK, OK),
     # Everyone logged in reads their own notifications; marking one is a POST (only its owner)
     "/notifications":                          MEMBERS,

@@ -13,7 +13,7 @@ from werkzeug.datastructures import FileStorage
 
 from qms import clock, localtime
 from qms.extensions import db
-from qms.models import AgencyLevel, DayKind, DocumentKind, Role
+from qms.models import AgencyLevel, DayKind, DocumentKind, PauseKind, Role
 from qms.services import accounts, attachments, calendars, documents, dossiers, org, procedures
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.documents.conftest import birth_data
@@ -58,7 +58,8 @@ DOCUMENTS = {
 EVENT_DOSSIERS = {"ev_sup_req": None, "ev_sup_rec": "supplement", "ev_pay_req": None,
                   "ev_pay_rec": "payment", "ev_apology": None, "ev_stop": None, "ev_withdraw": None,
                   "ev_return": "processed", "ev_api_return": "processed",
-                  "ev_accept": "registered", "ev_refuse_online": "registered"}
+                  "ev_accept": "registered", "ev_refuse_online": "registered",
+                  "ev_pause_start": None, "ev_pause_end": "pause"}
 
 
 def _document_in(code: str, status: str, quality, leader, owner):
@@ -95,7 +96,7 @@ def objects(orgtree, users):
                                             level=AgencyLevel.commune, document=process)
     version = documents.draft_version(process, actor=quality, title=process.title, body="",
                                       change_summary="", now=clock.now())
-    procedures.write_procedure_data(version, procedure, birth_data())
+    procedures.write_procedure_data(version, procedure, birth_data(pauses=["verification"]))  # a pause for the pause routes
     documents.submit(version, actor=quality, now=clock.now())
     documents.approve(version, actor=leader, effective_date=localtime.date_of(clock.now()),
                       now=clock.now())
@@ -125,6 +126,8 @@ def objects(orgtree, users):
             dossiers.request_supplement(item, actor=desk, reason="Thiếu tờ khai", now=clock.now())
         elif first == "payment":
             dossiers.request_payment(item, actor=desk, reason="Nộp lệ phí", now=clock.now())
+        elif first == "pause":  # the procedure allows a verification
+            dossiers.start_pause(item, actor=desk, kind=PauseKind.verification, reason="Xác minh", now=clock.now())
         elif first == "processed":  # every step at the desk, to the result ready
             for step in item.steps:
                 dossiers.complete_step(step, actor=desk, now=clock.now(), next_department=orgtree["onestop"])
@@ -258,6 +261,9 @@ def payloads(o) -> dict[str, Post | tuple]:
         "/dossiers/<code>/withdraw": Post("motcua", {"withdraw-reason": "Công dân xin rút"},
                                           at={"code": o["ev_withdraw"]}),
         "/dossiers/<code>/return": Post("motcua", {"return-via": "desk"}, at={"code": o["ev_return"]}),
+        "/dossiers/<code>/pause/start": Post("motcua", {"pause-kind": "verification", "pause-reason": "Xác minh"},
+                                             at={"code": o["ev_pause_start"]}),
+        "/dossiers/<code>/pause/end": Post("motcua", {}, at={"code": o["ev_pause_end"]}),
         "/dossiers/<code>/accept": Post("motcua", {}, at={"code": o["ev_accept"]}),
         "/dossiers/<code>/refuse-online": Post("motcua", {"reasons": "Sai thẩm quyền"},
                                                at={"code": o["ev_refuse_online"]}),

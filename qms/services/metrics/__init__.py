@@ -47,9 +47,11 @@ the cut counts, so a period read "as at" an earlier `now` gives what was known t
 - in progress at the end: received before `cut`, not processed, withdrawn or stopped
   before it and not paused at it; ``in_progress_within`` when its due date (as it stood
   at the cut) is on or after the cut's local date (timestamp rule: due time ≥ cut),
-  else ``in_progress_overdue``. ``paused`` (counted apart, national statuses 5 and 6):
-  the dossier's last pause/resume event before the cut was a supplementation request or
-  a request for the financial obligation. ``carried_over``: in progress or paused at the
+  else ``in_progress_overdue``. ``paused`` (counted apart): the dossier's last
+  pause/resume event before the cut was a supplementation request (national status 5,
+  ``paused_supplement``), a request for the financial obligation (6, ``paused_payment``)
+  or a pause its procedure allows (survey, verification, posting, consultation; status 4
+  with the clock stopped, ``paused_other``). ``carried_over``: in progress or paused at the
   period's start. Read from the events, so a closed month's figures do not drift as its
   dossiers move on later.
 - withdrawn / stopped: the withdrawal / stop events recorded in the period.

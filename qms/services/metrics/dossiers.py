@@ -31,7 +31,7 @@ DOSSIER_KEYS = (
     "received", "received_direct", "received_online", "received_postal", "refused",
     "carried_over", "resolved", "early", "on_time", "late",
     "in_progress", "in_progress_within", "in_progress_overdue",
-    "paused", "paused_supplement", "paused_payment", "withdrawn", "stopped",
+    "paused", "paused_supplement", "paused_payment", "paused_other", "withdrawn", "stopped",
     "apologies", "late_with_apology", "ratings", "satisfied",
     "on_time_rate", "late_rate", "progress_766", "online_rate", "postal_rate",
     "apologies_per_late", "satisfaction_rate",
@@ -76,7 +76,8 @@ def dossier_metrics(scope: Scope, start: date, end: date, now: datetime) -> dict
     figures["in_progress"] = at_end["within"] + at_end["overdue"]
     figures["paused_supplement"] = at_end["paused_supplement"]
     figures["paused_payment"] = at_end["paused_payment"]
-    figures["paused"] = at_end["paused_supplement"] + at_end["paused_payment"]
+    figures["paused_other"] = at_end["paused_other"]
+    figures["paused"] = at_end["paused_supplement"] + at_end["paused_payment"] + at_end["paused_other"]
     at_start = open_at_counts(scope, min(since, now), strict)
     figures["carried_over"] = sum(at_start.values())
 

@@ -28,8 +28,11 @@ OPEN_NOW = (DossierStatus.received, DossierStatus.processing,
 RESULT_STATUSES = (DossierStatus.processed, DossierStatus.returned)
 ENDED_WITHOUT_RESULT = (DossierStatus.withdrawn, DossierStatus.stopped)
 PAUSE_KINDS = (EventKind.supplement_requested, EventKind.supplement_received,
-               EventKind.payment_requested, EventKind.payment_received)
-PAUSING = (EventKind.supplement_requested, EventKind.payment_requested)
+               EventKind.payment_requested, EventKind.payment_received,
+               EventKind.pause_started, EventKind.pause_ended)
+# supplementation (national status 5), financial obligation (6), and the pauses a
+# procedure allows (survey, verification, posting, consultation: status 4, clock stopped)
+PAUSING = (EventKind.supplement_requested, EventKind.payment_requested, EventKind.pause_started)
 ENDING = (EventKind.withdrawn, EventKind.stopped)
 
 
@@ -98,6 +101,7 @@ def _state_columns(cut: datetime, strict: bool, prefix: str = "") -> list:
     pause = last_pause_kind(cut)
     paused_supplement = pause == EventKind.supplement_requested
     paused_payment = pause == EventKind.payment_requested
+    paused_other = pause == EventKind.pause_started
     running = sa.or_(pause.is_(None), pause.not_in(PAUSING))
     overdue = overdue_at(due_at_cut(cut), cut, strict)
     return [
@@ -105,11 +109,12 @@ def _state_columns(cut: datetime, strict: bool, prefix: str = "") -> list:
         _sum(sa.and_(running, overdue)).label(prefix + "overdue"),
         _sum(paused_supplement).label(prefix + "paused_supplement"),
         _sum(paused_payment).label(prefix + "paused_payment"),
+        _sum(paused_other).label(prefix + "paused_other"),
     ]
 
 
 def open_at_counts(scope: Scope, cut: datetime, strict: bool) -> dict[str, int]:
-    totals = dict.fromkeys(("within", "overdue", "paused_supplement", "paused_payment"), 0)
+    totals = dict.fromkeys(("within", "overdue", "paused_supplement", "paused_payment", "paused_other"), 0)
     for term in open_at_terms(scope, cut):
         row = db.session.execute(sa.select(*_state_columns(cut, strict)).where(term)).one()
         for key in totals:

@@ -246,7 +246,7 @@ def version(code: str, number: int):
         "documents/version.html", document=document, version=version, pv=pv,
         procedure=pv.procedure if pv else None, format_duration=procedures.format_duration,
         number=procedures.number,
-        supplement_labels=SupplementRule.labels(),
+        supplement_labels=SupplementRule.labels(), pause_labels=procedures.pause_labels,
         may={action: documents.may(me, action, version)
              for action in ("submit", "return", "approve", "withdraw", "edit")},
         my_ack=my_ack, ack_status=(documents.acknowledgement_status(version)

@@ -39,6 +39,11 @@ class WithdrawForm(Form):
     reason = _reason(_l("Lý do rút hồ sơ"), _l("Theo đề nghị của người nộp hồ sơ."))
 
 
+class PauseForm(Form):
+    kind = SelectField(_l("Tạm dừng để"), choices=[])  # the kinds the dossier's procedure allows
+    reason = _reason(_l("Nội dung"), _l("Ví dụ: Chờ Văn phòng đăng ký đất đai đo đạc thửa đất số 12."))
+
+
 class ReturnResultForm(Form):
     via = SelectField(_l("Hình thức trả kết quả"), choices=ResultDelivery.choices(),
                       default=ResultDelivery.desk.value)
@@ -55,6 +60,7 @@ FORMS = {
     "stop": (StopForm, "stop"),
     "withdraw": (WithdrawForm, "withdraw"),
     "return_result": (ReturnResultForm, "return"),
+    "pause_start": (PauseForm, "pause"),
 }
 
 

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from qms import clock
-from qms.models import Dossier, DossierEvent, EventKind, ResultDelivery, SupplementRule
+from qms.models import Dossier, DossierEvent, EventKind, PauseKind, ResultDelivery, SupplementRule
 from qms.reports.pdf import render_pdf
 from qms.services import dossiers
 from qms.web import access
@@ -121,6 +121,30 @@ def withdraw(code: str):
     return _to_dossier(dossier)
 
 
+@bp.post("/<code>/pause/start")
+def start_pause(code: str):
+    dossier, form = _dossier_and_form(code, "pause_start")
+    form.kind.choices = pause_choices(dossier)
+    act(lambda: dossiers.start_pause(dossier, actor=current_user, kind=PauseKind(form.kind.data),
+                                     reason=form.reason.data, now=clock.now()),
+        _("Đã tạm dừng tính thời gian giải quyết hồ sơ."), form=form)
+    return _to_dossier(dossier)
+
+
+@bp.post("/<code>/pause/end")
+def end_pause(code: str):
+    dossier, form = _dossier_and_form(code, "pause_end")
+    act(lambda: dossiers.end_pause(dossier, actor=current_user, now=clock.now()),
+        lambda event: _("Đã tiếp tục tính thời gian; hạn trả kết quả mới: %(due)s.", due=_when(event.due_after)),
+        form=form)
+    return _to_dossier(dossier)
+
+
+def pause_choices(dossier: Dossier) -> list[tuple[str, str]]:
+    """The pauses the dossier's pinned process allows."""
+    return [(kind, str(PauseKind(kind).label)) for kind in dossier.procedure_version.pauses or []]
+
+
 @bp.post("/<code>/return")
 def return_result(code: str):
     dossier, form = _dossier_and_form(code, "return_result")
@@ -159,15 +183,19 @@ def dossier_events_panel(dossier: Dossier) -> dict:
         pdf.update({e.id: url_for("dossiers.refusal_pdf", code=dossier.code)
                     for e in dossier.events if e.kind is EventKind.not_accepted})
     rule = dossier.procedure_version.supplement_rule
+    forms = {action: form_for(action) for action in actions if action in FORMS}
+    if "pause_start" in forms:
+        forms["pause_start"].kind.choices = pause_choices(dossier)
     return {
         "actions": actions,
-        "forms": {action: form_for(action) for action in actions if action in FORMS},
+        "forms": forms,
         "events": list(reversed(dossier.events)),  # the latest first
         "labels": EventKind.labels(),
         "pdf": pdf,
         "rule": RULE_LABELS[rule],
         "resumed_by": {EventKind.supplement_received: RULE_LABELS[rule],
-                       EventKind.payment_received: RULE_LABELS[SupplementRule.pause]},
+                       EventKind.payment_received: RULE_LABELS[SupplementRule.pause],
+                       EventKind.pause_ended: RULE_LABELS[SupplementRule.pause]},
         "supplements": dossier.count(EventKind.supplement_requested),
         "apology_deadline": dossiers.apology_deadline(dossier) if "apology" in actions else None,
         "supplement_max": dossier.procedure_version.supplement_max,

@@ -157,6 +157,7 @@ def control_slip(code: str):
     # A legal form: render_pdf renders it in Vietnamese whatever the page language.
     data = render_pdf("pdf/control_slip.html", dossier=dossier, step_timeliness=dossiers.step_timeliness,
                       labels=Timeliness.value_labels(),
-                      sent_back=[e for e in dossier.events if e.kind is EventKind.sent_back])
+                      sent_back=[e for e in dossier.events if e.kind is EventKind.sent_back],
+                      clock_stops=dossiers.clock_stops(dossier))
     return send_file(io.BytesIO(data), mimetype="application/pdf",
                      download_name=f"phieu-kiem-soat-{dossier.code}.pdf")

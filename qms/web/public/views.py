@@ -33,4 +33,5 @@ def procedure(code: str):
         abort(404)
     data = procedures.procedure_data_of(version)
     return render_template("public/procedure.html", procedure=item, version=version, data=data,
-                           pv=procedures.procedure_version_of(version), level_labels=AgencyLevel.labels())
+                           pv=procedures.procedure_version_of(version), level_labels=AgencyLevel.labels(),
+                           pause_labels=procedures.pause_labels)
