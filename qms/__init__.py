@@ -36,6 +36,7 @@ def create_app(config: dict | type | None = None) -> Flask:
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
+    settings.check(app.config)
 
     instance_path.mkdir(parents=True, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):

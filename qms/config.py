@@ -56,6 +56,10 @@ class Config:
     # Early / on time / late: "date" compares the finishing date with the due date (the
     # national reporting rule); "timestamp" is stricter (late one minute after the due time).
     TIMELINESS_RULE = "date"
+    # The reporting month: "month" (calendar months) or "15th" (from the 15th of the
+    # previous month to the 14th, the national reporting regime's period; see
+    # qms.services.metrics.periods). Metrics, reviews, dashboards and reports alike.
+    REPORTING_PERIOD = "month"
 
     # Documents: files attached to a draft version (PDF, DOCX, XLSX), and procedures_iso
     # files uploaded for import.
@@ -115,6 +119,12 @@ def _int(value: str) -> int:
 APOLOGY_SIGNER_KINDS = ("department_head", "leader")
 
 
+def _reporting_period(value: str) -> str:
+    if value.strip() not in ("month", "15th"):
+        raise ConfigError(f"month or 15th: {value!r}")
+    return value.strip()
+
+
 def _signers(value: str) -> tuple[str, ...]:
     kinds = tuple(part.strip() for part in value.split(",") if part.strip())
     unknown = sorted(set(kinds) - set(APOLOGY_SIGNER_KINDS))
@@ -135,6 +145,7 @@ ENV_SETTINGS = {
     "LOGIN_FAILURE_LIMIT": ("LOGIN_FAILURE_LIMIT", str),
     "DEFAULT_LOCALE": ("BABEL_DEFAULT_LOCALE", str),
     "TIMELINESS_RULE": ("TIMELINESS_RULE", str),
+    "REPORTING_PERIOD": ("REPORTING_PERIOD", _reporting_period),
     "ESCALATION_DUE_SOON_MINUTES": ("ESCALATION_DUE_SOON_MINUTES", _int),
     "ESCALATION_OVERDUE_MARGIN_MINUTES": ("ESCALATION_OVERDUE_MARGIN_MINUTES", _int),
     "ESCALATION_AUTO_MINUTES": ("ESCALATION_AUTO_MINUTES", _int),
@@ -160,6 +171,17 @@ def apply_environment(config: dict) -> None:
                 config[key] = parse(value)
             except ConfigError as error:
                 raise ConfigError(f"{ENV_PREFIX}{name}: {error}") from None
+
+
+def check(config: dict) -> None:
+    """The settings with a fixed set of values, whatever set them (the instance file, the
+    environment, the code): a wrong one stops the start with its name, not a page later."""
+    for key, parse, text in (("REPORTING_PERIOD", _reporting_period, lambda v: v),
+                             ("APOLOGY_SIGNERS", _signers, lambda v: ",".join(v))):
+        try:
+            parse(text(config[key]))
+        except (ConfigError, TypeError, AttributeError):
+            raise ConfigError(f"{key}: not a valid value: {config[key]!r}") from None
 
 
 def sqlite_url(instance_path: Path) -> str:

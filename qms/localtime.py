@@ -130,3 +130,33 @@ def _local_month_sqlite(element, compiler, **kw):
 def _local_month_postgresql(element, compiler, **kw):
     return (f"to_char(({compiler.process(element.clauses, **kw)} AT TIME ZONE "
             f"{_quoted(element.timezone)}), 'YYYY-MM')")
+
+
+class local_period(_LocalTimeFunction):  # noqa: N801  (reads as an SQL function)
+    """"YYYY-MM" of the reporting month a stored UTC time falls in, when months run from
+    the `start_day` of the previous month (e.g. 15/10–14/11 is "2026-11"): the local date
+    moved back start_day - 1 days lands in the previous calendar month, then one month on."""
+
+    type = sa.String()
+    name = "local_period"
+    inherit_cache = True
+    _traverse_internals = [*_LocalTimeFunction._traverse_internals,
+                           ("start_day", InternalTraversal.dp_plain_obj)]
+
+    def __init__(self, clause, start_day: int):
+        super().__init__(clause)
+        self.start_day = int(start_day)
+
+
+@compiles(local_period)
+def _local_period_sqlite(element, compiler, **kw):
+    return (f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)}, "
+            f"{_quoted(element.sqlite_offset)}, '-{element.start_day - 1} days', "
+            f"'start of month', '+1 month')")
+
+
+@compiles(local_period, "postgresql")
+def _local_period_postgresql(element, compiler, **kw):
+    return (f"to_char(date_trunc('month', ({compiler.process(element.clauses, **kw)} AT TIME ZONE "
+            f"{_quoted(element.timezone)}) - interval '{element.start_day - 1} days') "
+            f"+ interval '1 month', 'YYYY-MM')")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from qms import authz
 from qms.extensions import db
-from qms.localtime import date_of, local_month, start_of_day
+from qms.localtime import date_of, start_of_day
 from qms.models import (
     ActionItem,
     Agency,
@@ -64,9 +64,7 @@ def local_today(now: datetime) -> date:
     return date_of(now)
 
 
-def month_label(first: date) -> str:
-    """The label of a month on the charts, as the metrics service writes it (10/2026)."""
-    return f"{first:%m/%Y}"
+month_label = metrics.month_label  # "10/2026", or with months from the 15th "10/2026 (15/09–14/10)"
 
 
 def subtree_ids(agency: Agency) -> list[int]:
@@ -134,7 +132,7 @@ def quality_panel(user: User, now: datetime) -> dict:
     scope = metrics.Scope.of_agency(user.department.agency)
     departments = list(scope.department_ids)
     today = local_today(now)
-    start, end = _month_of(now)
+    month, start, end = _month_of(now)
     figures = metrics.quality_metrics(scope, start, end, now)  # open now: by age, CARs overdue
     nc_by_status = dict(db.session.execute(
         sa.select(Nonconformity.status, sa.func.count())
@@ -214,8 +212,10 @@ def auditor_panel(user: User, now: datetime) -> dict:
 TREND_MONTHS = 12
 
 
-def _month_of(now: datetime) -> tuple[date, date]:
-    return metrics.month_bounds(local_today(now))
+def _month_of(now: datetime) -> tuple[date, date, date]:
+    """This reporting month: (its name, its first date, the date after its last)."""
+    month = metrics.month_of(local_today(now))
+    return (month, *metrics.month_bounds(month))
 
 
 def step_series(department_ids, months: int, now: datetime) -> dict:
@@ -223,9 +223,9 @@ def step_series(department_ids, months: int, now: datetime) -> dict:
     over the last `months` local months (one query grouped by month; the metrics service's
     timeliness rule). {"labels": [...], "rates": [rate or None], "completed": [...]}"""
     firsts = metrics.series_months(months, now)
-    since = start_of_day(firsts[0])
-    until = start_of_day(metrics.add_months(firsts[-1], 1))
-    month = local_month(DossierStep.completed_at)
+    since = start_of_day(metrics.month_bounds(firsts[0])[0])
+    until = start_of_day(metrics.month_bounds(firsts[-1])[1])
+    month = metrics.month_key(DossierStep.completed_at)
     timeliness = timeliness_case(DossierStep.completed_at, DossierStep.due_at)
     rows = db.session.execute(
         sa.select(month, sa.func.count(DossierStep.id),
@@ -257,7 +257,7 @@ def head_panel(user: User, now: datetime) -> dict:
     corrective actions."""
     department = user.department
     scope = metrics.Scope.of_department(department)
-    start, end = _month_of(now)
+    month, start, end = _month_of(now)
     figures = metrics.dossier_metrics(scope, start, end, now)
     steps = metrics.step_metrics(scope, start, end, now)["totals"]
     receives = department.is_one_stop or bool(figures["received"] or figures["resolved"]
@@ -274,8 +274,9 @@ def head_panel(user: User, now: datetime) -> dict:
                                       .options(selectinload(CorrectiveAction.owner))
                                       .limit(LIST_LIMIT)).all()
     overdue_count = _count(cars.overdue_cars(now, department_id=department.id), len(overdue_list))
-    target = objective_target(scope, start.year, "on_time_rate" if receives else "step_on_time_rate")
-    return {"department": department, "month": start, "figures": figures, "steps": steps,
+    target = objective_target(scope, month.year, "on_time_rate" if receives else "step_on_time_rate")
+    return {"department": department, "month": month, "month_label": month_label(month),
+            "figures": figures, "steps": steps,
             "receives": receives, "trend": trend, "target": target, "last_month": last_month,
             "review": review, "month_key": monthly_reviews.month_key,
             "overdue_cars": overdue_list, "overdue_cars_count": overdue_count}
@@ -301,17 +302,17 @@ def leader_panel(user: User, now: datetime) -> dict:
     dossiers received by channel and the online rate."""
     agency = user.department.agency
     scope = metrics.Scope.of_agency(agency)
-    start, end = _month_of(now)
+    month, start, end = _month_of(now)
     figures = metrics.dossier_metrics(scope, start, end, now)
-    overview = monthly_reviews.overview(start, now, agency=agency)
+    overview = monthly_reviews.overview(month, now, agency=agency)
     last_month = monthly_reviews.last_ended_month(now)
     trends = metrics.monthly_series(scope, TREND_MONTHS, now, list(LEADER_SERIES))
     series = trends["series"]
     received, online, postal = (series["received"], series["received_online"],
                                 series["received_postal"])
     return {
-        "agency": agency, "month": start, "figures": figures,
-        "target": objective_target(scope, start.year, "on_time_rate"),
+        "agency": agency, "month": month, "month_label": month_label(month), "figures": figures,
+        "target": objective_target(scope, month.year, "on_time_rate"),
         "sub_agencies": len(scope.agency_ids) - 1,
         "departments": overview["ranking"],
         "agencies": overview["agency_ranking"] if len(scope.agency_ids) > 1 else [],

@@ -117,12 +117,11 @@ def month_key(month: date) -> str:
     return f"{month:%Y-%m}"
 
 
-def month_label(month: date) -> str:
-    return f"{month:%m/%Y}"
+month_label = metrics.month_label
 
 
 def current_month(now: datetime) -> date:
-    return date_of(now).replace(day=1)
+    return metrics.month_of(date_of(now))
 
 
 def has_begun(month: date, now: datetime) -> bool:

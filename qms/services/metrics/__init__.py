@@ -8,7 +8,8 @@ Public API (stable; the dashboards, the monthly review and the exports use it):
 
 - ``Scope.of_department(department)`` / ``Scope.of_agency(agency, sub_agencies=True)``;
   ``scope_of(obj)`` takes either.
-- ``month_bounds(month) -> (start, end)`` local dates of a month, end exclusive;
+- ``month_bounds(month) -> (start, end)`` local dates of a reporting month, end exclusive
+  (calendar months, or from the 15th with REPORTING_PERIOD = "15th": periods.py);
   ``utc_bounds(start, end)`` the aware instants of their local midnights.
 - ``dossier_metrics(scope, start, end, now) -> dict`` (keys: DOSSIER_KEYS).
 - ``step_metrics(scope, start, end, now) -> dict`` ``{"totals": {...}, "rows": [...]}``.
@@ -86,7 +87,14 @@ from qms.services.metrics.indicators import (
     objectives_query,
 )
 from qms.services.metrics.lists import Page, late_dossiers, overdue_steps
-from qms.services.metrics.periods import add_months, month_bounds, utc_bounds
+from qms.services.metrics.periods import (
+    add_months,
+    month_bounds,
+    month_key,
+    month_label,
+    month_of,
+    utc_bounds,
+)
 from qms.services.metrics.quality import quality_metrics
 from qms.services.metrics.scope import Scope, agency_tree_ids, scope_of
 from qms.services.metrics.series import SERIES_INDICATORS, monthly_series, series_months
@@ -95,7 +103,7 @@ from qms.services.metrics.steps import step_metrics
 __all__ = [
     "DOSSIER_KEYS", "INDICATORS", "SERIES_INDICATORS", "Indicator", "Page", "Scope",
     "add_months", "agency_tree_ids", "dossier_metrics", "indicator_values", "is_met",
-    "late_dossiers", "month_bounds", "monthly_series", "objectives", "objectives_query",
-    "overdue_steps", "quality_metrics", "rates", "scope_of", "series_months", "step_metrics",
-    "utc_bounds",
+    "late_dossiers", "month_bounds", "month_key", "month_label", "month_of", "monthly_series",
+    "objectives", "objectives_query", "overdue_steps", "quality_metrics", "rates", "scope_of",
+    "series_months", "step_metrics", "utc_bounds",
 ]

@@ -8,7 +8,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from qms.extensions import db
-from qms.localtime import date_of, local_month, start_of_day
+from qms.localtime import date_of, start_of_day
 from qms.models import (
     Channel,
     Dossier,
@@ -20,7 +20,14 @@ from qms.models import (
     SatisfactionRating,
 )
 from qms.services.metrics.dossiers import SATISFIED, rates
-from qms.services.metrics.periods import add_months, cut_at
+from qms.services.metrics.periods import (
+    add_months,
+    cut_at,
+    month_bounds,
+    month_key,
+    month_label,
+    month_of,
+)
 from qms.services.metrics.scope import Scope
 from qms.services.metrics.state import (
     ENDED_WITHOUT_RESULT,
@@ -57,8 +64,8 @@ _SERIES_NEEDS = {
 
 
 def series_months(months: int, now: datetime) -> list[date]:
-    """The first days of the last `months` months, the current (local) month last."""
-    current = date_of(now).replace(day=1)
+    """The last `months` reporting months (their names), the current one last."""
+    current = month_of(date_of(now))
     return [add_months(current, offset) for offset in range(1 - months, 1)]
 
 
@@ -79,8 +86,8 @@ def monthly_series(scope: Scope, months: int, now: datetime,
     needs = set().union(*(_SERIES_NEEDS[k] for k in wanted))
     firsts = series_months(months, now)
     keys = [f"{m:%Y-%m}" for m in firsts]
-    since = start_of_day(firsts[0])
-    until = min(start_of_day(add_months(firsts[-1], 1)), now)
+    since = start_of_day(month_bounds(firsts[0])[0])
+    until = min(start_of_day(month_bounds(firsts[-1])[1]), now)
     strict = strict_rule()
     where = scope.dossiers()
     data = {key: dict.fromkeys(("received", "received_online", "received_postal", "refused",
@@ -95,7 +102,7 @@ def monthly_series(scope: Scope, months: int, now: datetime,
                     data[month][name] = int(value or 0)
 
     if "received" in needs:
-        month = local_month(Dossier.received_at)
+        month = month_key(Dossier.received_at)
         received = Dossier.status.not_in(NOT_RECEIVED)
         fill(db.session.execute(
             sa.select(month, _sum(received), _sum(sa.and_(received, Dossier.channel == Channel.online)),
@@ -104,7 +111,7 @@ def monthly_series(scope: Scope, months: int, now: datetime,
             .where(where, Dossier.received_at >= since, Dossier.received_at < until)
             .group_by(month)), ("received", "received_online", "received_postal", "refused"))
     if "resolved" in needs:
-        month = local_month(Dossier.processed_at)
+        month = month_key(Dossier.processed_at)
         timeliness = _timeliness_case(Dossier.processed_at, Dossier.due_at, strict)
         fill(db.session.execute(
             sa.select(month, sa.func.count(Dossier.id), _sum(timeliness == "early"),
@@ -112,7 +119,7 @@ def monthly_series(scope: Scope, months: int, now: datetime,
             .where(where, Dossier.processed_at >= since, Dossier.processed_at < until)
             .group_by(month)), ("resolved", "early", "on_time", "late"))
     if "events" in needs:
-        month = local_month(DossierEvent.at)
+        month = month_key(DossierEvent.at)
         fill(db.session.execute(
             sa.select(month, sa.func.count(DossierEvent.id))
             .join(Dossier, Dossier.id == DossierEvent.dossier_id)
@@ -120,7 +127,7 @@ def monthly_series(scope: Scope, months: int, now: datetime,
                    DossierEvent.at >= since,
                    DossierEvent.at < until).group_by(month)), ("apologies",))
     if "ratings" in needs:
-        month = local_month(SatisfactionRating.rated_at)
+        month = month_key(SatisfactionRating.rated_at)
         fill(db.session.execute(
             sa.select(month, sa.func.count(SatisfactionRating.id),
                       _sum(SatisfactionRating.level.in_(SATISFIED)))
@@ -130,13 +137,13 @@ def monthly_series(scope: Scope, months: int, now: datetime,
             .group_by(month)), ("ratings", "satisfied"))
     if "nc" in needs:
         in_scope = scope.held_by(Nonconformity.department_id)
-        month = local_month(Nonconformity.detected_at)
+        month = month_key(Nonconformity.detected_at)
         fill(db.session.execute(
             sa.select(month, sa.func.count(Nonconformity.id))
             .where(in_scope, Nonconformity.status != NcStatus.rejected,
                    Nonconformity.detected_at >= since, Nonconformity.detected_at < until)
             .group_by(month)), ("nc_opened",))
-        month = local_month(Nonconformity.closed_at)
+        month = month_key(Nonconformity.closed_at)
         fill(db.session.execute(
             sa.select(month, sa.func.count(Nonconformity.id))
             .where(in_scope, Nonconformity.status != NcStatus.rejected,
@@ -158,7 +165,7 @@ def monthly_series(scope: Scope, months: int, now: datetime,
             else:
                 values.append(d[name])
         series[name] = values
-    return {"months": keys, "labels": [f"{m:%m/%Y}" for m in firsts], "series": series}
+    return {"months": keys, "labels": [month_label(m) for m in firsts], "series": series}
 
 
 def _fill_month_ends(scope: Scope, firsts: list[date], keys: list[str], now: datetime,
@@ -168,7 +175,7 @@ def _fill_month_ends(scope: Scope, firsts: list[date], keys: list[str], now: dat
     cut; one query per disjoint status term (as open_at_terms, for any of the cuts)."""
     from qms.models.base import UTCDateTime
 
-    cuts = [cut_at(start_of_day(add_months(first, 1)), now) for first in firsts]
+    cuts = [cut_at(start_of_day(month_bounds(first)[1]), now) for first in firsts]
     table = sa.union_all(*(sa.select(sa.literal(cut, UTCDateTime()).label("cut"),
                                      sa.literal(index).label("position"))
                            for index, cut in enumerate(cuts))).subquery("cuts")
@@ -187,7 +194,7 @@ def _fill_month_ends(scope: Scope, firsts: list[date], keys: list[str], now: dat
         # were open at no month's end
         sa.and_(scope.dossiers(), received, unindexed(Dossier.status).in_(RESULT_STATUSES),
                 Dossier.processed_at >= min(cuts),
-                local_month(Dossier.received_at) != local_month(Dossier.processed_at)),
+                month_key(Dossier.received_at) != month_key(Dossier.processed_at)),
         sa.and_(scope.dossiers(indexed=False), received, Dossier.status.in_(ENDED_WITHOUT_RESULT),
                 end_event() >= min(cuts)),
     ]
