@@ -12,7 +12,14 @@ from qms import clock
 from qms.models.accounts import User
 from qms.models.base import Base, IdMixin, LabelledEnum, enum_type
 from qms.models.org import Agency, Department
-from qms.models.procedures import PauseKind, Procedure, ProcedureVersion, ProcessStep, StepRole
+from qms.models.procedures import (
+    PauseKind,
+    Procedure,
+    ProcedureCase,
+    ProcedureVersion,
+    ProcessStep,
+    StepRole,
+)
 
 
 class DossierStatus(LabelledEnum):
@@ -93,6 +100,8 @@ class Dossier(IdMixin, Base):
     procedure_id: Mapped[int] = mapped_column(sa.ForeignKey("procedure.id"), index=True)
     # The version in force at receipt: later versions never change a dossier's rules.
     procedure_version_id: Mapped[int] = mapped_column(sa.ForeignKey("procedure_version.id"), index=True)
+    # The case (ProcedureCase.key) picked at intake; "" for the main case
+    case_key: Mapped[str] = mapped_column(sa.String(48), default="", server_default="")
     channel: Mapped[Channel] = mapped_column(enum_type(Channel, 16))
     applicant_name: Mapped[str] = mapped_column(sa.String(255))
     applicant_id_number: Mapped[str] = mapped_column(sa.String(32), default="")
@@ -131,6 +140,16 @@ class Dossier(IdMixin, Base):
         back_populates="dossier", order_by="DossierEvent.id")
     files: Mapped[list[DossierFile]] = relationship(
         back_populates="dossier", order_by="DossierFile.id")
+
+    @property
+    def case(self) -> ProcedureCase | None:
+        """The procedure case picked at intake (None: the main case)."""
+        return self.procedure_version.case(self.case_key) if self.case_key else None
+
+    @property
+    def time_rule(self) -> ProcedureCase | ProcedureVersion:
+        """Where the dossier's time limit comes from: its case, else the version."""
+        return self.case or self.procedure_version
 
     def count(self, kind: EventKind) -> int:
         return sum(1 for event in self.events if event.kind is kind)

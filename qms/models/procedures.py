@@ -132,9 +132,16 @@ class ProcedureVersion(Base):
 
     version: Mapped[DocumentVersion] = relationship()
     procedure: Mapped[Procedure] = relationship()
+    # The process of the main case; each other case (ProcedureCase) has its own steps.
     steps: Mapped[list[ProcessStep]] = relationship(
         back_populates="procedure_version", order_by="ProcessStep.position",
+        primaryjoin="and_(ProcedureVersion.id == ProcessStep.procedure_version_id, ProcessStep.case_key == '')",
         cascade="all, delete-orphan")
+    cases: Mapped[list[ProcedureCase]] = relationship(
+        back_populates="procedure_version", order_by="ProcedureCase.position", cascade="all, delete-orphan")
+
+    def case(self, key: str) -> ProcedureCase | None:
+        return next((c for c in self.cases if c.key == key), None)
 
     @property
     def limit_minutes(self) -> int:
@@ -152,12 +159,42 @@ class ProcedureVersion(Base):
         return self.version
 
 
+class ProcedureCase(IdMixin, Base):
+    """A case (trường hợp) of a procedure with its own time limit, fee and process, e.g. a
+    building permit for a detached house (15 days) beside the main case (20 days). The desk
+    picks it at intake; the dossier pins it with the version."""
+
+    __tablename__ = "procedure_case"
+    __audited__ = True
+    __table_args__ = (sa.UniqueConstraint("procedure_version_id", "key"),)
+
+    procedure_version_id: Mapped[int] = mapped_column(sa.ForeignKey("procedure_version.id"), index=True)
+    position: Mapped[int]
+    key: Mapped[str] = mapped_column(sa.String(48))  # e.g. "nha-o-rieng-le", unique in the version
+    name: Mapped[str] = mapped_column(sa.Text)
+    time_limit: Mapped[Decimal] = mapped_column(sa.Numeric(8, 2))
+    time_unit: Mapped[TimeUnit] = mapped_column(enum_type(TimeUnit))
+    same_day: Mapped[bool] = mapped_column(default=False)
+    fee: Mapped[str] = mapped_column(sa.Text, default="")
+
+    procedure_version: Mapped[ProcedureVersion] = relationship(back_populates="cases")
+    steps: Mapped[list[ProcessStep]] = relationship(
+        primaryjoin="and_(foreign(ProcessStep.procedure_version_id) == ProcedureCase.procedure_version_id, "
+                    "foreign(ProcessStep.case_key) == ProcedureCase.key)",
+        order_by="ProcessStep.position", viewonly=True)
+
+    def content_version(self) -> DocumentVersion | None:
+        return self.procedure_version.version if self.procedure_version else None
+
+
 class ProcessStep(IdMixin, Base):
     __tablename__ = "process_step"
     __audited__ = True
-    __table_args__ = (sa.UniqueConstraint("procedure_version_id", "position"),)
+    __table_args__ = (sa.UniqueConstraint("procedure_version_id", "case_key", "position"),)
 
     procedure_version_id: Mapped[int] = mapped_column(sa.ForeignKey("procedure_version.id"), index=True)
+    # "" for the main case's process; a ProcedureCase.key for that case's
+    case_key: Mapped[str] = mapped_column(sa.String(48), default="", server_default="")
     position: Mapped[int]  # 1, 2, ...
     name: Mapped[str] = mapped_column(sa.Text)
     kind: Mapped[StepKind] = mapped_column(enum_type(StepKind))

@@ -28,6 +28,7 @@ from qms.models import (
     EventKind,
     PauseKind,
     Procedure,
+    ProcedureCase,
     ProcedureVersion,
     ResultDelivery,
     StepRole,
@@ -50,8 +51,9 @@ SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud 
 LOOKUP_HASH = "pbkdf2:sha256:20000"
 
 
-def due_time(pv: ProcedureVersion, received_at: datetime, calendar: WorkCalendar) -> datetime:
-    """The legal due time of a dossier received at `received_at`, by the version's rule."""
+def due_time(pv: ProcedureVersion | ProcedureCase, received_at: datetime, calendar: WorkCalendar) -> datetime:
+    """The legal due time of a dossier received at `received_at`, by the rule of the
+    version (or of the case picked at intake: it has a limit of its own)."""
     if pv.same_day:
         return calendar.due_same_day(received_at)
     if pv.time_unit is TimeUnit.calendar_days:
@@ -78,23 +80,25 @@ def receive_dossier(*, actor: User, procedure: Procedure, applicant_name: str, n
                     channel: Channel = Channel.direct, applicant_id_number: str = "",
                     applicant_phone: str = "", applicant_address: str = "",
                     applicant_email: str = "", components: list[str] | None = None,
-                    return_method: str = "") -> tuple[Dossier, str]:
+                    return_method: str = "", case_key: str = "") -> tuple[Dossier, str]:
     """Receive a complete dossier at the actor's one-stop office. Returns the dossier and its
     lookup secret (shown once, on the receipt slip; only its hash is stored).
 
     Rules: only an officer of a one-stop office receives; the procedure has a version in
-    force, which the dossier pins; the code is {agency code}-{yyMMdd}-{NNNN}, numbered per
-    agency and day; the due time follows the version's time rule on the agency's working
-    calendar; the first step is handed over to the receiving office at once."""
+    force, which the dossier pins, with the case picked (`case_key`: its own limit and
+    process; "" the main case); the code is {agency code}-{yyMMdd}-{NNNN}, numbered per
+    agency and day; the due time follows the time rule on the agency's working calendar;
+    the first step is handed over to the receiving office at once."""
     department = _desk_of(actor)
     if not (applicant_name or "").strip():
         raise ValidationError(_("Hãy nhập tên người nộp hồ sơ."))
     pv = _version_in_force(procedure)
+    rule = _case_of(pv, case_key)
     agency = department.agency
     calendar = calendars.calendar_for(agency)
     code = _new_code(agency, calendar.local(now).date())
     secret = new_lookup_secret()
-    due = due_time(pv, now, calendar)
+    due = due_time(rule, now, calendar)
     dossier = Dossier(
         code=code, lookup_secret_hash=generate_password_hash(secret, method=LOOKUP_HASH), agency=agency,
         department=department, procedure=procedure, procedure_version=pv, channel=channel,
@@ -102,7 +106,7 @@ def receive_dossier(*, actor: User, procedure: Procedure, applicant_name: str, n
         applicant_phone=applicant_phone.strip(), applicant_address=applicant_address.strip(),
         applicant_email=applicant_email.strip(), components=list(components or []),
         return_method=return_method.strip(), status=DossierStatus.received, received_at=now,
-        received_by=actor, original_due_at=due, due_at=due)
+        received_by=actor, original_due_at=due, due_at=due, case_key=case_key or "")
     db.session.add(dossier)
     _start_processing(dossier, pv, actor=actor, now=now, calendar=calendar)
     audit_log.flush_as(db.session, actor)
@@ -111,8 +115,9 @@ def receive_dossier(*, actor: User, procedure: Procedure, applicant_name: str, n
 
 def _start_processing(dossier: Dossier, pv: ProcedureVersion, *, actor: User, now: datetime,
                       calendar: WorkCalendar) -> None:
-    """The steps of the pinned process, the first handed over to the receiving office now."""
-    for process_step in pv.steps:
+    """The steps of the pinned process (of the case, if one was picked), the first handed
+    over to the receiving office now."""
+    for process_step in dossier.time_rule.steps:
         dossier.steps.append(DossierStep(position=process_step.position, process_step=process_step,
                                          name=process_step.name, role=process_step.role,
                                          minutes=process_step.minutes))
@@ -128,7 +133,8 @@ def register_online(*, actor: User, procedure: Procedure, code: str, applicant_n
                     now: datetime, registered_at: datetime | None = None,
                     applicant_id_number: str = "", applicant_phone: str = "",
                     applicant_address: str = "", applicant_email: str = "",
-                    components: list[str] | None = None, return_method: str = "") -> tuple[Dossier, str]:
+                    components: list[str] | None = None, return_method: str = "",
+                    case_key: str = "") -> tuple[Dossier, str]:
     """A dossier submitted online (national status 1) for the actor's one-stop office: it
     waits in the desk's intake queue until an officer accepts or refuses it. Returns the
     dossier and its lookup secret (for the portal to pass on).
@@ -146,6 +152,7 @@ def register_online(*, actor: User, procedure: Procedure, code: str, applicant_n
     if not (applicant_name or "").strip():
         raise ValidationError(_("Hãy nhập tên người nộp hồ sơ."))
     pv = _version_in_force(procedure)
+    _case_of(pv, case_key)
     submitted = min(registered_at or now, now)
     secret = new_lookup_secret()
     dossier = Dossier(
@@ -156,7 +163,7 @@ def register_online(*, actor: User, procedure: Procedure, code: str, applicant_n
         applicant_phone=(applicant_phone or "").strip(),
         applicant_address=(applicant_address or "").strip(),
         applicant_email=(applicant_email or "").strip(), components=list(components or []),
-        return_method=(return_method or "").strip(), status=DossierStatus.registered,
+        return_method=(return_method or "").strip(), status=DossierStatus.registered, case_key=case_key or "",
         registered_at=submitted, received_at=submitted, original_due_at=submitted, due_at=submitted)
     db.session.add(dossier)
     audit_log.flush_as(db.session, actor)
@@ -176,8 +183,9 @@ def accept_online(dossier: Dossier, *, actor: User, now: datetime) -> DossierEve
     by the process version in force now, and its first step is the desk's. The code stays."""
     _registered_at_desk(dossier, actor)
     pv = _version_in_force(dossier.procedure)
+    rule = _case_of(pv, dossier.case_key)
     calendar = calendars.calendar_for(dossier.agency)
-    due = due_time(pv, now, calendar)
+    due = due_time(rule, now, calendar)
     dossier.procedure_version, dossier.received_at, dossier.received_by = pv, now, actor
     dossier.original_due_at = dossier.due_at = due
     event = _record_event(dossier, EventKind.accepted, actor=actor, now=now, department=dossier.department,
@@ -203,6 +211,18 @@ def intake_queue(department_id: int):
     return (sa.select(Dossier).where(Dossier.department_id == department_id,
                                      Dossier.status == DossierStatus.registered)
             .order_by(Dossier.registered_at, Dossier.id))
+
+
+def _case_of(pv: ProcedureVersion, case_key: str) -> ProcedureVersion | ProcedureCase:
+    """The case `case_key` of the version in force: its own limit and process ("" is the
+    main case: the version itself)."""
+    if not case_key:
+        return pv
+    case = pv.case(case_key)
+    if case is None:
+        raise ValidationError(_("Thủ tục %(c)s không có trường hợp “%(k)s” trong quy trình đang hiệu lực.",
+                                c=pv.procedure.code, k=case_key))
+    return case
 
 
 def _desk_of(actor: User):
@@ -321,7 +341,7 @@ def _within_dossier(step: DossierStep, due: datetime) -> datetime:
     """A same-day dossier's steps share the hours left before its close (2 h when received
     at 15:00): none is due after the dossier itself."""
     dossier = step.dossier
-    if dossier.procedure_version.same_day:
+    if dossier.time_rule.same_day:
         return min(due, dossier.due_at)
     return due
 
@@ -579,7 +599,7 @@ def _resume(dossier: Dossier, kind: EventKind, *, actor: User, now: datetime, re
     before = dossier.due_at
     step = current_step(dossier)
     if restart:
-        dossier.due_at = due_time(dossier.procedure_version, now, calendar)
+        dossier.due_at = due_time(dossier.time_rule, now, calendar)
         if step is not None:
             step.due_at = _within_dossier(step, calendar.add_working_minutes(now, step.minutes))
     else:

@@ -94,6 +94,20 @@ def _require(mapping: dict, key: str, where: str, problems: list[str], kind=str,
     return nfc(value.strip()) if kind is str else value
 
 
+def _steps(steps, where: str, problems: list[str]) -> list[dict]:
+    parsed = []
+    for index, step in enumerate(steps or [], start=1):
+        if not isinstance(step, dict):
+            problems.append(f"{where}: steps[{index}] must be a mapping")
+            continue
+        parsed.append({"name": nfc(str(step.get("name") or "")).strip(),
+                       "kind": step.get("kind"), "role": step.get("role"),
+                       "responsible": nfc(str(step.get("responsible") or "")).strip(),
+                       "hours": step.get("hours"),
+                       "output": nfc(str(step.get("output") or "")).strip()})
+    return parsed
+
+
 def _enum_value(mapping, key, enum_class, where, problems, default=None):
     value = mapping.get(key, default)
     allowed = [e.value for e in enum_class]
@@ -189,22 +203,27 @@ def parse_procedure(path: Path, text: str, problems: list[str]) -> ParsedFile | 
         data["components"].append({"name": nfc(str(component["name"])).strip(),
                                    "originals": int(component.get("originals", 1)),
                                    "copies": int(component.get("copies", 0))})
-    for index, step in enumerate(version.get("steps") or [], start=1):
-        if not isinstance(step, dict):
-            problems.append(f"{where}: version: steps[{index}] must be a mapping")
-            continue
-        data["steps"].append({"name": nfc(str(step.get("name") or "")).strip(),
-                              "kind": step.get("kind"), "role": step.get("role"),
-                              "responsible": nfc(str(step.get("responsible") or "")).strip(),
-                              "hours": step.get("hours"),
-                              "output": nfc(str(step.get("output") or "")).strip()})
+    data["steps"] = _steps(version.get("steps"), f"{where}: version", problems)
+    cases = version.get("cases") or []
+    if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
+        problems.append(f"{where}: version: field 'cases' must be a list of mappings")
+        cases = []
+    for index, case in enumerate(cases, start=1):
+        at = f"{where}: version: cases[{index}]"
+        data.setdefault("cases", []).append({
+            "key": str(case.get("key") or ""), "name": nfc(str(case.get("name") or "")).strip(),
+            "time_limit": case.get("time_limit"),
+            "time_unit": _enum_value(case, "time_unit", TimeUnit, at, problems),
+            "same_day": bool(case.get("same_day", False)), "fee": nfc(str(case.get("fee") or "")).strip(),
+            "steps": _steps(case.get("steps"), at, problems)})
     if len(problems) == before:
         problems.extend(f"{where}: version: {message}" for message in procedures.problems_in(data))
     if len(problems) > before:
         return None
-    data["time_limit"] = procedures.number(data["time_limit"])
-    for step in data["steps"]:
-        step["hours"] = procedures.number(step["hours"])
+    for process in [data, *data.get("cases", [])]:
+        process["time_limit"] = procedures.number(process["time_limit"])
+        for step in process["steps"]:
+            step["hours"] = procedures.number(step["hours"])
     agencies = meta.get("agencies") or []
     return ParsedFile(path, doc_code.upper(), title, DocumentKind.process,
                       nfc(str(meta.get("body") or "")), nfc(str(version.get("change_summary") or "")).strip(),
@@ -384,6 +403,8 @@ def render_file(document: Document, version: DocumentVersion, procedure: Procedu
         {k: v for k, v in c.items() if (k, v) not in (("originals", 1), ("copies", 0))}
         for c in data["components"]]
     version_meta["steps"] = [{k: v for k, v in step.items() if v != ""} for step in data["steps"]]
+    for case in version_meta.get("cases", []):
+        case["steps"] = [{k: v for k, v in step.items() if v != ""} for step in case["steps"]]
     meta["version"] = version_meta
     return _dump(meta)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -26,6 +27,7 @@ from qms.models import (
     OnlineLevel,
     PauseKind,
     Procedure,
+    ProcedureCase,
     ProcedureVersion,
     ProcessStep,
     StepKind,
@@ -41,7 +43,10 @@ STEP_GRANULARITY = 15  # minutes: same-day steps are planned in quarter hours
 
 # The keys of a version's procedure data, in the order files and diffs show them.
 DATA_KEYS = ("legal_bases", "time_limit", "time_unit", "same_day", "supplement_rule",
-             "supplement_max", "pauses", "fee", "online_level", "result", "components", "steps")
+             "supplement_max", "pauses", "fee", "online_level", "result", "components", "steps",
+             "cases")
+CASE_KEYS = ("key", "name", "time_limit", "time_unit", "same_day", "fee", "steps")
+CASE_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")  # e.g. "nha-o-rieng-le"
 STEP_KEYS = ("name", "kind", "role", "responsible", "hours", "output")
 
 
@@ -71,15 +76,23 @@ def procedure_data_of(version: DocumentVersion) -> dict | None:
         "online_level": pv.online_level.value,
         "result": pv.result or "",
         "components": [dict(c) for c in pv.components or []],
-        "steps": [{"name": s.name, "kind": s.kind.value, "role": s.role.value,
-                   "responsible": s.responsible or "", "hours": number(Decimal(s.minutes) / 60),
-                   "output": s.output or ""} for s in pv.steps],
+        "steps": _steps_data(pv.steps),
     }
     # Only when there are some: the data (and the content hash) of versions from before
-    # pauses existed stay as they were, so an unchanged file still imports as unchanged.
+    # pauses and cases existed stay as they were, so an unchanged file imports as unchanged.
     if pv.pauses:
         data["pauses"] = list(pv.pauses)
+    if pv.cases:
+        data["cases"] = [{"key": c.key, "name": c.name, "time_limit": number(c.time_limit),
+                          "time_unit": c.time_unit.value, "same_day": bool(c.same_day), "fee": c.fee or "",
+                          "steps": _steps_data(c.steps)} for c in pv.cases]
     return data
+
+
+def _steps_data(steps) -> list[dict]:
+    return [{"name": s.name, "kind": s.kind.value, "role": s.role.value,
+             "responsible": s.responsible or "", "hours": number(Decimal(s.minutes) / 60),
+             "output": s.output or ""} for s in steps]
 
 
 def format_duration(minutes: int) -> str:
@@ -160,6 +173,29 @@ def problems_in(data: dict) -> list[str]:
         elif total > held:
             problems.append(_("Tổng thời gian các bước (%(steps)s) vượt thời hạn giải quyết theo quy định "
                               "(%(limit)s).", steps=format_duration(total), limit=format_duration(held)))
+    problems.extend(_case_problems(data))
+    return problems
+
+
+def _case_problems(data: dict) -> list[str]:
+    """Each case: a key of lower-case letters, digits and hyphens, unique; a name; and its
+    own limit and process by the same rules as the main case."""
+    problems, keys = [], set()
+    for index, case in enumerate(data.get("cases") or [], start=1):
+        name = str(case.get("name") or "").strip()
+        label = name or str(index)
+        key = str(case.get("key") or "")
+        if not CASE_KEY.fullmatch(key):
+            problems.append(_("Trường hợp %(n)s: mã “%(k)s” không hợp lệ (chữ thường không dấu, chữ số, dấu -).",
+                              n=label, k=key))
+        elif key in keys:
+            problems.append(_("Trường hợp %(n)s: mã “%(k)s” bị trùng.", n=label, k=key))
+        keys.add(key)
+        if not name:
+            problems.append(_("Trường hợp %(n)s: thiếu tên.", n=label))
+        own = {**data, **{k: case.get(k) for k in ("time_limit", "time_unit", "steps")},
+               "same_day": bool(case.get("same_day", False)), "pauses": [], "cases": []}
+        problems.extend(_("Trường hợp “%(n)s”: %(p)s", n=label, p=problem) for problem in problems_in(own))
     return problems
 
 
@@ -228,15 +264,31 @@ def write_procedure_data(version: DocumentVersion, procedure: Procedure, data: d
     pv.components = [{"name": str(c["name"]), "originals": int(c.get("originals", 1)),
                       "copies": int(c.get("copies", 0))} for c in data.get("components") or []]
     pv.steps.clear()
-    db.session.flush()  # free the positions before the new steps take them
-    for position, step in enumerate(data.get("steps") or [], start=1):
-        pv.steps.append(ProcessStep(
-            position=position, name=str(step["name"]).strip(), kind=StepKind(step["kind"]),
-            role=StepRole(step["role"]), responsible=str(step.get("responsible") or ""),
-            minutes=int(Decimal(str(step["hours"])) * 60), output=str(step.get("output") or "")))
+    for old in db.session.scalars(sa.select(ProcessStep).where(
+            ProcessStep.procedure_version_id == pv.id, ProcessStep.case_key != "")):
+        db.session.delete(old)
+    pv.cases.clear()
+    db.session.flush()  # free the positions and keys before the new ones take them
+    pv.steps.extend(_process_steps(data.get("steps") or []))
+    for position, case in enumerate(data.get("cases") or [], start=1):
+        pv.cases.append(ProcedureCase(
+            position=position, key=str(case["key"]), name=str(case["name"]).strip(),
+            time_limit=Decimal(str(case["time_limit"])), time_unit=TimeUnit(case["time_unit"]),
+            same_day=bool(case.get("same_day", False)), fee=str(case.get("fee") or "")))
+        for step in _process_steps(case.get("steps") or []):
+            step.procedure_version_id, step.case_key = pv.id, str(case["key"])
+            db.session.add(step)
     db.session.flush()
+    db.session.expire(pv, ["cases"])  # the cases' steps are read through a view-only join
     refresh_hash(version)
     return pv
+
+
+def _process_steps(steps: list[dict]) -> list[ProcessStep]:
+    return [ProcessStep(position=position, name=str(step["name"]).strip(), kind=StepKind(step["kind"]),
+                        role=StepRole(step["role"]), responsible=str(step.get("responsible") or ""),
+                        minutes=int(Decimal(str(step["hours"])) * 60), output=str(step.get("output") or ""))
+            for position, step in enumerate(steps, start=1)]
 
 
 def departments_concerned(document: Document) -> list[Department]:
@@ -317,7 +369,45 @@ def semantic_diff(old: dict | None, new: dict | None) -> list[str]:
         if name not in new_components:
             changes.append(_("Bỏ thành phần hồ sơ: %(n)s.", n=name))
     changes.extend(_step_changes(old["steps"], new["steps"]))
+    changes.extend(_case_changes(old.get("cases", []), new.get("cases", [])))
     return changes
+
+
+def _case_changes(old_cases: list[dict], new_cases: list[dict]) -> list[str]:
+    changes = []
+    old_by_key, new_by_key = {c["key"]: c for c in old_cases}, {c["key"]: c for c in new_cases}
+    for key, case in new_by_key.items():
+        if key not in old_by_key:
+            changes.append(_("Thêm trường hợp: %(n)s (%(l)s).", n=case["name"], l=_limit_label(case)))
+    for key, case in old_by_key.items():
+        if key not in new_by_key:
+            changes.append(_("Bỏ trường hợp: %(n)s.", n=case["name"]))
+    for key in new_by_key.keys() & old_by_key.keys():
+        a, b = old_by_key[key], new_by_key[key]
+        inner = []
+        if (a["time_limit"], a["time_unit"], a.get("same_day")) != (b["time_limit"], b["time_unit"], b.get("same_day")):
+            inner.append(_("Thời hạn giải quyết: %(a)s → %(b)s.", a=_limit_label(a), b=_limit_label(b)))
+        if (a.get("fee"), a["name"]) != (b.get("fee"), b["name"]):
+            inner.append(_("Tên, phí: %(a)s → %(b)s.", a=f"{a['name']}; {a.get('fee') or '—'}",
+                           b=f"{b['name']}; {b.get('fee') or '—'}"))
+        inner.extend(_step_changes(a["steps"], b["steps"]))
+        changes.extend(_("Trường hợp “%(n)s”: %(c)s", n=b["name"], c=change) for change in inner)
+    return changes
+
+
+def cases_in_force(procedure_ids) -> dict[int, list[ProcedureCase]]:
+    """The cases of each procedure's version in force, in order, in one query."""
+    rows = db.session.execute(
+        sa.select(ProcedureVersion.procedure_id, ProcedureCase)
+        .join(ProcedureCase, ProcedureCase.procedure_version_id == ProcedureVersion.id)
+        .join(DocumentVersion, DocumentVersion.id == ProcedureVersion.id)
+        .where(ProcedureVersion.procedure_id.in_(list(procedure_ids)),
+               DocumentVersion.status == VersionStatus.effective)
+        .order_by(ProcedureVersion.procedure_id, ProcedureCase.position)).all()
+    found: dict[int, list[ProcedureCase]] = {}
+    for procedure_id, case in rows:
+        found.setdefault(procedure_id, []).append(case)
+    return found
 
 
 def pause_labels(kinds) -> str:

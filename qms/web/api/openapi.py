@@ -80,6 +80,9 @@ SCHEMAS: dict = {
         "properties": {
             "procedure_code": {"type": "string", "description": "The national procedure code (mã TTHC).",
                                "examples": ["1.001193"]},
+            "case": {"type": "string", "maxLength": 48,
+                     "description": "The key of a case of the procedure (its own limit and process); "
+                                    "left out: the main case."},
             "applicant": _ref("Applicant"),
             "channel": {"type": "string", "enum": ["online", "direct", "postal"], "default": "online"},
             "components": {"type": "array", "items": {"type": "string", "maxLength": 500},
@@ -97,6 +100,7 @@ SCHEMAS: dict = {
                      "description": "The national dossier code, kept as issued."},
             "registered_at": {**TIME, "description": "When it was submitted (default: now)."},
             "procedure_code": {"type": "string", "description": "The national procedure code (mã TTHC)."},
+            "case": {"type": "string", "maxLength": 48, "description": "A case of the procedure, by key."},
             "applicant": _ref("Applicant"),
             "components": {"type": "array", "items": {"type": "string", "maxLength": 500}},
             "return_method": {"type": "string", "maxLength": 64},
@@ -189,7 +193,7 @@ SCHEMAS: dict = {
     "Dossier": {
         "type": "object",
         "required": ["code", "status", "procedure", "agency", "department", "channel", "applicant",
-                     "components", "return_method", "received_at", "original_due_at", "due_at",
+                     "components", "case", "return_method", "received_at", "original_due_at", "due_at",
                      "promised_at", "paused_at", "processed_at", "registered_at", "returned_at", "returned_via",
                      "timeliness",
                      "current_step", "steps", "events"],
@@ -207,6 +211,9 @@ SCHEMAS: dict = {
                           "properties": {k: {"type": "string"} for k in
                                          ("name", "id_number", "phone", "address", "email")}},
             "components": {"type": "array", "items": {"type": "string"}},
+            "case": {"type": ["object", "null"], "properties": {"key": {"type": "string"},
+                                                                "name": {"type": "string"}},
+                     "description": "The procedure case picked at intake; null: the main case."},
             "return_method": {"type": "string"},
             "received_at": TIME,
             "original_due_at": TIME,

@@ -17,7 +17,7 @@ from qms.web.api import ApiError
 # Column sizes of the dossier (qms/models/dossiers.py): longer values are refused with a
 # message, never truncated or left to fail in the database.
 APPLICANT_FIELDS = {"name": 255, "id_number": 32, "phone": 32, "address": 500, "email": 255}
-RECEIVE_FIELDS = {"procedure_code", "applicant", "channel", "components", "return_method"}
+RECEIVE_FIELDS = {"procedure_code", "case", "applicant", "channel", "components", "return_method"}
 ONLINE_FIELDS = RECEIVE_FIELDS - {"channel"} | {"code", "registered_at"}
 COMPLETE_FIELDS = {"note", "result", "next_department_code"}
 RETURN_FIELDS = {"via", "note"}
@@ -91,7 +91,8 @@ def receive_input(data: dict, *, online: bool = False) -> dict:
     check = _Checker()
     check.unknown(data, ONLINE_FIELDS if online else RECEIVE_FIELDS)
     out = {"procedure_code": check.text(data, "procedure_code", "procedure_code",
-                                        max_length=32, required=True)}
+                                        max_length=32, required=True),
+           "case_key": check.text(data, "case", "case", max_length=48)}
     if online:
         out["code"] = check.text(data, "code", "code", max_length=48, required=True)
         out["registered_at"] = check.moment(data, "registered_at")
@@ -201,6 +202,7 @@ def dossier_json(dossier: Dossier) -> dict:
                       "phone": dossier.applicant_phone, "address": dossier.applicant_address,
                       "email": dossier.applicant_email},
         "components": list(dossier.components or []),
+        "case": ({"key": dossier.case.key, "name": dossier.case.name} if dossier.case else None),
         "return_method": dossier.return_method or "",
         "received_at": when(dossier.received_at),
         "original_due_at": when(dossier.original_due_at),

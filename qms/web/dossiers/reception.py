@@ -21,6 +21,7 @@ from qms.web import access
 from qms.web.actions import act
 from qms.web.dossiers import bp
 from qms.web.dossiers.forms import ReceiveForm
+from qms.web.dossiers.views import case_choices
 
 
 class IncompleteForm(ReceiveForm):
@@ -54,7 +55,8 @@ def _applicant(form: IncompleteForm) -> dict:
 
 def _form_again(form, available):
     """Back to the desk form, with what was typed and the reasons it was not accepted."""
-    return render_template("dossiers/receive.html", form=form, procedures=available), 400
+    return render_template("dossiers/receive.html", form=form, procedures=available,
+                           cases=case_choices(available)), 400
 
 
 @bp.post("/receive/guidance")

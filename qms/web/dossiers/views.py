@@ -55,7 +55,7 @@ def receive():
             applicant_address=form.applicant_address.data or "",
             applicant_email=form.applicant_email.data or "",
             channel=Channel(form.channel.data), components=form.components.data,
-            return_method=form.return_method.data or ""))
+            return_method=form.return_method.data or "", case_key=form.case_key.data or ""))
         if received:
             dossier, secret = received.value
             # The lookup secret exists only now: it is shown once and printed on the slip.
@@ -64,7 +64,15 @@ def receive():
                                  limit=_limit_text(dossier))
             return render_template("dossiers/received.html", dossier=dossier, secret=secret,
                                    receipt=base64.b64encode(receipt).decode())
-    return render_template("dossiers/receive.html", form=form, procedures=available)
+    return render_template("dossiers/receive.html", form=form, procedures=available,
+                           cases=case_choices(available))
+
+
+def case_choices(available) -> dict[int, list[tuple[str, str]]]:
+    """{procedure id: [(case key, "name (limit)")]} for the procedures that have cases."""
+    return {procedure_id: [(c.key, f"{c.name} ({procedures.number(c.time_limit)} {c.time_unit.label})")
+                           for c in found]
+            for procedure_id, found in procedures.cases_in_force(p.id for p in available).items()}
 
 
 def _components_of(dossier: Dossier) -> list[dict]:
@@ -75,8 +83,9 @@ def _components_of(dossier: Dossier) -> list[dict]:
 
 
 def _limit_text(dossier: Dossier) -> str:
-    pv = dossier.procedure_version
-    return f"{procedures.number(pv.time_limit)} {pv.time_unit.label}"
+    rule = dossier.time_rule
+    text = f"{procedures.number(rule.time_limit)} {rule.time_unit.label}"
+    return f"{text} ({dossier.case.name})" if dossier.case else text
 
 
 @bp.get("/queue")
