@@ -95,8 +95,12 @@ class Dossier(IdMixin, Base):
 
     code: Mapped[str] = mapped_column(sa.String(48), unique=True)  # {agency}-{yyMMdd}-{NNNN}
     lookup_secret_hash: Mapped[str] = mapped_column(sa.String(255))
+    # The receiving agency and its one-stop office (the code, the register, the figures)
     agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agency.id"), index=True)
     department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    # The agency competent to process it when another one received it (Decree 118/2025:
+    # dossiers are received at any one-stop office of the province); None: the receiving one.
+    processing_agency_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agency.id"), index=True)
     procedure_id: Mapped[int] = mapped_column(sa.ForeignKey("procedure.id"), index=True)
     # The version in force at receipt: later versions never change a dossier's rules.
     procedure_version_id: Mapped[int] = mapped_column(sa.ForeignKey("procedure_version.id"), index=True)
@@ -129,7 +133,8 @@ class Dossier(IdMixin, Base):
     # The new date promised in an apology letter (at most one); `due_at` stays the legal one.
     promised_at: Mapped[datetime | None]
 
-    agency: Mapped[Agency] = relationship()
+    agency: Mapped[Agency] = relationship(foreign_keys=[agency_id])
+    processing: Mapped[Agency | None] = relationship(foreign_keys=[processing_agency_id])
     department: Mapped[Department] = relationship()
     procedure: Mapped[Procedure] = relationship()
     procedure_version: Mapped[ProcedureVersion] = relationship()
@@ -140,6 +145,11 @@ class Dossier(IdMixin, Base):
         back_populates="dossier", order_by="DossierEvent.id")
     files: Mapped[list[DossierFile]] = relationship(
         back_populates="dossier", order_by="DossierFile.id")
+
+    @property
+    def processing_agency(self) -> Agency:
+        """The agency that processes it: the receiving one unless another was named."""
+        return self.processing or self.agency
 
     @property
     def case(self) -> ProcedureCase | None:

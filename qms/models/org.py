@@ -57,6 +57,11 @@ class Agency(IdMixin, Base):
             node = node.parent
         return chain
 
+    def province(self) -> Agency:
+        """The top of its tree (the province: dossiers are received anywhere within it)."""
+        chain = self.ancestors()
+        return chain[-1] if chain else self
+
     def __str__(self) -> str:
         return self.name
 

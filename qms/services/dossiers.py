@@ -18,7 +18,9 @@ from qms.calendar import WorkCalendar
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
+    Agency,
     Channel,
+    Department,
     Dossier,
     DossierEvent,
     DossierFile,
@@ -80,25 +82,29 @@ def receive_dossier(*, actor: User, procedure: Procedure, applicant_name: str, n
                     channel: Channel = Channel.direct, applicant_id_number: str = "",
                     applicant_phone: str = "", applicant_address: str = "",
                     applicant_email: str = "", components: list[str] | None = None,
-                    return_method: str = "", case_key: str = "") -> tuple[Dossier, str]:
+                    return_method: str = "", case_key: str = "",
+                    processing_agency: Agency | None = None) -> tuple[Dossier, str]:
     """Receive a complete dossier at the actor's one-stop office. Returns the dossier and its
     lookup secret (shown once, on the receipt slip; only its hash is stored).
 
     Rules: only an officer of a one-stop office receives; the procedure has a version in
     force, which the dossier pins, with the case picked (`case_key`: its own limit and
     process; "" the main case); the code is {agency code}-{yyMMdd}-{NNNN}, numbered per
-    agency and day; the due time follows the time rule on the agency's working calendar;
-    the first step is handed over to the receiving office at once."""
+    agency and day; the due time follows the time rule on the processing agency's working
+    calendar; the first step is handed over to the receiving office at once. Any one-stop
+    office of the province receives (Decree 118/2025): `processing_agency` names the agency
+    competent for the procedure when it is not the receiving one (same province, the
+    procedure's level); the two are recorded apart."""
     department = _desk_of(actor)
     if not (applicant_name or "").strip():
         raise ValidationError(_("Hãy nhập tên người nộp hồ sơ."))
     pv = _version_in_force(procedure)
     rule = _case_of(pv, case_key)
     agency = department.agency
-    calendar = calendars.calendar_for(agency)
-    code = _new_code(agency, calendar.local(now).date())
+    processing = _processing_agency(agency, procedure, processing_agency)
+    code = _new_code(agency, calendars.calendar_for(agency).local(now).date())
     secret = new_lookup_secret()
-    due = due_time(rule, now, calendar)
+    due = due_time(rule, now, calendars.calendar_for(processing or agency))
     dossier = Dossier(
         code=code, lookup_secret_hash=generate_password_hash(secret, method=LOOKUP_HASH), agency=agency,
         department=department, procedure=procedure, procedure_version=pv, channel=channel,
@@ -106,22 +112,21 @@ def receive_dossier(*, actor: User, procedure: Procedure, applicant_name: str, n
         applicant_phone=applicant_phone.strip(), applicant_address=applicant_address.strip(),
         applicant_email=applicant_email.strip(), components=list(components or []),
         return_method=return_method.strip(), status=DossierStatus.received, received_at=now,
-        received_by=actor, original_due_at=due, due_at=due, case_key=case_key or "")
+        received_by=actor, original_due_at=due, due_at=due, case_key=case_key or "", processing=processing)
     db.session.add(dossier)
-    _start_processing(dossier, pv, actor=actor, now=now, calendar=calendar)
+    _start_processing(dossier, pv, actor=actor, now=now)
     audit_log.flush_as(db.session, actor)
     return dossier, secret
 
 
-def _start_processing(dossier: Dossier, pv: ProcedureVersion, *, actor: User, now: datetime,
-                      calendar: WorkCalendar) -> None:
+def _start_processing(dossier: Dossier, pv: ProcedureVersion, *, actor: User, now: datetime) -> None:
     """The steps of the pinned process (of the case, if one was picked), the first handed
     over to the receiving office now."""
     for process_step in dossier.time_rule.steps:
         dossier.steps.append(DossierStep(position=process_step.position, process_step=process_step,
                                          name=process_step.name, role=process_step.role,
                                          minutes=process_step.minutes))
-    _hand_over(dossier.steps[0], department=dossier.department, by=actor, at=now, calendar=calendar)
+    _hand_over(dossier.steps[0], department=dossier.department, by=actor, at=now)
 
 
 # --- dossiers submitted online ------------------------------------------------------------------
@@ -184,13 +189,12 @@ def accept_online(dossier: Dossier, *, actor: User, now: datetime) -> DossierEve
     _registered_at_desk(dossier, actor)
     pv = _version_in_force(dossier.procedure)
     rule = _case_of(pv, dossier.case_key)
-    calendar = calendars.calendar_for(dossier.agency)
-    due = due_time(rule, now, calendar)
+    due = due_time(rule, now, calendars.calendar_for(dossier.processing_agency))
     dossier.procedure_version, dossier.received_at, dossier.received_by = pv, now, actor
     dossier.original_due_at = dossier.due_at = due
     event = _record_event(dossier, EventKind.accepted, actor=actor, now=now, department=dossier.department,
                           due_after=due)
-    _start_processing(dossier, pv, actor=actor, now=now, calendar=calendar)
+    _start_processing(dossier, pv, actor=actor, now=now)
     audit_log.flush_as(db.session, actor)
     return event
 
@@ -211,6 +215,18 @@ def intake_queue(department_id: int):
     return (sa.select(Dossier).where(Dossier.department_id == department_id,
                                      Dossier.status == DossierStatus.registered)
             .order_by(Dossier.registered_at, Dossier.id))
+
+
+def _processing_agency(receiving: Agency, procedure: Procedure, named: Agency | None) -> Agency | None:
+    """The agency named to process a dossier received elsewhere (None: the receiving one)."""
+    if named is None or named.id == receiving.id:
+        return None
+    if named.province().id != receiving.province().id:
+        raise ValidationError(_("Cơ quan giải quyết %(a)s không thuộc %(p)s.", a=named.name,
+                                p=receiving.province().name))
+    if named.level is not procedure.level:
+        raise ValidationError(_("Thủ tục %(c)s không thuộc thẩm quyền của %(a)s.", c=procedure.code, a=named.name))
+    return named
 
 
 def _case_of(pv: ProcedureVersion, case_key: str) -> ProcedureVersion | ProcedureCase:
@@ -330,10 +346,12 @@ def refuse_dossier(*, actor: User, procedure: Procedure, applicant_name: str, re
     return dossier
 
 
-def _hand_over(step: DossierStep, *, department, by: User, at: datetime,
-               calendar: WorkCalendar) -> None:
+def _hand_over(step: DossierStep, *, department, by: User, at: datetime) -> None:
+    """Hand a step over to `department` at `at`: due after its allotted working time on the
+    calendar of that department's agency (another agency's, for a step handled there)."""
     step.department = department
     step.handed_over_by, step.handed_over_at = by, at
+    calendar = calendars.calendar_for(department.agency)
     step.due_at = _within_dossier(step, calendar.add_working_minutes(at, step.minutes))
 
 
@@ -353,7 +371,10 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
     """Record that `actor` finished the dossier's current step (with a note, what it
     produced and optional files) and hand the next one over at that instant: to
     `next_department`, for one-stop steps to the receiving office, and for a step sent back
-    earlier to the department that held it.
+    earlier to the department that held it. The next department may be another agency's
+    in the province (inter-agency processing, liên thông: another commune, a provincial
+    department): the step is due on that agency's calendar, and completing it there hands
+    the dossier back.
 
     Rules: only the responsible department completes a step, once (of two concurrent
     completions exactly one wins); steps go in order; completing the last step makes the
@@ -374,9 +395,11 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
             next_department = following.department  # it was sent back from there
         if next_department is None:
             raise ValidationError(_("Hãy chọn phòng ban nhận bước tiếp theo: %(n)s.", n=following.name))
-        if next_department.agency_id != dossier.agency_id or not next_department.active:
+        if not next_department.active or \
+                next_department.agency.province().id != dossier.agency.province().id:
             raise ValidationError(_("Phòng ban nhận bước tiếp theo phải là phòng ban đang hoạt động "
-                                    "của %(a)s.", a=dossier.agency.name))
+                                    "của %(a)s hoặc của một cơ quan khác trong %(p)s (liên thông).",
+                                    a=dossier.processing_agency.name, p=dossier.agency.province().name))
     # Compare-and-set: one UPDATE that matches only an open step, so of two concurrent
     # officers exactly one wins, on SQLite and PostgreSQL alike.
     # Files are checked and stored first: a bad file refuses the completion as a whole.
@@ -402,9 +425,8 @@ def complete_step(step: DossierStep, *, actor: User, now: datetime, note: str = 
                                    storage_name=file.storage_name, media_type=file.media_type,
                                    size=file.size, sha256=file.sha256, uploaded_by_id=actor.id,
                                    uploaded_at=now))
-    calendar = calendars.calendar_for(dossier.agency)
     if following is not None:
-        _hand_over(following, department=next_department, by=actor, at=now, calendar=calendar)
+        _hand_over(following, department=next_department, by=actor, at=now)
         dossier.status = DossierStatus.processing
     else:
         dossier.status = DossierStatus.processed
@@ -449,8 +471,7 @@ def send_back(step: DossierStep, *, actor: User, reason: str, now: datetime) -> 
     previous.completed_at = previous.completed_by = None
     previous.note = previous.result = ""
     department = dossier.department if previous.role is StepRole.one_stop else previous.department
-    _hand_over(previous, department=department, by=actor, at=now,
-               calendar=calendars.calendar_for(dossier.agency))
+    _hand_over(previous, department=department, by=actor, at=now)
     audit_log.flush_as(db.session, actor)
     return event
 
@@ -595,18 +616,21 @@ def receive_payment(dossier: Dossier, *, actor: User, now: datetime) -> DossierE
 
 
 def _resume(dossier: Dossier, kind: EventKind, *, actor: User, now: datetime, restart: bool) -> DossierEvent:
-    calendar = calendars.calendar_for(dossier.agency)
+    """The clock runs again: the dossier's due time on the processing agency's calendar, its
+    current step's on the calendar of the agency holding it."""
+    calendar = calendars.calendar_for(dossier.processing_agency)
     before = dossier.due_at
     step = current_step(dossier)
+    step_calendar = calendars.calendar_for(step.department.agency) if step and step.department else calendar
     if restart:
         dossier.due_at = due_time(dossier.time_rule, now, calendar)
         if step is not None:
-            step.due_at = _within_dossier(step, calendar.add_working_minutes(now, step.minutes))
+            step.due_at = _within_dossier(step, step_calendar.add_working_minutes(now, step.minutes))
     else:
         paused = dossier.paused_at or now
         dossier.due_at = calendar.resume_after_pause(before, paused, now)
         if step is not None and step.due_at is not None:
-            step.due_at = _within_dossier(step, calendar.resume_after_pause(step.due_at, paused, now))
+            step.due_at = _within_dossier(step, step_calendar.resume_after_pause(step.due_at, paused, now))
     dossier.paused_at = None
     return _record_event(dossier, kind, actor=actor, now=now, due_before=before,
                          due_after=dossier.due_at)
@@ -624,7 +648,7 @@ def apology_deadline(dossier: Dossier) -> datetime:
     """The latest time an apology is on time: APOLOGY_NOTICE_WORKING_DAYS working days
     before the legal due time, on the agency's calendar."""
     days = current_app.config["APOLOGY_NOTICE_WORKING_DAYS"]
-    calendar = calendars.calendar_for(dossier.agency)
+    calendar = calendars.calendar_for(dossier.processing_agency)
     return calendar.subtract_working_minutes(dossier.due_at, days * MINUTES_PER_WORKING_DAY)
 
 
@@ -749,7 +773,7 @@ def promised_time(dossier: Dossier, day: date) -> datetime:
     """The new promised time of an apology from the day the officer picks: the close of
     that working day on the agency's calendar (e.g. 17:00), as a letter promises "by that
     day". A day off is refused rather than moved, so a letter never names a day nobody works."""
-    calendar = calendars.calendar_for(dossier.agency)
+    calendar = calendars.calendar_for(dossier.processing_agency)
     if not calendar.is_working_day(day):
         raise ValidationError(_("Ngày %(d)s không phải ngày làm việc; hãy chọn một ngày làm việc.",
                                 d=day.strftime("%d/%m/%Y")))
@@ -802,6 +826,29 @@ def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
 
 
 # --- reading ------------------------------------------------------------------------------------
+def processing_agencies(receiving: Agency) -> list[Agency]:
+    """The agencies a one-stop office may receive for: those of its level in its province
+    (Decree 118/2025: received wherever the applicant lives), itself first."""
+    province = receiving.province()
+    others = [a for a in db.session.scalars(sa.select(Agency).where(
+        Agency.level == receiving.level, Agency.id != receiving.id).order_by(Agency.name))
+        if a.province().id == province.id and a.effective_to is None]
+    return [receiving, *others]
+
+
+def next_department_choices(dossier: Dossier) -> list[tuple[int, str]]:
+    """The departments a step may go to: the processing agency's first, then those of the
+    other agencies of the province (inter-agency processing), each named with its agency."""
+    province = dossier.agency.province()
+    rows = db.session.execute(
+        sa.select(Department, Agency).join(Agency, Agency.id == Department.agency_id)
+        .where(Department.active.is_(True)).order_by(Agency.code, Department.code)).all()
+    own = dossier.processing_agency.id
+    mine = [(d.id, f"{d.code} — {d.name}") for d, a in rows if a.id == own]
+    others = [(d.id, f"{a.name}: {d.code} — {d.name}") for d, a in rows
+              if a.id != own and a.province().id == province.id]
+    return mine + others
+
 def queue(department_id: int):
     """The current steps a department holds, soonest due first, with what the page shows
     loaded in the same few queries (no query per row)."""

@@ -56,7 +56,9 @@ def visible_to(actor: User):
     dossiers it received or handled a step of."""
     department = actor.department
     if authz.has(actor, "dossiers.read_all") or department.is_one_stop:
-        return Dossier.agency_id == department.agency_id
+        # received there, or received elsewhere in the province for it to process
+        return sa.or_(Dossier.agency_id == department.agency_id,
+                      Dossier.processing_agency_id == department.agency_id)
     handled = sa.select(DossierStep.dossier_id).where(DossierStep.department_id == department.id)
     return sa.or_(Dossier.department_id == department.id, Dossier.id.in_(handled))
 

@@ -140,3 +140,18 @@ def test_the_portal_names_the_case(api, in_force, staff):
     assert response.json["due_at"] == "2026-12-02T09:00:00+07:00"
     response = api("onestop").post("/dossiers", json={**body, "case": "khong-co"})
     assert response.status_code == 422 and "không có trường hợp “khong-co”" in response.json["error"]["message"]
+
+
+def test_the_portal_names_the_processing_agency(api, in_force, orgtree):
+    from qms.models import AgencyLevel
+    from qms.services import org
+
+    org.save_agency(None, actor=None, code="TP-B", name="Phường Bình Minh", level=AgencyLevel.commune,
+                    parent=orgtree["province"], effective_from=date(2025, 7, 1))
+    db.session.commit()
+    body = {"procedure_code": "1.001193", "applicant": {"name": "Người phường B"}, "processing_agency_code": "tp-b"}
+    response = api("onestop").post("/dossiers", json=body)
+    assert response.status_code == 201, response.json
+    assert (response.json["agency"]["code"], response.json["processing_agency"]["code"]) == ("TP-A", "TP-B")
+    response = api("onestop").post("/dossiers", json={**body, "processing_agency_code": "KHONG"})
+    assert response.status_code == 422 and response.json["error"]["errors"][0]["field"] == "processing_agency_code"

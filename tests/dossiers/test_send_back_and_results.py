@@ -154,17 +154,29 @@ def _token(client, url):
     return csrf_token(client, url)
 
 
-def test_the_next_step_goes_only_to_an_active_department_of_the_same_agency(three_days, desk, orgtree):
+def test_the_next_step_goes_only_to_an_active_department_of_the_province(three_days, desk, orgtree):
+    """Another agency of the province may handle a step (liên thông); another province's may not."""
+    from datetime import date
+
+    from qms.models import AgencyLevel
+    from qms.services import org
+
+    elsewhere = org.save_agency(None, actor=None, code="TK", name="Tỉnh Khác", level=AgencyLevel.province,
+                                parent=None, effective_from=date(2004, 1, 1))
+    foreign = org.save_department(None, actor=None, code="TK-TN", name="Sở Tài nguyên", agency=elsewhere)
     dossier, _secret = dossiers.receive_dossier(actor=desk["onestop"], procedure=three_days,
                                                 applicant_name="Phạm Thị Lan", now=at(2026, 11, 23, 8, 0))
     with pytest.raises(ValidationError, match="phòng ban đang hoạt động"):
         dossiers.complete_step(dossier.steps[0], actor=desk["onestop"], now=at(2026, 11, 23, 9, 0),
-                               next_department=orgtree["centre"])  # the province's centre
+                               next_department=foreign)
     orgtree["culture"].active = False
     with pytest.raises(ValidationError, match="phòng ban đang hoạt động"):
         dossiers.complete_step(dossier.steps[0], actor=desk["onestop"], now=at(2026, 11, 23, 9, 0),
                                next_department=orgtree["culture"])
     assert dossier.steps[0].completed_at is None
+    dossiers.complete_step(dossier.steps[0], actor=desk["onestop"], now=at(2026, 11, 23, 9, 0),
+                           next_department=orgtree["centre"])  # the province's centre
+    assert dossier.steps[1].department == orgtree["centre"]
 
 
 def test_the_control_slip_stays_vietnamese_for_an_english_reader(app, at_review, desk, orgtree):

@@ -83,6 +83,9 @@ SCHEMAS: dict = {
             "case": {"type": "string", "maxLength": 48,
                      "description": "The key of a case of the procedure (its own limit and process); "
                                     "left out: the main case."},
+            "processing_agency_code": {"type": "string", "maxLength": 32,
+                                       "description": "The agency competent to process it, when not the "
+                                                      "receiving one (same province and level)."},
             "applicant": _ref("Applicant"),
             "channel": {"type": "string", "enum": ["online", "direct", "postal"], "default": "online"},
             "components": {"type": "array", "items": {"type": "string", "maxLength": 500},
@@ -192,16 +195,17 @@ SCHEMAS: dict = {
     },
     "Dossier": {
         "type": "object",
-        "required": ["code", "status", "procedure", "agency", "department", "channel", "applicant",
-                     "components", "case", "return_method", "received_at", "original_due_at", "due_at",
-                     "promised_at", "paused_at", "processed_at", "registered_at", "returned_at", "returned_via",
-                     "timeliness",
-                     "current_step", "steps", "events"],
+        "required": ["code", "status", "procedure", "agency", "processing_agency", "department", "channel",
+                     "applicant", "components", "case", "return_method", "received_at", "original_due_at",
+                     "due_at", "promised_at", "paused_at", "processed_at", "registered_at", "returned_at",
+                     "returned_via", "timeliness", "current_step", "steps", "events"],
         "properties": {
             "code": {"type": "string"},
             "status": _ref("Status"),
             "procedure": _ref("Named"),
-            "agency": _ref("Named"),
+            "agency": {**_ref("Named"), "description": "The receiving agency."},
+            "processing_agency": {**_ref("Named"), "description": "The agency processing it (the "
+                                                                   "receiving one unless another was named)."},
             "department": {**_ref("Named"), "description": "The receiving one-stop office."},
             "channel": {"type": "object", "required": ["code", "national_code"],
                         "properties": {"code": {"type": "string", "enum": ["direct", "online", "postal"]},

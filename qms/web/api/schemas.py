@@ -17,8 +17,9 @@ from qms.web.api import ApiError
 # Column sizes of the dossier (qms/models/dossiers.py): longer values are refused with a
 # message, never truncated or left to fail in the database.
 APPLICANT_FIELDS = {"name": 255, "id_number": 32, "phone": 32, "address": 500, "email": 255}
-RECEIVE_FIELDS = {"procedure_code", "case", "applicant", "channel", "components", "return_method"}
-ONLINE_FIELDS = RECEIVE_FIELDS - {"channel"} | {"code", "registered_at"}
+RECEIVE_FIELDS = {"procedure_code", "case", "processing_agency_code", "applicant", "channel", "components",
+                  "return_method"}
+ONLINE_FIELDS = RECEIVE_FIELDS - {"channel", "processing_agency_code"} | {"code", "registered_at"}
 COMPLETE_FIELDS = {"note", "result", "next_department_code"}
 RETURN_FIELDS = {"via", "note"}
 RETURN_METHOD_MAX, COMPONENT_MAX, NOTE_MAX, RESULT_MAX = 64, 500, 2000, 500
@@ -92,7 +93,9 @@ def receive_input(data: dict, *, online: bool = False) -> dict:
     check.unknown(data, ONLINE_FIELDS if online else RECEIVE_FIELDS)
     out = {"procedure_code": check.text(data, "procedure_code", "procedure_code",
                                         max_length=32, required=True),
-           "case_key": check.text(data, "case", "case", max_length=48)}
+           "case_key": check.text(data, "case", "case", max_length=48),
+           "processing_agency_code": check.text(data, "processing_agency_code", "processing_agency_code",
+                                                max_length=32)}
     if online:
         out["code"] = check.text(data, "code", "code", max_length=48, required=True)
         out["registered_at"] = check.moment(data, "registered_at")
@@ -196,6 +199,7 @@ def dossier_json(dossier: Dossier) -> dict:
         "status": status_of(dossier),
         "procedure": {"code": dossier.procedure.code, "name": dossier.procedure.name},
         "agency": {"code": dossier.agency.code, "name": dossier.agency.name},
+        "processing_agency": {"code": dossier.processing_agency.code, "name": dossier.processing_agency.name},
         "department": _department(dossier.department),
         "channel": {"code": dossier.channel.value, "national_code": dossier.channel.national_code},
         "applicant": {"name": dossier.applicant_name, "id_number": dossier.applicant_id_number,

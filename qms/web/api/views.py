@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from qms import authz, clock
 from qms.extensions import db
-from qms.models import Department, Dossier, Procedure
+from qms.models import Agency, Department, Dossier, Procedure
 from qms.services import dossiers
 from qms.web import access
 from qms.web.api import ApiError, bp, schemas
@@ -34,6 +34,17 @@ def openapi():
     return jsonify(openapi_document())
 
 
+def _agency_for(code: str) -> Agency | None:
+    """The agency named to process the dossier, by code ("" : the receiving one)."""
+    if not code:
+        return None
+    agency = db.session.scalar(sa.select(Agency).where(Agency.code == code.upper()))
+    if agency is None:
+        message = _("Không có cơ quan mã %(c)s.", c=code)
+        raise ApiError(message, status=422, errors=[{"field": "processing_agency_code", "message": message}])
+    return agency
+
+
 def _procedure_for(procedure_code: str) -> Procedure:
     """The procedure by its national code, if the token user's agency handles it."""
     procedure = db.session.scalar(sa.select(Procedure).where(Procedure.code == procedure_code))
@@ -54,6 +65,7 @@ def receive():
     access.require("dossiers.receive")
     data = schemas.receive_input(schemas.json_body())
     procedure = _procedure_for(data.pop("procedure_code"))
+    data["processing_agency"] = _agency_for(data.pop("processing_agency_code"))
     dossier, secret = dossiers.receive_dossier(actor=_user(), procedure=procedure,
                                                now=clock.now(), **data)
     db.session.commit()
@@ -71,6 +83,7 @@ def register_online():
     access.require("dossiers.receive")
     data = schemas.receive_input(schemas.json_body(), online=True)
     procedure = _procedure_for(data.pop("procedure_code"))
+    data.pop("processing_agency_code")  # an online dossier goes to the agency it was filed with
     dossier, secret = dossiers.register_online(actor=_user(), procedure=procedure, now=clock.now(), **data)
     db.session.commit()
     body = schemas.dossier_json(dossier)

@@ -23,6 +23,9 @@ class ReceiveForm(Form):
     channel = SelectField(_l("Kênh tiếp nhận"), choices=Channel.choices())
     components = MultiCheckboxField(_l("Thành phần hồ sơ đã nhận"), choices=[], validate_choice=False)
     return_method = StringField(_l("Hình thức nhận kết quả"), validators=[Optional(), Length(max=64)])
+    # Received here for another agency of the province to process (0: this one)
+    processing_agency_id = SelectField(_l("Cơ quan giải quyết"), coerce=int, validators=[Optional()],
+                                       choices=[])
     # A case of the chosen procedure (its own limit and process); "" is the main case.
     case_key = StringField(_l("Trường hợp"), validators=[Optional(), Length(max=48)])
     # Only for an incomplete dossier (guidance slip, refusal): required there, see

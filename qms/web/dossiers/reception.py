@@ -21,7 +21,7 @@ from qms.web import access
 from qms.web.actions import act
 from qms.web.dossiers import bp
 from qms.web.dossiers.forms import ReceiveForm
-from qms.web.dossiers.views import case_choices
+from qms.web.dossiers.views import agency_choices, case_choices
 
 
 class IncompleteForm(ReceiveForm):
@@ -40,6 +40,7 @@ def _desk_form() -> tuple[IncompleteForm, list[Procedure], Procedure | None]:
     form = IncompleteForm()
     available = dossiers.receivable_procedures(current_user.department.agency)
     form.procedure_id.choices = [(p.id, f"{p.code} — {p.name}") for p in available]
+    form.processing_agency_id.choices = agency_choices(current_user.department.agency)
     chosen = db.session.get(Procedure, form.procedure_id.data) if form.procedure_id.data else None
     return form, available, chosen
 

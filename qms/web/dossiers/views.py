@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from qms import clock
 from qms.extensions import db
-from qms.models import Channel, Department, Dossier, EventKind, Procedure, Timeliness
+from qms.models import Agency, Channel, Department, Dossier, EventKind, Procedure, Timeliness
 from qms.reports.pdf import render_pdf
 from qms.services import attachments, calendars, dossiers, notifications, procedures
 from qms.web import access
@@ -46,6 +46,7 @@ def receive():
     available = dossiers.receivable_procedures(current_user.department.agency)
     form.procedure_id.choices = [(p.id, f"{p.code} — {p.name}") for p in available]
     chosen = db.session.get(Procedure, form.procedure_id.data) if form.procedure_id.data else None
+    form.processing_agency_id.choices = agency_choices(current_user.department.agency)
     if form.validate_on_submit() and chosen is not None:
         received = act(lambda: dossiers.receive_dossier(
             actor=current_user, procedure=chosen, now=clock.now(),
@@ -55,7 +56,8 @@ def receive():
             applicant_address=form.applicant_address.data or "",
             applicant_email=form.applicant_email.data or "",
             channel=Channel(form.channel.data), components=form.components.data,
-            return_method=form.return_method.data or "", case_key=form.case_key.data or ""))
+            return_method=form.return_method.data or "", case_key=form.case_key.data or "",
+            processing_agency=db.session.get(Agency, form.processing_agency_id.data or 0)))
         if received:
             dossier, secret = received.value
             # The lookup secret exists only now: it is shown once and printed on the slip.
@@ -66,6 +68,10 @@ def receive():
                                    receipt=base64.b64encode(receipt).decode())
     return render_template("dossiers/receive.html", form=form, procedures=available,
                            cases=case_choices(available))
+
+
+def agency_choices(receiving) -> list[tuple[int, str]]:
+    return [(a.id, a.name) for a in dossiers.processing_agencies(receiving)]
 
 
 def case_choices(available) -> dict[int, list[tuple[str, str]]]:
@@ -105,10 +111,7 @@ def show(code: str):
     dossier = _dossier(code)
     step = dossiers.current_step(dossier)
     form = CompleteForm()
-    agency_departments = db.session.scalars(sa.select(Department).where(
-        Department.agency_id == dossier.agency_id, Department.active.is_(True))
-        .order_by(Department.code)).all()
-    form.next_department_id.choices = [(0, "—")] + [(d.id, f"{d.code} — {d.name}") for d in agency_departments]
+    form.next_department_id.choices = [(0, "—")] + dossiers.next_department_choices(dossier)
     may_complete = step is not None and access.can("dossiers.complete_step", step)
     return render_template(
         "dossiers/show.html", dossier=dossier, step=step, form=form, send_back_form=SendBackForm(),
