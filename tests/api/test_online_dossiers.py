@@ -123,16 +123,10 @@ def test_the_national_code_runs_through_to_the_monthly_figures(app, registered, 
 
 
 def test_the_portal_names_the_case(api, in_force, staff):
-    from qms.services import documents, procedures
-    from tests.documents.conftest import NOW, birth_data
+    from tests.documents.conftest import approve_version, birth_data
     from tests.documents.test_procedure_cases import VERIFICATION
 
-    version = documents.draft_version(in_force.document, actor=staff["quality"], title=in_force.document.title,
-                                      body="", change_summary="Trường hợp", now=NOW)
-    procedures.write_procedure_data(version, in_force, birth_data(cases=[VERIFICATION]))
-    documents.submit(version, actor=staff["quality"], now=NOW)
-    documents.approve(version, actor=staff["leader"], effective_date=date(2026, 11, 23), now=NOW)
-    db.session.commit()
+    approve_version(in_force, staff, birth_data(cases=[VERIFICATION]), effective_date=date(2026, 11, 23))
     body = {"procedure_code": "1.001193", "applicant": {"name": "Võ Văn Xác"}, "case": "can-xac-minh"}
     response = api("onestop").post("/dossiers", json=body)
     assert response.status_code == 201, response.json

@@ -78,21 +78,24 @@ def birth(staff, orgtree):
     return procedure
 
 
-def approve_second_version(procedure, staff, *, effective_date, step_hours=0.75):
-    """Draft, submit and approve a second version of `procedure` whose second step takes
-    `step_hours` instead of 1."""
+def approve_version(procedure, staff, data: dict, *, effective_date, summary: str = "Sửa đổi quy trình"):
+    """Draft, submit and approve a new version of `procedure` with the procedure `data`."""
     from qms.services import procedures as procedure_service
 
     version = documents.draft_version(procedure.document, actor=staff["quality"],
-                                      title=procedure.document.title, body="",
-                                      change_summary="Rút ngắn thẩm tra", now=NOW)
-    changed = birth_data()
-    changed["steps"][1]["hours"] = step_hours
-    procedure_service.write_procedure_data(version, procedure, changed)
+                                      title=procedure.document.title, body="", change_summary=summary, now=NOW)
+    procedure_service.write_procedure_data(version, procedure, data)
     documents.submit(version, actor=staff["quality"], now=NOW)
     documents.approve(version, actor=staff["leader"], effective_date=effective_date, now=NOW)
     db.session.commit()
     return version
+
+
+def approve_second_version(procedure, staff, *, effective_date, step_hours=0.75):
+    """A second version of `procedure` whose second step takes `step_hours` instead of 1."""
+    changed = birth_data()
+    changed["steps"][1]["hours"] = step_hours
+    return approve_version(procedure, staff, changed, effective_date=effective_date, summary="Rút ngắn thẩm tra")
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from qms import clock
 from qms.errors import ValidationError
 from qms.extensions import db
 from qms.models.documents import FrozenVersionError
-from qms.services import documents, dossiers, procedure_files, procedures
+from qms.services import dossiers, procedure_files, procedures
 from tests.conftest import browser_as, post_form
-from tests.documents.conftest import NOW, birth_data
+from tests.documents.conftest import approve_version, birth_data
 from tests.dossiers.conftest import at, desk, in_force  # noqa: F401  (fixtures)
 from tests.web.conftest import text
 
@@ -32,12 +32,7 @@ VERIFICATION = {
 @pytest.fixture
 def with_cases(in_force, staff):  # noqa: F811
     """The birth registration, same day, and a case needing verification in 5 working days."""
-    version = documents.draft_version(in_force.document, actor=staff["quality"], title=in_force.document.title,
-                                      body="", change_summary="Thêm trường hợp cần xác minh", now=NOW)
-    procedures.write_procedure_data(version, in_force, birth_data(cases=[VERIFICATION]))
-    documents.submit(version, actor=staff["quality"], now=NOW)
-    documents.approve(version, actor=staff["leader"], effective_date=date(2026, 11, 23), now=NOW)
-    db.session.commit()
+    approve_version(in_force, staff, birth_data(cases=[VERIFICATION]), effective_date=date(2026, 11, 23))
     return in_force
 
 

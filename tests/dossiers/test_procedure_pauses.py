@@ -11,9 +11,9 @@ from qms import clock
 from qms.errors import Conflict, ValidationError
 from qms.extensions import db
 from qms.models import DossierStatus, EventKind, PauseKind
-from qms.services import documents, dossiers, metrics, nonconformities, procedure_files, procedures
+from qms.services import dossiers, metrics, nonconformities, procedure_files, procedures
 from tests.conftest import browser_as, post_form
-from tests.documents.conftest import NOW, birth_data
+from tests.documents.conftest import approve_version, birth_data
 from tests.dossiers.conftest import at
 from tests.web.conftest import text
 
@@ -21,13 +21,9 @@ from tests.web.conftest import text
 @pytest.fixture
 def posting(in_force, staff):
     """Three working days, and the procedure may pause for a public posting or a survey."""
-    version = documents.draft_version(in_force.document, actor=staff["quality"], title=in_force.document.title,
-                                      body="", change_summary="Niêm yết", now=NOW)
-    procedures.write_procedure_data(version, in_force, birth_data(
-        time_limit=3, same_day=False, pauses=["public_posting", "cadastral_survey"]))
-    documents.submit(version, actor=staff["quality"], now=NOW)
-    documents.approve(version, actor=staff["leader"], effective_date=date(2026, 11, 23), now=NOW)
-    db.session.commit()
+    approve_version(in_force, staff, birth_data(time_limit=3, same_day=False,
+                                                pauses=["public_posting", "cadastral_survey"]),
+                    effective_date=date(2026, 11, 23))
     return in_force
 
 

@@ -8,16 +8,16 @@ from qms.models import DossierStatus, ResultDelivery, Timeliness
 from qms.services import dossiers
 from tests.dossiers.conftest import at
 
-E, O, L = Timeliness.early, Timeliness.on_time, Timeliness.late
+E, OK, L = Timeliness.early, Timeliness.on_time, Timeliness.late
 PROCESSED, RETURNED = DossierStatus.processed, DossierStatus.returned
 
 # received, pauses [(kind, from, to)], processed, returned → status, due, class
 TABLE = [
     # due Friday 27/11 17:00; ready on the due date, collected a week later: on time
     (at(2026, 11, 25, 7, 0), [], at(2026, 11, 27, 16, 0), at(2026, 12, 4, 9, 0),
-     RETURNED, at(2026, 11, 27, 17, 0), O),
+     RETURNED, at(2026, 11, 27, 17, 0), OK),
     # after the due time on the due date: on time by the date rule
-    (at(2026, 11, 25, 7, 0), [], at(2026, 11, 27, 17, 30), None, PROCESSED, at(2026, 11, 27, 17, 0), O),
+    (at(2026, 11, 25, 7, 0), [], at(2026, 11, 27, 17, 30), None, PROCESSED, at(2026, 11, 27, 17, 0), OK),
     # the next working day: late, however soon collected
     (at(2026, 11, 25, 7, 0), [], at(2026, 11, 30, 9, 0), at(2026, 11, 30, 9, 5),
      RETURNED, at(2026, 11, 27, 17, 0), L),
@@ -33,7 +33,7 @@ TABLE = [
      at(2026, 11, 30, 10, 0), None, PROCESSED, at(2026, 11, 27, 9, 0), L),
     # supplementation restarts the whole limit from the complete dossier (Friday 27/11 08:00)
     (at(2026, 11, 20, 9, 0), [("supplement", at(2026, 11, 20, 10, 0), at(2026, 11, 27, 8, 0))],
-     at(2026, 12, 2, 16, 0), None, PROCESSED, at(2026, 12, 2, 8, 0), O),
+     at(2026, 12, 2, 16, 0), None, PROCESSED, at(2026, 12, 2, 8, 0), OK),
 ]
 
 
