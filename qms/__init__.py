@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
+from flask_talisman import Talisman
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -18,6 +19,36 @@ def resource_folder(name: str) -> str:
     when running from source, else the copy shipped inside the package by the wheel."""
     checkout = PACKAGE_DIR.parent / name
     return str(checkout if checkout.is_dir() else PACKAGE_DIR / name)
+
+
+# No inline script may run (the pages' behaviour is in static/qms.js); styles may be inline
+# (style attributes); nothing is framed; forms post only here.
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self' 'unsafe-inline'",
+    "img-src": "'self' data:",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def _security_headers(app: Flask) -> None:
+    """CSP, frame denial, nosniff and a referrer policy on every response (flask-talisman,
+    which leaves HTTPS and the cookies to the settings), and no caching of any page or file
+    but the static assets: pages and files hold citizens' personal data."""
+    Talisman(app, force_https=False, strict_transport_security=bool(app.config["SECURE_COOKIES"]),
+             session_cookie_secure=False,  # the SECURE_COOKIES setting decides (qms demo turns it off)
+             content_security_policy=CONTENT_SECURITY_POLICY, frame_options="DENY",
+             referrer_policy="same-origin")
+
+    @app.after_request
+    def _no_store(response):
+        if request.endpoint not in ("static", "bootstrap.static"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 def create_app(config: dict | type | None = None) -> Flask:
@@ -88,6 +119,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     bootstrap.init_app(app)
     limiter.init_app(app)
+    _security_headers(app)
     audit_log.install(FlaskSession)
 
     login_manager.init_app(app)

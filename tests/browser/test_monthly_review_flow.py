@@ -20,6 +20,9 @@ pytestmark = pytest.mark.browser
 
 def test_a_head_signs_the_month_and_downloads_the_report(page, november):  # noqa: F811
     d = november["dossiers"]
+    refused = []  # what the Content-Security-Policy blocked (nothing may be)
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
     with clock.frozen(READ_AT):
         log_in(page, "truongmotcua")
         go_to(page, "Chất lượng", "Giao ban tháng")
@@ -36,6 +39,10 @@ def test_a_head_signs_the_month_and_downloads_the_report(page, november):  # noq
         page.go_back()
         page.locator("#comments").fill("Hồ sơ chậm ở khâu thẩm tra của phòng Văn hóa.")
         page.locator("#actions").fill("Phân công người ký thay khi lãnh đạo vắng.")
+        # The question comes from static/qms.js (no inline script runs): declined, nothing is signed
+        page.once("dialog", lambda dialog: dialog.dismiss())
+        page.locator("#sign-review").click()
+        expect(page.locator("#sign-review")).to_be_visible()
         page.once("dialog", lambda dialog: dialog.accept())
         page.locator("#sign-review").click()
         expect(page.locator(".alert-success")).to_contain_text("Đã ký xem xét tháng 11/2026")
@@ -49,3 +56,4 @@ def test_a_head_signs_the_month_and_downloads_the_report(page, november):  # noq
         xlsx = page.request.get(page.locator("#report-xlsx").get_attribute("href"))
         sheet = load_workbook(io.BytesIO(xlsx.body()))["Hồ sơ trễ hạn"]
         assert [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)] == [d["C"].code, d["H"].code]
+    assert refused == []
