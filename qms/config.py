@@ -45,6 +45,12 @@ class Config:
     LOGIN_FAILURE_LIMIT = "5 per 15 minutes"
     LOGIN_FAILURE_LIMIT_PER_ADDRESS = "30 per 15 minutes"
     RATELIMIT_STORAGE_URI = "memory://"
+    # Reverse proxies in front of the app (0: none, the default). With N, the client's
+    # address and scheme are read from the last N X-Forwarded-For / -Proto values the
+    # proxies added (werkzeug ProxyFix): login limits, public forms' limits and the audit
+    # log see each client, not the proxy. Never set it without a proxy that sets them: a
+    # client could then claim any address.
+    PROXY_HOPS = 0
     RATELIMIT_HEADERS_ENABLED = False
 
     BOOTSTRAP_SERVE_LOCAL = True  # Bootstrap's files come from the installed package, no CDN
@@ -143,6 +149,7 @@ ENV_SETTINGS = {
     "SECURE_COOKIES": ("SECURE_COOKIES", _bool),
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "LOGIN_FAILURE_LIMIT": ("LOGIN_FAILURE_LIMIT", str),
+    "PROXY_HOPS": ("PROXY_HOPS", _int),
     "DEFAULT_LOCALE": ("BABEL_DEFAULT_LOCALE", str),
     "TIMELINESS_RULE": ("TIMELINESS_RULE", str),
     "REPORTING_PERIOD": ("REPORTING_PERIOD", _reporting_period),

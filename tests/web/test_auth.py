@@ -339,3 +339,42 @@ def test_login_attempts_are_on_record(client, users):
     assert rows[1].actor_id == rows[2].actor_id == users[Role.officer].id
     assert rows[1].entity_type == "user_account" and rows[1].entity_id == users[Role.officer].id
     assert all(r.remote_addr == "127.0.0.1" for r in rows)
+
+
+# --- behind a reverse proxy ----------------------------------------------------------------------
+@pytest.fixture
+def proxied_app(app):
+    """The real factory with one trusted proxy (QMS_PROXY_HOPS=1), on the test database."""
+    overrides = {key: app.config[key] for key in
+                 ("SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_ENGINE_OPTIONS", "SECRET_KEY")}
+    proxied = create_app({"TESTING": True, "SECURE_COOKIES": False, "PROXY_HOPS": 1,
+                          "RATELIMIT_STORAGE_URI": "memory://", **overrides})
+    yield proxied
+    with proxied.app_context():
+        db.engine.dispose()
+
+
+def _login_from(client, address: str, username: str, password: str):
+    token = csrf_token(client)
+    return client.post("/auth/login", headers={"X-Forwarded-For": address},
+                       data={"username": username, "password": password, "csrf_token": token})
+
+
+def test_behind_a_proxy_one_client_cannot_lock_out_the_others(proxied_app, users):
+    attacker, colleague = proxied_app.test_client(), proxied_app.test_client()
+    limit = int(proxied_app.config["LOGIN_FAILURE_LIMIT_PER_ADDRESS"].split()[0])
+    for attempt in range(limit + 1):  # junk names, so only the per-address limit counts
+        _login_from(attacker, "203.0.113.9", f"khongco{attempt}", WRONG)
+    assert _login_from(attacker, "203.0.113.9", "officer", PASSWORD).status_code == 429
+    # Another citizen behind the same proxy still logs in, from their own address.
+    assert _login_from(colleague, "198.51.100.7", "officer", PASSWORD).status_code == 302
+    with proxied_app.app_context():
+        rows = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "auth.login")).all()
+        assert [r.remote_addr for r in rows] == ["198.51.100.7"]
+
+
+def test_without_a_proxy_the_header_is_not_believed(app, client, users):
+    assert app.config["PROXY_HOPS"] == 0
+    _login_from(client, "203.0.113.9", "officer", WRONG)
+    row = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "auth.login_failed")).one()
+    assert row.remote_addr == "127.0.0.1"
