@@ -6,9 +6,9 @@ from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
 from flask_talisman import Talisman
-from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from qms import config as settings
 
