@@ -70,6 +70,8 @@ class Config:
     # Documents: files attached to a draft version (PDF, DOCX, XLSX), and procedures_iso
     # files uploaded for import.
     DOCUMENT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+    # Any request body (forms, uploads, JSON): larger ones get a 413 before they are read.
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024
     PROCEDURE_IMPORT_MAX_BYTES = 1024 * 1024
 
     # Escalation of dossier steps (`qms escalate`, and page loads at most every

@@ -27,9 +27,10 @@ def nfc(text: str) -> str:
 # Control characters people paste without seeing them (Word's vertical tab for a manual line
 # break, NUL, \x01 ...): kept they break spreadsheets (openpyxl refuses them), PDFs and
 # PostgreSQL (no NUL in text). Tab, line feed and carriage return are text; a vertical tab or
-# form feed is a line break; every other C0/C1 control and DEL goes.
+# form feed is a line break; every other C0/C1 control and DEL goes, and so does a lone
+# UTF-16 surrogate (JSON's "\ud800": no database can store it).
 _LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
-_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def strip_controls(value):

@@ -25,15 +25,32 @@ RETURN_FIELDS = {"via", "note"}
 RETURN_METHOD_MAX, COMPONENT_MAX, NOTE_MAX, RESULT_MAX = 64, 500, 2000, 500
 
 
+MAX_DEPTH = 8  # a dossier is 3 levels deep; far deeper is an attack, not a dossier
+COMPONENTS_MAX = 200
+
+
 def json_body(*, allow_empty: bool = False) -> dict:
-    """The request's JSON object; 400 if the body is not one."""
+    """The request's JSON object; 400 if the body is not one, or nests deeper than any
+    request needs (a 100,000-deep array would exhaust the parser's recursion)."""
     if allow_empty and not request.get_data(cache=True):
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        data = None
     if not isinstance(data, dict):
         raise ApiError(_("Nội dung yêu cầu phải là một đối tượng JSON "
                          "(Content-Type: application/json)."), status=400)
+    if _depth(data) > MAX_DEPTH:
+        raise ApiError(_("Nội dung JSON lồng quá %(n)d cấp.", n=MAX_DEPTH), status=400)
     return strip_controls_deep(data)  # the same cleaning as every form
+
+
+def _depth(value, level: int = 1) -> int:
+    if level > MAX_DEPTH or not isinstance(value, (dict, list)):
+        return level
+    items = value.values() if isinstance(value, dict) else value
+    return max((_depth(item, level + 1) for item in items), default=level)
 
 
 class _Checker:
@@ -123,6 +140,9 @@ def receive_input(data: dict, *, online: bool = False) -> dict:
     components = data.get("components", [])
     if not isinstance(components, list) or not all(isinstance(c, str) for c in components):
         check.add("components", _("Phải là một danh sách tên thành phần hồ sơ (chuỗi)."))
+        components = []
+    elif len(components) > COMPONENTS_MAX:
+        check.add("components", _("Tối đa %(n)d thành phần hồ sơ.", n=COMPONENTS_MAX))
         components = []
     elif any(len(c.strip()) > COMPONENT_MAX for c in components):
         check.add("components", _("Mỗi tên tối đa %(n)d ký tự.", n=COMPONENT_MAX))
