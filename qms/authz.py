@@ -234,6 +234,12 @@ def _leads_dossiers_agency(user: User, dossier: Dossier) -> bool:
 
 
 # Nonconformities
+@_rule("nonconformities.raise")
+def _raises_against(user: User, department: Department) -> bool:
+    """Oversight roles against any department; a department head against their own."""
+    return has(user, "nonconformities.read_all") or department.id == user.department_id
+
+
 @_rule("nonconformities.view")
 def _reads_nonconformity(user: User, nc: Nonconformity) -> bool:
     return has(user, "nonconformities.read_all") or nc.department_id == user.department_id

@@ -51,13 +51,21 @@ def raise_nonconformity(*, actor: User | None, department: Department, descripti
     procedure, audit, finding, feedback, review.
 
     Rules: a description and a department are required; by hand, only quality officers,
-    auditors, department heads and leaders raise one."""
+    auditors, department heads and leaders raise one, and only about what they may see: a
+    department head against their own department, a dossier the raiser may read."""
     if actor is not None and not authz.has(actor, "nonconformities.raise"):
         raise Forbidden(_("Chỉ cán bộ ISO, đánh giá viên, trưởng phòng và lãnh đạo ghi nhận sự không phù hợp."))
     if not (description or "").strip():
         raise ValidationError(_("Hãy mô tả sự không phù hợp."))
     if department is None:
         raise ValidationError(_("Hãy chọn phòng ban có sự không phù hợp."))
+    if actor is not None and source is NcSource.manual:
+        authz.require(actor, "nonconformities.raise", department,
+                      message=_("Trưởng phòng chỉ ghi nhận sự không phù hợp của phòng mình."))
+        dossier = origin.get("dossier")
+        if dossier is not None:
+            authz.require(actor, "dossiers.view", dossier,
+                          message=_("Tài khoản này không được xem hồ sơ %(c)s.", c=dossier.code))
     nc = Nonconformity(code=_new_code(now), source=source, department=department,
                        clause=(clause or "").strip(), severity=severity,
                        description=description.strip(), correction=(correction or "").strip(),

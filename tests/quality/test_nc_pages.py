@@ -213,6 +213,26 @@ def test_raise_by_hand_links_the_dossier(app, people, orgtree, three_days, desk)
     assert [(row.action, row.actor_id) for row in logged] == [("nonconformity.created", people["auditor"].id)]
 
 
+def test_a_head_raises_only_about_what_they_may_see(app, people, orgtree, three_days, desk):
+    """The culture head raises against their own department only, and links only a dossier
+    they may read (issue 14); the auditor (oversight) may do both."""
+    dossier, _secret = dossiers.receive_dossier(actor=desk["onestop"], procedure=three_days,
+                                                applicant_name="Hồ sơ của phòng khác", now=at(2026, 11, 20, 9, 0))
+    db.session.commit()
+    head = browser(app, "truongvanhoa")
+    data = {"department_id": str(orgtree["onestop"].id), "clause": "8.5.2", "severity": "minor",
+            "description": "Không ghi giờ nhận", "correction": "", "dossier_code": ""}
+    response = post_form(head, f"{REGISTER}/new", data)
+    assert "Trưởng phòng chỉ ghi nhận sự không phù hợp của phòng mình." in text(response)
+    response = post_form(head, f"{REGISTER}/new", {**data, "department_id": str(orgtree["culture"].id),
+                                                   "dossier_code": dossier.code})
+    assert f"Tài khoản này không được xem hồ sơ {dossier.code}." in text(response)
+    assert db.session.scalar(sa.select(sa.func.count(Nonconformity.id))) == 0
+    response = post_form(head, f"{REGISTER}/new", {**data, "department_id": str(orgtree["culture"].id)})
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count(Nonconformity.id))) == 1
+
+
 @pytest.mark.parametrize("username", ["cbvanhoa", "quantri"])
 def test_officers_and_the_administrator_do_not_raise_by_hand(app, people, orgtree, username):
     client = browser(app, username)
