@@ -41,6 +41,7 @@ from qms.models import (
 )
 from qms.models.procedures import MINUTES_PER_WORKING_DAY
 from qms.services import attachments, audit_log, calendars, documents, nonconformities
+from qms.services.metrics.scope import agency_tree_ids
 from qms.services.procedures import limit_minutes, procedure_version_of, search
 from qms.services.timeliness import classify  # noqa: F401  (read as dossiers.classify too)
 
@@ -829,25 +830,24 @@ def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
 def processing_agencies(receiving: Agency) -> list[Agency]:
     """The agencies a one-stop office may receive for: those of its level in its province
     (Decree 118/2025: received wherever the applicant lives), itself first."""
-    province = receiving.province()
-    others = [a for a in db.session.scalars(sa.select(Agency).where(
-        Agency.level == receiving.level, Agency.id != receiving.id).order_by(Agency.name))
-        if a.province().id == province.id and a.effective_to is None]
+    others = db.session.scalars(sa.select(Agency).where(
+        Agency.id.in_(agency_tree_ids(receiving.province().id)), Agency.level == receiving.level,
+        Agency.id != receiving.id, Agency.effective_to.is_(None)).order_by(Agency.name)).all()
     return [receiving, *others]
 
 
 def next_department_choices(dossier: Dossier) -> list[tuple[int, str]]:
     """The departments a step may go to: the processing agency's first, then those of the
     other agencies of the province (inter-agency processing), each named with its agency."""
-    province = dossier.agency.province()
     rows = db.session.execute(
         sa.select(Department, Agency).join(Agency, Agency.id == Department.agency_id)
-        .where(Department.active.is_(True)).order_by(Agency.code, Department.code)).all()
+        .where(Department.active.is_(True), Agency.id.in_(agency_tree_ids(dossier.agency.province().id)))
+        .order_by(Agency.code, Department.code)).all()
     own = dossier.processing_agency.id
     mine = [(d.id, f"{d.code} — {d.name}") for d, a in rows if a.id == own]
-    others = [(d.id, f"{a.name}: {d.code} — {d.name}") for d, a in rows
-              if a.id != own and a.province().id == province.id]
+    others = [(d.id, f"{a.name}: {d.code} — {d.name}") for d, a in rows if a.id != own]
     return mine + others
+
 
 def queue(department_id: int):
     """The current steps a department holds, soonest due first, with what the page shows

@@ -53,8 +53,7 @@ def test_a_case_has_its_own_limit_fee_and_process(with_cases):
 
 
 def test_an_approved_case_is_frozen(with_cases):
-    case = with_cases.document.versions[-1].id and procedures.procedure_version_of(
-        with_cases.document.versions[-1]).cases[0]
+    case = procedures.procedure_version_of(with_cases.document.versions[-1]).cases[0]
     case.time_limit = 10
     with pytest.raises(FrozenVersionError):
         db.session.flush()
