@@ -1,5 +1,5 @@
 """All models, imported here so that Alembic and the app see the whole schema."""
-from qms.models.accounts import Role, User, UserRole
+from qms.models.accounts import LoginSession, Role, User, UserRole
 from qms.models.api_tokens import ApiToken
 from qms.models.audit_log import AuditLog
 from qms.models.audits import (
@@ -133,6 +133,7 @@ __all__ = [
     "TimeUnit",
     "User",
     "UserRole",
+    "LoginSession",
     "Verification",
     "VersionStatus",
 ]

@@ -1,6 +1,7 @@
 """Users and their roles."""
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 
@@ -74,8 +75,13 @@ class User(IdMixin, Base):
     def is_anonymous(self) -> bool:
         return False
 
+    # The browser login this object was loaded for or logged in with (not a column).
+    login_key = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
+        # "user:token:browser": the user's token ends every session at once (password
+        # change, deactivation); the browser's key ends this one only (logout).
+        return f"{self.id}:{self.session_token}:{self.login_key or ''}"
 
     # --- roles and passwords ----------------------------------------------------------
     @property
@@ -98,3 +104,24 @@ class User(IdMixin, Base):
 
     def __str__(self) -> str:
         return self.full_name or self.username
+
+
+def login_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class LoginSession(IdMixin, Base):
+    """One browser's login. Its random key travels in the (signed) session and remember-me
+    cookies; logging out ends it, so a copy of those cookies taken before is refused.
+    Only a hash of the key is stored, as with API tokens."""
+
+    __tablename__ = "login_session"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    started_at: Mapped[datetime] = mapped_column(default=clock.now)
+    ended_at: Mapped[datetime | None]
+    address: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(255))
+
+    user: Mapped[User] = relationship()

@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from qms import authz
 from qms.errors import Conflict, Forbidden, NotFound, ValidationError
 from qms.extensions import db
-from qms.models import Department, Role, User, UserRole
-from qms.models.accounts import new_session_token
+from qms.models import Department, LoginSession, Role, User, UserRole
+from qms.models.accounts import login_key_hash, new_session_token
 from qms.services import audit_log
 
 MIN_PASSWORD_LENGTH = 10
@@ -137,22 +137,49 @@ def change_password(user: User, *, actor: User | None, new_password: str,
     return user
 
 
-def authenticate(username: str, password: str) -> User | None:
-    """The active user with these credentials, or None. Records the attempt either way."""
+def log_in(username: str, password: str, *, address: str | None = None,
+           user_agent: str | None = None) -> User | None:
+    """The active user with these credentials, with a new browser login (its key in
+    `user.login_key`, which get_id() puts in flask-login's cookies); None otherwise.
+    Records the attempt either way."""
     user = get_user_by_username(username or "")
     ok = user is not None and user.active and user.check_password(password or "")
     with audit_log.acting_as(user if ok else None):
         audit_log.record(db.session, "auth.login" if ok else "auth.login_failed", user if ok else None,
-                     note=None if ok else (username or "")[:64])
-    return user if ok else None
+                         note=None if ok else (username or "")[:64])
+    if not ok:
+        return None
+    key = new_session_token()
+    db.session.add(LoginSession(user=user, key_hash=login_key_hash(key), address=(address or "")[:64] or None,
+                                user_agent=(user_agent or "")[:255] or None))
+    db.session.flush()
+    user.login_key = key
+    return user
+
+
+def end_login_session(user: User, *, now) -> None:
+    """Rule: logging out ends this browser's login only (its cookies, copied or not, are
+    refused from now on); the user's other browsers stay logged in. Changing the password
+    or deactivating the account ends them all (the user's session token)."""
+    if user.login_key:
+        db.session.execute(sa.update(LoginSession)
+                           .where(LoginSession.key_hash == login_key_hash(user.login_key),
+                                  LoginSession.ended_at.is_(None))
+                           .values(ended_at=now))
+    audit_log.record(db.session, "auth.logout", user)
 
 
 def load_session_user(session_id: str) -> User | None:
-    """flask-login's loader: the id carries the session token, so a rotated token logs out."""
-    user_id, _sep, token = (session_id or "").partition(":")
-    if not user_id.isdigit() or not token:
+    """flask-login's loader: the id carries the user's session token and the browser's login
+    key, so a rotated token ends every login and an ended login refuses its cookies."""
+    user_id, token, key = ((session_id or "").split(":") + ["", ""])[:3]
+    if not user_id.isdigit() or not token or not key:
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.scalar(
+        sa.select(User).join(LoginSession, LoginSession.user_id == User.id)
+        .where(User.id == int(user_id), LoginSession.key_hash == login_key_hash(key),
+               LoginSession.ended_at.is_(None)))
     if user is None or not user.active or user.session_token != token:
         return None
+    user.login_key = key
     return user

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from qms import create_app
 from qms.extensions import db
-from qms.models import AuditLog, Role, User
+from qms.models import AuditLog, LoginSession, Role, User
 from tests.conftest import PASSWORD, csrf_token, login, post_form
 from tests.web.conftest import field_errors, flashes, logged_in, text
 
@@ -118,12 +118,56 @@ def test_logout_is_a_post_with_csrf_and_ends_the_session(client, users):
 
 
 def test_logout_of_one_browser_leaves_the_other_logged_in(app, users):
+    """Logging out ends this browser's login only (a shared desk computer must not end the
+    officer's session on the phone); a password change ends them all (below)."""
     first, second = app.test_client(), app.test_client()
     login(first, "officer")
     login(second, "officer")
     post_form(first, "/auth/logout", {}, token_from="/")
     assert not logged_in(first)
     assert logged_in(second)
+
+
+def _copy_cookies(source, target, *names):
+    for name in names:
+        cookie = source.get_cookie(name)
+        assert cookie is not None, name
+        target.set_cookie(name, cookie.value)
+
+
+def test_a_session_cookie_copied_before_logout_is_refused_after_it(app, users):
+    browser, thief = app.test_client(), app.test_client()
+    login(browser, "officer")
+    _copy_cookies(browser, thief, "session")
+    assert logged_in(thief)  # the copy works while the login lasts ...
+
+    post_form(browser, "/auth/logout", {}, token_from="/")
+    assert not logged_in(thief)  # ... and not after it ended
+    response = thief.get("/admin/agencies")
+    assert response.status_code == 302 and response.location.startswith("/auth/login")
+
+
+def test_a_remember_me_cookie_copied_before_logout_is_refused_after_it(app, users):
+    browser, thief = app.test_client(), app.test_client()
+    login(browser, "officer", remember="y")
+    _copy_cookies(browser, thief, "remember_token")
+    assert logged_in(thief)  # the remember-me cookie alone logs in while the login lasts
+
+    post_form(browser, "/auth/logout", {}, token_from="/")
+    thief.delete_cookie("session")
+    assert not logged_in(thief)
+
+
+def test_each_login_is_on_record_and_logout_ends_it(app, users):
+    browser = app.test_client()
+    login(browser, "officer")
+    with app.app_context():
+        row = db.session.scalars(sa.select(LoginSession).join(User).where(User.username == "officer")).one()
+        assert row.ended_at is None and row.user_agent and row.address == "127.0.0.1"
+        assert len(row.key_hash) == 64  # only a hash of the cookie's key is kept
+    post_form(browser, "/auth/logout", {}, token_from="/")
+    with app.app_context():
+        assert db.session.get(LoginSession, row.id).ended_at is not None
 
 
 # --- throttling -------------------------------------------------------------------------------

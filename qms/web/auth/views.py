@@ -4,7 +4,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from qms.extensions import db, limiter
+from qms import clock
+from qms.extensions import limiter
 from qms.services import accounts, audit_log
 from qms.web.actions import act
 from qms.web.auth import bp
@@ -41,7 +42,8 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         # the attempt is on record either way
-        user = act(lambda: accounts.authenticate(form.username.data, form.password.data)).value
+        user = act(lambda: accounts.log_in(form.username.data, form.password.data, address=request.remote_addr,
+                                           user_agent=request.user_agent.string)).value
         if user is not None:
             login_user(user, remember=form.remember.data)
             flash(_("Xin chào, %(name)s.", name=user.full_name), "success")
@@ -55,7 +57,7 @@ def login():
 def logout():
     if LogoutForm().validate_on_submit():
         with audit_log.acting_as(current_user._get_current_object()):
-            act(lambda: audit_log.record(db.session, "auth.logout", current_user))
+            act(lambda: accounts.end_login_session(current_user._get_current_object(), now=clock.now()))
         logout_user()
         flash(_("Bạn đã đăng xuất."), "info")
     return redirect(url_for("auth.login"))
