@@ -5,7 +5,9 @@ Two formats (procedures_iso/README.md documents both):
   Markdown with YAML front matter;
 - `*.yaml`: an administrative procedure with its internal process.
 
-Import is one transaction: every file is checked first, and one bad file writes nothing.
+Import is one transaction: every file is checked first (its shape against one pydantic
+schema, its process against procedures.problems_in, its codes against the database), every
+problem is named by file and field path, and one bad file writes nothing.
 A new file creates an effective first version; a changed file becomes a *draft* (never an
 overwrite of an approved version); an unchanged file does nothing.
 """
@@ -13,9 +15,12 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Annotated, Literal
 
+import pydantic
 import sqlalchemy as sa
 import yaml
 
@@ -33,16 +38,19 @@ from qms.models import (
     OnlineLevel,
     PauseKind,
     Procedure,
+    StepKind,
+    StepRole,
     SupplementRule,
     TimeUnit,
     VersionStatus,
 )
 from qms.services import audit_log, documents, procedures
-from qms.text import nfc
+from qms.text import nfc, strip_controls
 
 # Not documents: the ISO 9001:2015 clause list is data for qms.services.iso_clauses.
 SKIPPED_NAMES = {"README.md", "iso9001_2015_clauses.yaml"}
-DOCUMENT_KINDS = {k.value for k in DocumentKind} - {DocumentKind.process.value}
+SUFFIXES = (".md", ".yaml", ".yml")
+DOCUMENT_KINDS = tuple(k.value for k in DocumentKind if k is not DocumentKind.process)
 
 
 @dataclass
@@ -78,159 +86,286 @@ class FileProblems(ValidationError):
         self.problems = problems
 
 
+# --- the file schema ---------------------------------------------------------------------------
+# One schema for both formats: the shape of a file (which fields, their types, the enums,
+# the sizes). The process rules (a positive limit in halves of days, step times in quarter
+# hours, the first and last step, the capacity of the limit, case keys) stay in
+# procedures.problems_in, shared with the app; what needs the database (field, agency and
+# department codes) is checked by import_tree.
+CODE_MAX = 32  # Document.code, Procedure.code and Field / Agency / Department.code: String(32)
+CASE_KEY_MAX = 48  # ProcedureCase.key: String(48)
+TITLE_MAX = 500  # a document's title, as the app's form allows
+NAME_MAX = 1000  # a procedure's or a case's name: official names run past 500 characters
+LINE_MAX = 500  # a legal basis, a component, a step's name, who does it, what it produces
+TEXT_MAX = 2000  # fee, result, change summary
+BODY_MAX = 200_000  # a document's text (the longest shipped one has 10,000 characters)
+STEPS_MAX = 100  # per process: a 20,000-step file took a minute to make a control slip
+CASES_MAX = 20
+COMPONENTS_MAX = 200  # as a dossier's components in the API
+LEGAL_BASES_MAX = 50
+AGENCIES_MAX = 1000  # a province's communes and departments
+COPIES_MAX = 100  # originals or copies of one component
+SUPPLEMENT_MAX = 10  # supplementation requests allowed
+# A limit in calendar days is checked on every receipt day of three years: a year-long
+# limit already takes a second or two (procedures.capacity).
+TIME_LIMIT_MAX = 365
+STEP_HOURS_MAX = 8 * TIME_LIMIT_MAX  # a step longer than the longest limit never fits it
+REVIEW_MONTHS = (1, 60)
+
+
+def _text(max_length: int, *, required: bool = True, strip: bool = True, upper: bool = False):
+    """A text field: invisible control characters dropped (qms.text.strip_controls), spaces
+    around it stripped, NFC; a number, list or mapping is refused, not turned into text."""
+    return Annotated[str, pydantic.StringConstraints(strip_whitespace=strip, to_upper=upper,
+                                                     min_length=1 if required else 0,
+                                                     max_length=max_length),
+                     pydantic.BeforeValidator(strip_controls), pydantic.AfterValidator(nfc)]
+
+
+Code = _text(CODE_MAX, upper=True)  # field, agency, department and document codes
+Count = Annotated[int, pydantic.Strict(), pydantic.Field(ge=0, le=COPIES_MAX)]
+# Finite numbers; their sign and quarter hours are procedures.problems_in's rules. The
+# limit is stored as Numeric(8, 2): a third decimal would be lost.
+TimeLimit = Annotated[Decimal, pydantic.Field(allow_inf_nan=False, decimal_places=2, le=TIME_LIMIT_MAX)]
+Hours = Annotated[Decimal, pydantic.Field(allow_inf_nan=False, le=STEP_HOURS_MAX)]
+ReviewMonths = Annotated[int, pydantic.Strict(), pydantic.Field(ge=REVIEW_MONTHS[0], le=REVIEW_MONTHS[1])]
+
+
+class _Schema(pydantic.BaseModel):
+    # An unknown key is refused: a misspelt `same_dya: true` or `legal_basis:` would
+    # otherwise leave the default in its place without a word.
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value):
+        """`fee:` with nothing after it (YAML's null) is the same as leaving it out."""
+        if isinstance(value, dict):
+            return {key: item for key, item in value.items() if item is not None}
+        return value
+
+
+class StepSchema(_Schema):
+    name: _text(LINE_MAX)
+    kind: StepKind
+    role: StepRole
+    responsible: _text(LINE_MAX, required=False) = ""
+    hours: Hours
+    output: _text(LINE_MAX, required=False) = ""
+
+
+Steps = Annotated[list[StepSchema], pydantic.Field(max_length=STEPS_MAX)]
+
+
+class ComponentSchema(_Schema):
+    name: _text(LINE_MAX)
+    originals: Count = 1
+    copies: Count = 0
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _name_alone(cls, value):
+        """A component may be its name alone: one original, no copy."""
+        return {"name": value} if isinstance(value, str) else value
+
+
+class CaseSchema(_Schema):
+    key: _text(CASE_KEY_MAX)
+    name: _text(NAME_MAX)
+    time_limit: TimeLimit
+    time_unit: TimeUnit
+    same_day: bool = False
+    fee: _text(TEXT_MAX, required=False) = ""
+    steps: Steps
+
+
+class VersionSchema(_Schema):
+    change_summary: _text(TEXT_MAX, required=False) = ""
+    legal_bases: Annotated[list[_text(LINE_MAX)], pydantic.Field(max_length=LEGAL_BASES_MAX)] = []
+    time_limit: TimeLimit
+    time_unit: TimeUnit
+    same_day: bool = False
+    supplement_rule: SupplementRule = SupplementRule.restart
+    supplement_max: Annotated[int, pydantic.Strict(), pydantic.Field(ge=0, le=SUPPLEMENT_MAX)] = 1
+    pauses: Annotated[list[PauseKind], pydantic.Field(max_length=len(PauseKind))] = []
+    fee: _text(TEXT_MAX, required=False) = ""
+    online_level: OnlineLevel = OnlineLevel.partial
+    result: _text(TEXT_MAX, required=False) = ""
+    components: Annotated[list[ComponentSchema], pydantic.Field(max_length=COMPONENTS_MAX)] = []
+    steps: Steps
+    cases: Annotated[list[CaseSchema], pydantic.Field(max_length=CASES_MAX)] = []
+
+
+class DocumentRefSchema(_Schema):
+    code: Code
+    title: _text(TITLE_MAX)
+    review_interval_months: ReviewMonths = 12
+
+
+class ProcedureFileSchema(_Schema):
+    """procedures/<field>/<code>.yaml"""
+    code: _text(CODE_MAX)
+    name: _text(NAME_MAX)
+    field: Code
+    level: AgencyLevel
+    agencies: Annotated[list[Code], pydantic.Field(max_length=AGENCIES_MAX)] = []
+    owner: Code | None = None
+    document: DocumentRefSchema
+    body: _text(BODY_MAX, required=False, strip=False) = ""
+    version: VersionSchema
+
+
+class FrontMatterSchema(_Schema):
+    """documents/<code>.md: the front matter; the Markdown after it is the body."""
+    code: Code
+    title: _text(TITLE_MAX)
+    kind: Literal[DOCUMENT_KINDS]
+    owner: Code | None = None
+    review_interval_months: ReviewMonths = 12
+    change_summary: _text(TEXT_MAX, required=False) = ""
+
+
+def _validated(schema: type[_Schema], meta, where: str, problems: list[str]):
+    """`meta` as `schema`, or None with a problem per wrong field, named by its path."""
+    try:
+        return schema.model_validate(meta)
+    except pydantic.ValidationError as error:
+        problems.extend(f"{where}: {_field_path(e['loc'])}: {_message(e)}"
+                        for e in error.errors(include_url=False))
+        return None
+
+
+def _field_path(loc: tuple) -> str:
+    """('version', 'steps', 1, 'hours') → version.steps[2].hours: items counted from 1, as
+    the rules' messages count steps ("Bước 2")."""
+    path = ""
+    for part in loc:
+        path += f"[{part + 1}]" if isinstance(part, int) else f"{'.' if path else ''}{part}"
+    return path or "(file)"
+
+
+def _message(error: dict) -> str:
+    """pydantic's message, said plainly where a YAML slip is the likely cause."""
+    kind, value = error["type"], error.get("input")
+    if kind in ("decimal_type", "decimal_parsing"):
+        return "Input should be a valid number"
+    if kind == "list_type" and isinstance(value, str):
+        return "Input should be a list, not a single text: write each item on its own line after '- '"
+    if kind == "string_type" and isinstance(value, (bool, int, float, date)):
+        return "Input should be a valid string: put it in quotes (YAML read it as a number, date or yes/no)"
+    if kind == "string_type" and isinstance(value, dict):
+        return "Input should be a valid string: put it in quotes (YAML read ': ' in it as a mapping)"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "Input should be a mapping of fields (key: value lines)"
+    if kind == "extra_forbidden":
+        return "Unknown field (misspelt, or in the wrong place?)"
+    return error["msg"]
+
+
 # --- parsing --------------------------------------------------------------------------------
-def _require(mapping: dict, key: str, where: str, problems: list[str], kind=str,
-             max_length: int | None = None):
-    value = mapping.get(key)
-    if value is None or (kind is str and not str(value).strip()):
-        problems.append(f"{where}: field '{key}' is required")
+def _load_yaml(text: str, where: str, problems: list[str]) -> dict | None:
+    try:
+        meta = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as error:
+        detail = "nested too deeply" if isinstance(error, RecursionError) else error
+        problems.append(f"{where}: not valid YAML ({detail})")
         return None
-    if max_length is not None and len(str(value).strip()) > max_length:
-        problems.append(f"{where}: field '{key}' is longer than {max_length} characters")
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        problems.append(f"{where}: must be a YAML mapping (key: value lines)")
         return None
-    if kind is not str and not isinstance(value, kind):
-        problems.append(f"{where}: field '{key}' must be a {kind.__name__}")
-        return None
-    return nfc(value.strip()) if kind is str else value
-
-
-def _steps(steps, where: str, problems: list[str]) -> list[dict]:
-    parsed = []
-    for index, step in enumerate(steps or [], start=1):
-        if not isinstance(step, dict):
-            problems.append(f"{where}: steps[{index}] must be a mapping")
-            continue
-        parsed.append({"name": nfc(str(step.get("name") or "")).strip(),
-                       "kind": step.get("kind"), "role": step.get("role"),
-                       "responsible": nfc(str(step.get("responsible") or "")).strip(),
-                       "hours": step.get("hours"),
-                       "output": nfc(str(step.get("output") or "")).strip()})
-    return parsed
-
-
-def _enum_value(mapping, key, enum_class, where, problems, default=None):
-    value = mapping.get(key, default)
-    allowed = [e.value for e in enum_class]
-    if value not in allowed:
-        problems.append(f"{where}: field '{key}' is {value!r}; expected one of {', '.join(allowed)}")
-    return value
+    return meta
 
 
 def parse_markdown(path: Path, text: str, problems: list[str]) -> ParsedFile | None:
     where = str(path)
-    if not text.startswith("---\n"):
-        problems.append(f"{where}: must start with a YAML front matter block ('---' line)")
+    if not text.startswith("---\n") or text.count("---\n") < 2:
+        problems.append(f"{where}: must start with a YAML front matter block between two '---' lines")
         return None
-    try:
-        _, front, body = text.split("---\n", 2)
-        meta = yaml.safe_load(front) or {}
-    except (ValueError, yaml.YAMLError) as error:
-        problems.append(f"{where}: front matter is not valid YAML ({error})")
+    _, front, body = text.split("---\n", 2)
+    meta = _load_yaml(front, f"{where}: front matter", problems)
+    if meta is None:
         return None
-    if not isinstance(meta, dict):
-        problems.append(f"{where}: front matter must be a mapping")
+    front_matter = _validated(FrontMatterSchema, meta, where, problems)
+    body = nfc(strip_controls(body.strip("\n"))) + "\n"
+    if len(body) > BODY_MAX:
+        problems.append(f"{where}: the text after the front matter is longer than {BODY_MAX:,} characters")
         return None
-    kind = meta.get("kind")
-    if kind not in DOCUMENT_KINDS:
-        problems.append(f"{where}: field 'kind' is {kind!r}; expected one of {', '.join(sorted(DOCUMENT_KINDS))}")
+    if front_matter is None:
         return None
-    code = _require(meta, "code", where, problems, max_length=32)
-    title = _require(meta, "title", where, problems)
-    interval = meta.get("review_interval_months", 12)
-    if not isinstance(interval, int) or not 1 <= interval <= 60:
-        problems.append(f"{where}: field 'review_interval_months' must be a whole number from 1 to 60")
-    if code is None or title is None:
-        return None
-    return ParsedFile(path, code.upper(), title, DocumentKind(kind), nfc(body.strip("\n")) + "\n",
-                      nfc(str(meta.get("change_summary") or "")).strip(), meta.get("owner"),
-                      interval if isinstance(interval, int) else 12)
+    return ParsedFile(path, front_matter.code, front_matter.title, DocumentKind(front_matter.kind), body,
+                      front_matter.change_summary, front_matter.owner, front_matter.review_interval_months)
+
+
+def _steps_data(steps: list[StepSchema]) -> list[dict]:
+    return [{"name": s.name, "kind": s.kind.value, "role": s.role.value, "responsible": s.responsible,
+             "hours": s.hours, "output": s.output} for s in steps]
+
+
+def _procedure_data(version: VersionSchema) -> dict:
+    """The canonical procedure data (procedures.procedure_data_of's shape, whose content
+    hash tells an unchanged file)."""
+    data = {
+        "legal_bases": list(version.legal_bases), "time_limit": version.time_limit,
+        "time_unit": version.time_unit.value, "same_day": version.same_day,
+        "supplement_rule": version.supplement_rule.value, "supplement_max": version.supplement_max,
+        "fee": version.fee, "online_level": version.online_level.value, "result": version.result,
+        "components": [c.model_dump() for c in version.components],
+        "steps": _steps_data(version.steps),
+    }
+    if version.pauses:  # left out when empty, as procedures.procedure_data_of does
+        data["pauses"] = [kind.value for kind in version.pauses]
+    if version.cases:
+        data["cases"] = [{"key": c.key, "name": c.name, "time_limit": c.time_limit,
+                          "time_unit": c.time_unit.value, "same_day": c.same_day, "fee": c.fee,
+                          "steps": _steps_data(c.steps)} for c in version.cases]
+    return data
 
 
 def parse_procedure(path: Path, text: str, problems: list[str]) -> ParsedFile | None:
     where = str(path)
-    try:
-        meta = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        problems.append(f"{where}: not valid YAML ({error})")
+    meta = _load_yaml(text, where, problems)
+    if meta is None:
         return None
-    if not isinstance(meta, dict):
-        problems.append(f"{where}: must be a YAML mapping")
+    procedure = _validated(ProcedureFileSchema, meta, where, problems)
+    if procedure is None:
         return None
-    before = len(problems)
-    code = _require(meta, "code", where, problems, max_length=32)
-    name = _require(meta, "name", where, problems)
-    field_code = _require(meta, "field", where, problems)
-    level = _enum_value(meta, "level", AgencyLevel, where, problems)
-    document = meta.get("document")
-    if not isinstance(document, dict):
-        problems.append(f"{where}: field 'document' must be a mapping with 'code' and 'title'")
-        document = {}
-    doc_code = _require(document, "code", f"{where}: document", problems, max_length=32)
-    title = _require(document, "title", f"{where}: document", problems)
-    version = meta.get("version")
-    if not isinstance(version, dict):
-        problems.append(f"{where}: field 'version' must be a mapping")
-        return None
-    data = {
-        "legal_bases": [nfc(str(b)).strip() for b in version.get("legal_bases") or []],
-        "time_limit": version.get("time_limit"),
-        "time_unit": _enum_value(version, "time_unit", TimeUnit, f"{where}: version", problems),
-        "same_day": bool(version.get("same_day", False)),
-        "supplement_rule": _enum_value(version, "supplement_rule", SupplementRule,
-                                       f"{where}: version", problems, "restart"),
-        "supplement_max": version.get("supplement_max", 1),
-        "fee": nfc(str(version.get("fee") or "")).strip(),
-        "online_level": _enum_value(version, "online_level", OnlineLevel, f"{where}: version",
-                                    problems, "partial"),
-        "result": nfc(str(version.get("result") or "")).strip(),
-        "components": [],
-        "steps": [],
-    }
-    pauses = version.get("pauses") or []
-    if not isinstance(pauses, list) or not all(p in {k.value for k in PauseKind} for p in pauses):
-        problems.append(f"{where}: version: field 'pauses' must be a list of "
-                        f"{', '.join(k.value for k in PauseKind)}")
-    elif pauses:  # left out when empty, as procedures.procedure_data_of does
-        data["pauses"] = list(pauses)
-    if not isinstance(data["supplement_max"], int) or data["supplement_max"] < 0:
-        problems.append(f"{where}: version: field 'supplement_max' must be a whole number ≥ 0")
-    for index, component in enumerate(version.get("components") or [], start=1):
-        if isinstance(component, str):
-            component = {"name": component}
-        if not isinstance(component, dict) or not str(component.get("name") or "").strip():
-            problems.append(f"{where}: version: components[{index}]: field 'name' is required")
-            continue
-        data["components"].append({"name": nfc(str(component["name"])).strip(),
-                                   "originals": int(component.get("originals", 1)),
-                                   "copies": int(component.get("copies", 0))})
-    data["steps"] = _steps(version.get("steps"), f"{where}: version", problems)
-    cases = version.get("cases") or []
-    if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
-        problems.append(f"{where}: version: field 'cases' must be a list of mappings")
-        cases = []
-    for index, case in enumerate(cases, start=1):
-        at = f"{where}: version: cases[{index}]"
-        data.setdefault("cases", []).append({
-            "key": str(case.get("key") or ""), "name": nfc(str(case.get("name") or "")).strip(),
-            "time_limit": case.get("time_limit"),
-            "time_unit": _enum_value(case, "time_unit", TimeUnit, at, problems),
-            "same_day": bool(case.get("same_day", False)), "fee": nfc(str(case.get("fee") or "")).strip(),
-            "steps": _steps(case.get("steps"), at, problems)})
-    if len(problems) == before:
-        problems.extend(f"{where}: version: {message}" for message in procedures.problems_in(data))
-    if len(problems) > before:
+    data = _procedure_data(procedure.version)
+    rules = procedures.problems_in(data)
+    if rules:
+        problems.extend(f"{where}: version: {message}" for message in rules)
         return None
     for process in [data, *data.get("cases", [])]:
         process["time_limit"] = procedures.number(process["time_limit"])
         for step in process["steps"]:
             step["hours"] = procedures.number(step["hours"])
-    agencies = meta.get("agencies") or []
-    return ParsedFile(path, doc_code.upper(), title, DocumentKind.process,
-                      nfc(str(meta.get("body") or "")), nfc(str(version.get("change_summary") or "")).strip(),
-                      meta.get("owner"), int(document.get("review_interval_months", 12)),
-                      procedure={"code": code, "name": name, "field": field_code.upper(),
-                                 "level": level, "agencies": [str(a).upper() for a in agencies]},
+    return ParsedFile(path, procedure.document.code, procedure.document.title, DocumentKind.process,
+                      procedure.body, procedure.version.change_summary, procedure.owner,
+                      procedure.document.review_interval_months,
+                      procedure={"code": procedure.code, "name": procedure.name, "field": procedure.field,
+                                 "level": procedure.level.value, "agencies": list(procedure.agencies)},
                       data=data)
+
+
+def _paths(root: Path, problems: list[str]) -> list[Path]:
+    """The files to read: `root` itself, or the .md, .yaml and .yml files under it. A .json
+    file is refused by name rather than skipped: it would look imported and not be."""
+    if root.is_file():
+        candidates = [root]
+    else:
+        candidates = sorted(p for p in root.rglob("*") if p.is_file() and p.name not in SKIPPED_NAMES)
+    paths = []
+    for path in candidates:
+        suffix = path.suffix.lower()
+        if suffix in SUFFIXES:
+            paths.append(path)
+        elif suffix == ".json":
+            problems.append(f"{path}: JSON files are not imported; write the procedure as YAML in a "
+                            ".yaml file (JSON is valid YAML: renaming the file is enough)")
+        elif path == root:
+            problems.append(f"{path}: only .md, .yaml and .yml files are imported")
+    return paths
 
 
 def parse_tree(root: Path) -> tuple[list[ParsedFile], list[str]]:
@@ -238,22 +373,29 @@ def parse_tree(root: Path) -> tuple[list[ParsedFile], list[str]]:
     parsed: list[ParsedFile] = []
     if not root.exists():
         return [], [f"{root}: no such file or folder"]
-    paths = [root] if root.is_file() else sorted(
-        p for p in root.rglob("*") if p.suffix in (".md", ".yaml", ".yml") and p.name not in SKIPPED_NAMES)
-    for path in paths:
+    for path in _paths(root, problems):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             problems.append(f"{path}: cannot be read as UTF-8 text ({error})")
             continue
-        result = (parse_markdown if path.suffix == ".md" else parse_procedure)(path, text, problems)
+        result = (parse_markdown if path.suffix.lower() == ".md" else parse_procedure)(path, text, problems)
         if result is not None:
             parsed.append(result)
-    seen: dict[str, Path] = {}
+    # Two files of one run for one document or one procedure: both are named, neither wins.
+    documents_seen: dict[str, Path] = {}
+    procedures_seen: dict[str, Path] = {}
     for item in parsed:
-        if item.document_code in seen:
-            problems.append(f"{item.path}: document code {item.document_code} is also used by {seen[item.document_code]}")
-        seen[item.document_code] = item.path
+        if item.document_code in documents_seen:
+            problems.append(f"{item.path}: document code {item.document_code} is also used by "
+                            f"{documents_seen[item.document_code]}")
+        documents_seen.setdefault(item.document_code, item.path)
+        if item.procedure is None:
+            continue
+        code = item.procedure["code"]
+        if code in procedures_seen:
+            problems.append(f"{item.path}: procedure code {code} is also used by {procedures_seen[code]}")
+        procedures_seen.setdefault(code, item.path)
     return parsed, problems
 
 
@@ -287,6 +429,11 @@ def import_tree(root: Path, *, now: datetime, default_owner: str | None = None) 
             other = db.session.scalar(sa.select(Procedure).where(Procedure.code == item.procedure["code"]))
             if other is not None and other.document.code != item.document_code:
                 problems.append(f"{item.path}: procedure {item.procedure['code']} already belongs to document {other.document.code}")
+            own = None if existing is None else db.session.scalar(sa.select(Procedure).where(Procedure.document_id == existing.id))
+            if own is not None and own.code != item.procedure["code"]:
+                # The import updates the procedure's name and field, never its code.
+                problems.append(f"{item.path}: document {item.document_code} is the process of procedure "
+                                f"{own.code}, not {item.procedure['code']}")
         if existing is not None:
             open_version = documents.open_version(existing)
             latest = _latest(existing)

@@ -101,9 +101,9 @@ def test_a_bad_file_names_file_and_field_and_nothing_is_written(tmp_path, fields
 
 
 @pytest.mark.parametrize("mutate,expected", [
-    (lambda d: d["version"].pop("time_unit"), "field 'time_unit'"),
-    (lambda d: d.pop("name"), "field 'name' is required"),
-    (lambda d: d.update(level="village"), "field 'level' is 'village'"),
+    (lambda d: d["version"].pop("time_unit"), "version.time_unit: Field required"),
+    (lambda d: d.pop("name"), "name: Field required"),
+    (lambda d: d.update(level="village"), "level: Input should be 'province', 'district' or 'commune'"),
     (lambda d: d.update(field="XX"), "field 'field': no field with code XX"),
     (lambda d: d["version"]["steps"].pop(0), "Bước đầu tiên phải là bước tiếp nhận"),
     (lambda d: d["version"]["steps"][1].update(hours=0.2), "Bước 2: thời gian"),
