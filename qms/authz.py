@@ -19,9 +19,12 @@ from collections.abc import Callable
 from qms.errors import Forbidden
 from qms.models import (
     ActionItem,
+    Agency,
     Audit,
     CorrectiveAction,
     Department,
+    Document,
+    DocumentVersion,
     Dossier,
     DossierStep,
     Feedback,
@@ -69,7 +72,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "escalation.overdue_margin": frozenset({QO}),
     # Controlled documents: everyone reads them; the quality officer keeps them (creates,
     # drafts, records periodic reviews, imports, attaches files) and submits a draft for
-    # review; a leader returns, approves or withdraws it.
+    # review; a leader returns, approves or withdraws it. Each of their own agency's
+    # documents; a leader also those of the agencies under theirs (object rules below).
     "documents.view": ALL,
     "documents.manage": frozenset({QO}),
     "documents.submit": frozenset({QO}),
@@ -231,6 +235,29 @@ def _delays_dossier(user: User, dossier: Dossier) -> bool:
 def _leads_dossiers_agency(user: User, dossier: Dossier) -> bool:
     """A leader of the agency processing the dossier (its chair, a vice chair, the director)."""
     return dossier.current_step() is not None and user.department.agency_id == dossier.agency_id
+
+
+# Controlled documents: the object is the document (or its version), or the department that
+# is to own a new one. A document belongs to its owner department's agency.
+def _document_agency(target: Document | DocumentVersion | Department) -> Agency:
+    if isinstance(target, DocumentVersion):
+        target = target.document
+    return (target.owner_department if isinstance(target, Document) else target).agency
+
+
+@_rule("documents.manage", "documents.submit")
+def _keeps_documents_of(user: User, target) -> bool:
+    """A quality officer keeps their own agency's documents, not another commune's or the
+    province's."""
+    return _document_agency(target).id == user.department.agency_id
+
+
+@_rule("documents.approve")
+def _approves_documents_of(user: User, target) -> bool:
+    """A leader approves, returns and withdraws the documents of their agency and of the
+    agencies under it."""
+    agency = _document_agency(target)
+    return user.department.agency_id in {agency.id, *(a.id for a in agency.ancestors())}
 
 
 # Nonconformities

@@ -126,8 +126,8 @@ def save_attachment(version: DocumentVersion, file_storage, *, actor: User, now:
     Rule: quality officers attach to drafts only; the file is non-empty, not larger than
     DOCUMENT_ATTACHMENT_MAX_BYTES, and really a PDF, DOCX or XLSX (by content), named
     with the matching extension."""
-    if not documents.may(actor, "edit"):
-        raise Forbidden(_("Chỉ cán bộ ISO được đính kèm tệp."))
+    if not documents.may(actor, "edit", version.document):
+        raise Forbidden(_("Chỉ cán bộ ISO của đơn vị quản lý tài liệu được đính kèm tệp."))
     if version.status is not VersionStatus.draft:
         raise Conflict(_("Chỉ đính kèm tệp vào bản dự thảo; bản đã trình hoặc đã duyệt là bất biến."))
     stored = store_upload(file_storage)
@@ -146,8 +146,8 @@ def save_attachment(version: DocumentVersion, file_storage, *, actor: User, now:
 def remove_attachment(attachment: Attachment, *, actor: User) -> Attachment:
     """Take a file off a draft. The row and the file stay (records are never deleted)."""
     version = db.session.get(DocumentVersion, attachment.version_id)
-    if not documents.may(actor, "edit"):
-        raise Forbidden(_("Chỉ cán bộ ISO được gỡ tệp đính kèm."))
+    if not documents.may(actor, "edit", version.document):
+        raise Forbidden(_("Chỉ cán bộ ISO của đơn vị quản lý tài liệu được gỡ tệp đính kèm."))
     if version.status is not VersionStatus.draft:
         raise Conflict(_("Chỉ gỡ được tệp của bản dự thảo; bản đã trình hoặc đã duyệt là bất biến."))
     attachment.active = False

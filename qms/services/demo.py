@@ -64,6 +64,8 @@ USERS = [
     ("officer", "Lê Văn Một Cửa", "NK-TTPVHCC", {Role.officer}),
     ("head", "Phạm Thị Trưởng Phòng", "NK-VHXH", {Role.department_head}),
     ("leader", "Hoàng Văn Lãnh Đạo", "NK-VP", {Role.leader}),
+    # The province's documents (the shipped ones) are approved by a province leader.
+    ("leadertp", "Đặng Văn Lãnh Đạo Tỉnh", "CT-VP", {Role.leader}),
     ("auditor", "Võ Thị Đánh Giá", "CT-STP", {Role.auditor}),
 ]
 

@@ -67,12 +67,17 @@ def permission(action: str) -> str | None:
     return "documents.manage" if action in ("draft", "edit") else TRANSITIONS[action].permission
 
 
-def may(actor: User | None, action: str, version: DocumentVersion | None = None) -> bool:
-    """May `actor` do `action` (a TRANSITIONS key, or "draft"/"edit") to `version`?"""
+def may(actor: User | None, action: str,
+        target: DocumentVersion | Document | Department | None = None) -> bool:
+    """May `actor` do `action` (a TRANSITIONS key, or "draft"/"edit") to `target`: a version,
+    a document, or the department to own a new document (None: to some document at all)?
+    Rule: the roles of qms.authz, on documents of the actor's agency (a leader: also of the
+    agencies under it), and the version's status."""
+    version = target if isinstance(target, DocumentVersion) else None
     if action in ("draft", "edit"):
-        return authz.has(actor, "documents.manage") and (version is None or version.status is S.draft)
+        return authz.may(actor, "documents.manage", target) and (version is None or version.status is S.draft)
     transition = TRANSITIONS[action]
-    return (transition.permission is not None and authz.has(actor, transition.permission)
+    return (transition.permission is not None and authz.may(actor, transition.permission, target)
             and (version is None or version.status in transition.source))
 
 
@@ -82,8 +87,10 @@ def _transition(version: DocumentVersion, action: str, actor: User | None, *, no
     if version.status not in transition.source:
         raise Conflict(_("Phiên bản đang ở trạng thái “%(s)s”, không thể thực hiện thao tác này.",
                          s=version.status.label))
-    if transition.permission and not authz.has(actor, transition.permission):
-        raise Forbidden(_("Bạn không có quyền thực hiện thao tác này với tài liệu."))
+    if transition.permission and not authz.may(actor, transition.permission, version):
+        raise Forbidden(_("Tài liệu này thuộc đơn vị khác; bạn không thể thực hiện thao tác này.")
+                        if authz.has(actor, transition.permission) else
+                        _("Bạn không có quyền thực hiện thao tác này với tài liệu."))
     old = version.status
     version.status = transition.target
     audit_log.flush_as(db.session, actor)
@@ -95,8 +102,8 @@ def _transition(version: DocumentVersion, action: str, actor: User | None, *, no
 def create_document(*, actor: User | None, code: str, title: str, kind: DocumentKind,
                     owner: Department, review_interval_months: int = 12) -> Document:
     """Rule: quality officers create documents; codes are unique."""
-    if actor is not None and not may(actor, "draft"):
-        raise Forbidden(_("Chỉ cán bộ ISO được tạo tài liệu."))
+    if actor is not None and not may(actor, "draft", owner):
+        raise Forbidden(_("Chỉ cán bộ ISO của đơn vị được tạo tài liệu của đơn vị mình."))
     code = (code or "").strip().upper()
     if not code or len(code) > 32:
         raise ValidationError(_("Mã tài liệu không hợp lệ."))
@@ -122,8 +129,8 @@ def draft_version(document: Document, *, actor: User | None, title: str, body: s
                   change_summary: str, now: datetime) -> DocumentVersion:
     """Start the next version. Rule: one open draft at a time; a change states its summary
     (except the first issue)."""
-    if actor is not None and not may(actor, "draft"):
-        raise Forbidden(_("Chỉ cán bộ ISO được soạn thảo tài liệu."))
+    if actor is not None and not may(actor, "draft", document):
+        raise Forbidden(_("Chỉ cán bộ ISO của đơn vị quản lý tài liệu được soạn thảo tài liệu này."))
     if open_version(document) is not None:
         raise Conflict(_("Tài liệu %(c)s đã có một dự thảo đang mở.", c=document.code))
     number = max((v.number for v in document.versions), default=0) + 1
@@ -158,7 +165,7 @@ def edit_draft(version: DocumentVersion, *, actor: User | None, title: str, body
     if version.status is not S.draft:
         raise Conflict(_("Chỉ sửa được bản dự thảo; bản đã trình hoặc đã duyệt là bất biến."))
     if actor is not None and not may(actor, "edit", version):
-        raise Forbidden(_("Chỉ cán bộ ISO được sửa dự thảo."))
+        raise Forbidden(_("Chỉ cán bộ ISO của đơn vị quản lý tài liệu được sửa dự thảo."))
     version.title = (title or version.title).strip()
     version.body = body or ""
     version.change_summary = (change_summary or "").strip()
@@ -261,8 +268,8 @@ def reviews_overdue(today: date) -> list[Document]:
 
 def record_review(document: Document, *, actor: User, today: date, note: str) -> Document:
     """A periodic review found the document still fit: the next review moves one interval on."""
-    if not authz.has(actor, "documents.manage"):
-        raise Forbidden(_("Chỉ cán bộ ISO ghi nhận rà soát định kỳ."))
+    if not authz.may(actor, "documents.manage", document):
+        raise Forbidden(_("Chỉ cán bộ ISO của đơn vị quản lý tài liệu ghi nhận rà soát định kỳ."))
     document.next_review_due = _add_months(today, document.review_interval_months)
     audit_log.flush_as(db.session, actor)
     audit_log.record(db.session, "document.reviewed", document, note=(note or "").strip() or None)

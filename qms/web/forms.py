@@ -41,10 +41,12 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def department_choices(include_inactive: bool = False):
+def department_choices(include_inactive: bool = False, agency_id: int | None = None):
     query = sa.select(Department).join(Department.agency).order_by(Agency.code, Department.code)
     if not include_inactive:
         query = query.where(Department.active.is_(True))
+    if agency_id is not None:
+        query = query.where(Department.agency_id == agency_id)
     return [(d.id, f"{d.code} — {d.name} ({d.agency.name})") for d in db.session.scalars(query)]
 
 

@@ -23,7 +23,7 @@ def staff(make_user, orgtree):
 def policy(staff, orgtree):
     document = documents.create_document(actor=staff["quality"], code="CSCL",
                                          title="Chính sách chất lượng", kind=DocumentKind.policy,
-                                         owner=orgtree["office"])
+                                         owner=orgtree["centre"])
     documents.draft_version(document, actor=staff["quality"], title="Chính sách chất lượng",
                             body="Phục vụ nhân dân.\n", change_summary="", now=NOW)
     db.session.commit()
@@ -68,7 +68,7 @@ def birth(staff, orgtree):
     db.session.add(field)
     document = documents.create_document(actor=staff["quality"], code="QT-HT-01",
                                          title="Quy trình đăng ký khai sinh",
-                                         kind=DocumentKind.process, owner=orgtree["onestop"])
+                                         kind=DocumentKind.process, owner=orgtree["centre"])
     procedure = procedures.create_procedure(code="1.001193", name="Đăng ký khai sinh", field=field,
                                             level=AgencyLevel.commune, document=document)
     version = documents.draft_version(document, actor=staff["quality"], title=document.title,

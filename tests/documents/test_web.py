@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import yaml
 
 from qms.extensions import db
-from qms.models import Acknowledgement, Document, DocumentKind, Field, VersionStatus
+from qms.models import Acknowledgement, Document, DocumentKind, Field, Role, VersionStatus
 from qms.services import documents, procedures
 from tests.conftest import post_form
 from tests.documents.conftest import NOW, birth_data
@@ -31,8 +31,10 @@ def version_of(code: str, number: int):
     return next(v for v in document.versions if v.number == number)
 
 
-def test_the_whole_workflow_through_the_pages(client_for, orgtree, staff):
-    quality, leader, officer = client_for("quality"), client_for("leader"), client_for("officer")
+def test_the_whole_workflow_through_the_pages(client_for, orgtree, staff, make_user):
+    # The ward's own quality officer keeps the ward's policy; the province's leader approves.
+    make_user("isophuong", Role.quality_officer, department=orgtree["office"])
+    quality, leader, officer = client_for("isophuong"), client_for("leader"), client_for("officer")
 
     response = post_form(quality, "/documents/new", {
         "code": "cscl", "title": "Chính sách chất lượng", "kind": "policy",

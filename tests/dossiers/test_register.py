@@ -28,7 +28,7 @@ def marriage(field, staff, orgtree):
     """A second procedure in force, to tell procedures apart."""
     document = documents.create_document(actor=staff["quality"], code="QT-HT-02",
                                          title="Quy trình đăng ký kết hôn",
-                                         kind=DocumentKind.process, owner=orgtree["onestop"])
+                                         kind=DocumentKind.process, owner=staff["quality"].department)
     procedure = procedures.create_procedure(code="1.000894", name="Đăng ký kết hôn", field=field,
                                             level=AgencyLevel.commune, document=document)
     version = documents.draft_version(document, actor=staff["quality"], title=document.title,

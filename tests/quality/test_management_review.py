@@ -156,13 +156,13 @@ def _feedback(orgtree):
 def _objectives(orgtree, people):
     document = documents.create_document(actor=people["quality"], code="MTCL-2026",
                                          title="Mục tiêu chất lượng năm 2026", kind=DocumentKind.objectives,
-                                         owner=orgtree["office"])
+                                         owner=people["quality"].department)
     version = documents.draft_version(document, actor=people["quality"], title=document.title,
                                       body="Trên 98% hồ sơ đúng hạn.\n", change_summary="", now=at(2026, 11, 23))
     documents.submit(version, actor=people["quality"], now=at(2026, 11, 23))
     documents.approve(version, actor=people["leader"], effective_date=date(2026, 11, 23), now=at(2026, 11, 23))
     draft = documents.create_document(actor=people["quality"], code="MTCL-2027", title="Mục tiêu năm 2027",
-                                      kind=DocumentKind.objectives, owner=orgtree["office"])
+                                      kind=DocumentKind.objectives, owner=people["quality"].department)
     documents.draft_version(draft, actor=people["quality"], title=draft.title, body="Dự thảo.\n",
                             change_summary="", now=at(2026, 11, 23))
 

@@ -307,7 +307,7 @@ def real_ids(orgtree, users):
     quality, leader = users[Role.quality_officer], users[Role.leader]
     field = org.save_field(None, actor=None, code="HT", name="Hộ tịch")
     policy = documents.create_document(actor=quality, code="CSCL", title="Chính sách chất lượng",
-                                       kind=DocumentKind.policy, owner=orgtree["office"])
+                                       kind=DocumentKind.policy, owner=quality.department)
     v1 = documents.draft_version(policy, actor=quality, title=policy.title, body="Phục vụ nhân dân.\n",
                                  change_summary="", now=clock.now())
     _make_effective(v1, quality, leader)
@@ -316,7 +316,7 @@ def real_ids(orgtree, users):
     attachment = attachments.save_attachment(
         v2, FileStorage(io.BytesIO(PDF), filename="Quyết định.pdf"), actor=quality, now=clock.now())
     process = documents.create_document(actor=quality, code="QT-HT-01", title="Quy trình đăng ký khai sinh",
-                                        kind=DocumentKind.process, owner=orgtree["onestop"])
+                                        kind=DocumentKind.process, owner=quality.department)
     procedure = procedures.create_procedure(code="1.001193", name="Đăng ký khai sinh", field=field,
                                             level=AgencyLevel.commune, document=process)
     version = documents.draft_version(process, actor=quality, title=process.title, body="",

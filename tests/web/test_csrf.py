@@ -91,7 +91,7 @@ def objects(orgtree, users):
     desk = accounts.create_user(actor=None, username="motcua", full_name="Một Cửa", password=PASSWORD,
                                 department=orgtree["onestop"], roles={Role.officer})
     process = documents.create_document(actor=quality, code="QT-HT-01", title="Quy trình khai sinh",
-                                        kind=DocumentKind.process, owner=orgtree["onestop"])
+                                        kind=DocumentKind.process, owner=quality.department)
     procedure = procedures.create_procedure(code="1.001193", name="Đăng ký khai sinh", field=field,
                                             level=AgencyLevel.commune, document=process)
     version = documents.draft_version(process, actor=quality, title=process.title, body="",

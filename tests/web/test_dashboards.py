@@ -255,7 +255,7 @@ def loop(orgtree, staff, make_user):  # noqa: F811
     fresh_nc = raise_nc(orgtree["office"], quality, "Ký nhầm mẫu", now=NOW - timedelta(days=1))
     fresh_car = corrective_actions.open_car([fresh_nc], owner=None, actor=head, now=NOW - timedelta(days=1))
     document = documents.create_document(actor=quality, code="QT-KSTL", title="Kiểm soát tài liệu",
-                                         kind=DocumentKind.system_procedure, owner=orgtree["office"])
+                                         kind=DocumentKind.system_procedure, owner=quality.department)
     document.next_review_due = date(2026, 11, 30)
     db.session.commit()
     return {"car": car.code, "fresh_car": fresh_car.code, "item": car.items[0].description,

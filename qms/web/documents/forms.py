@@ -1,4 +1,5 @@
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -29,7 +30,8 @@ class DocumentForm(Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.owner_department_id.choices = department_choices()
+        # a quality officer keeps their own agency's documents (qms.authz)
+        self.owner_department_id.choices = department_choices(agency_id=current_user.department.agency_id)
 
 
 class VersionForm(Form):

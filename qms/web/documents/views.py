@@ -100,7 +100,8 @@ def index():
     manage = access.can("documents.manage")
     return render_template(
         "documents/index.html", page=page, rows=rows, kind=kind, kinds=list(DocumentKind),
-        today=today, overdue=documents.reviews_overdue(today) if manage else [],
+        today=today, overdue=[d for d in documents.reviews_overdue(today)
+                              if documents.may(current_user, "draft", d)] if manage else [],
         review_form=ReviewForm(), import_form=ImportForm(),
         args={"kind": kind} if kind else {})
 
@@ -183,7 +184,7 @@ def show(code: str):
     return render_template(
         "documents/document.html", document=document, procedure=_procedure(document),
         effective=documents.effective_version(document), open_version=documents.open_version(document),
-        can_draft=documents.may(current_user, "draft"), today=_today())
+        can_draft=documents.may(current_user, "draft", document), today=_today())
 
 
 # --- drafting -----------------------------------------------------------------------------
