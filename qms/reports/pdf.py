@@ -8,28 +8,65 @@ xhtml2pdf's traps (DESIGN §6), handled here once:
 - its default policy reads any file under the working directory (instance/, the
   database): the policy here allows this folder only and nothing remote;
 - `result.err == 0` proves nothing: a character no font can draw is only a warning in
-  the render log; such warnings are an error here.
+  the render log; such warnings are an error here. So that stored text can never make a
+  document fail (an applicant's name in Chinese, a review comment with a Thai word), what
+  the embedded faces cannot draw is replaced before rendering (`drawable_text`) and logged.
 """
 from __future__ import annotations
 
+import functools
 import io
+import logging
 import unicodedata
 from pathlib import Path
 
 from flask import render_template
 from flask_babel import force_locale
+from reportlab.pdfbase.ttfonts import TTFontFile
 from xhtml2pdf import pisa
 from xhtml2pdf.files import ResourceAccessPolicy
 
 ASSETS = Path(__file__).resolve().parent / "fonts"
 
 
+# U+FFFD REPLACEMENT CHARACTER: Unicode's own sign for "cannot be shown here".
+PLACEHOLDER = "\ufffd"
+log = logging.getLogger(__name__)
+
+
 class PdfError(RuntimeError):
     pass
 
 
+@functools.cache
+def drawable() -> frozenset[int]:
+    """The code points that every embedded face draws (bold and italic text included)."""
+    faces = [set(TTFontFile(str(path)).charToGlyph) for path in ASSETS.glob("*.ttf")]
+    return frozenset(set.intersection(*faces))
+
+
+def _substitute(char: str, can: frozenset[int]) -> str:
+    if unicodedata.category(char) in ("Mn", "Me", "Cf"):  # a variation selector, a joiner
+        return ""
+    folded = unicodedata.normalize("NFKC", char)  # full-width "Ａ" is "A"
+    return folded if all(ord(c) in can for c in folded) else PLACEHOLDER
+
+
+def drawable_text(html: str) -> str:
+    """`html` with every character no embedded face can draw replaced: by its compatibility
+    form where that is drawable, else by PLACEHOLDER; each replacement is logged."""
+    can = drawable()
+    missing = {char for char in set(html) if ord(char) >= 0x20 and ord(char) not in can}
+    if not missing:
+        return html
+    table = {ord(char): _substitute(char, can) for char in missing}
+    log.warning("PDF: no embedded font draws %s; replaced",
+                ", ".join(f"U+{ord(c):04X}" for c in sorted(missing)))
+    return html.translate(table)
+
+
 def html_to_pdf(html: str) -> bytes:
-    html = unicodedata.normalize("NFC", html)
+    html = drawable_text(unicodedata.normalize("NFC", html))
     out = io.BytesIO()
     result = pisa.CreatePDF(
         html, dest=out, encoding="utf-8",
@@ -49,3 +86,14 @@ def render_pdf(template: str, **context) -> bytes:
     and reports are official records, whatever language the user reads the pages in."""
     with force_locale("vi"):
         return html_to_pdf(render_template(template, **context))
+
+
+def render_pdf_after_commit(template: str, **context) -> bytes | None:
+    """render_pdf for a page that shows a result already committed (the receipt with its
+    one-time lookup secret): a failure is logged and None returned, so that the page,
+    and the result on it, is shown all the same."""
+    try:
+        return render_pdf(template, **context)
+    except Exception:  # any failure: the committed result must still reach the user
+        log.exception("PDF %s failed after the commit; the page is shown without it", template)
+        return None

@@ -157,3 +157,47 @@ def test_a_dossier_page_reads_the_work_calendar_once(app, in_force, desk, orgtre
         sa.event.remove(db.engine, "before_cursor_execute", count)
     assert page.status_code == 200 and "Đúng hạn" in text(page)
     assert len(calendar_reads) <= 1
+
+
+def _received_page(app, in_force, name):
+    desk_browser = browser_as(app, "motcua")
+    response = post_form(desk_browser, "/dossiers/receive", {
+        "procedure_id": in_force.id, "applicant_name": name, "channel": "direct"})
+    return desk_browser, response
+
+
+def test_a_name_the_fonts_cannot_draw_prints_on_the_receipt_and_control_slip(app, in_force, desk):
+    """Chinese, Korean, Thai, full-width Latin and emoji in an applicant's name: the receipt
+    and, for good, the control slip print (U+FFFD for what no embedded font draws)."""
+    import base64
+
+    from tests.documents.test_pdf import pdf_text
+
+    desk_browser, response = _received_page(app, in_force, "李明 김민준 สมชาย Ｎｇｕｙễｎ 😀👍🏽")
+    page = text(response)
+    assert response.status_code == 200
+    code = re.search(r'id="dossier-code">([^<]+)<', page).group(1)
+    receipt = base64.b64decode(re.search(r'data:application/pdf;base64,([^"]+)"', page).group(1))
+    content = pdf_text(receipt)
+    assert "Nguyễn" in content and "\ufffd" in content and "李" not in content
+    slip = desk_browser.get(f"/dossiers/{code}/control-slip.pdf")
+    assert slip.status_code == 200 and "Nguyễn" in pdf_text(slip.data)
+
+
+def test_the_receipt_page_shows_code_and_secret_even_if_its_pdf_fails(app, in_force, desk, monkeypatch):
+    """The dossier is committed before its receipt is drawn: a failing PDF must not turn the
+    page into an error that loses the one-time lookup secret (and invites a duplicate)."""
+    from qms.reports import pdf
+
+    def broken(html):
+        raise pdf.PdfError("simulated failure")
+
+    monkeypatch.setattr(pdf, "html_to_pdf", broken)
+    _desk, response = _received_page(app, in_force, "Nguyễn Thị Hoa")
+    page = text(response)
+    assert response.status_code == 200
+    code = re.search(r'id="dossier-code">([^<]+)<', page).group(1)
+    secret = re.search(r'id="lookup-secret">([^<]+)<', page).group(1)
+    assert 'id="receipt-failed"' in page and 'id="receipt-pdf"' not in page
+    dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == code))
+    assert dossier is not None and dossiers.find_for_lookup(code, secret) == dossier

@@ -161,6 +161,22 @@ def test_pdf_report_text(november, browser, caplog):
         assert expected in content, expected
 
 
+def test_a_comment_the_fonts_cannot_draw_still_prints(november, browser, caplog):
+    """A signed review is frozen: text the embedded fonts lack (Thai, Chinese, full-width
+    Latin) must not make its PDF fail for good. Full-width letters print as their Latin
+    form, the rest as U+FFFD, and the replacement is logged."""
+    head = browser("truongmotcua")
+    post_form(head, PAGE + "/sign", {"comments": "Ý kiến: สวัสดี 你好 ＯＫ.", "actions": "Đôn đốc."},
+              token_from=PAGE)
+    with caplog.at_level(logging.WARNING):
+        response = head.get(PAGE + "/report.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    content = " ".join(pdf_text(response.data).split())
+    assert "Ý kiến:" in content and "OK." in content and "\ufffd" in content
+    assert "สวัสดี" not in content and "你好" not in content
+    assert any("no embedded font draws" in r.getMessage() for r in caplog.records)
+
+
 def test_xlsx_report_escapes_formulas(november, browser, three_days, orgtree):
     # a late dossier whose applicant's name starts with "=": a formula if written as is
     evil, _secret = dossiers.receive_dossier(actor=november["people"]["onestop"], procedure=three_days,

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from qms import clock
 from qms.extensions import db
 from qms.models import Agency, Channel, Department, Dossier, EventKind, Procedure, Timeliness
-from qms.reports.pdf import render_pdf
+from qms.reports.pdf import render_pdf, render_pdf_after_commit
 from qms.services import attachments, calendars, dossiers, notifications, procedures
 from qms.web import access
 from qms.web.actions import act
@@ -61,11 +61,11 @@ def receive():
         if received:
             dossier, secret = received.value
             # The lookup secret exists only now: it is shown once and printed on the slip.
-            receipt = render_pdf("pdf/receipt.html", dossier=dossier, secret=secret,
-                                 components=_components_of(dossier),
-                                 limit=_limit_text(dossier))
+            receipt = render_pdf_after_commit("pdf/receipt.html", dossier=dossier, secret=secret,
+                                              components=_components_of(dossier),
+                                              limit=_limit_text(dossier))
             return render_template("dossiers/received.html", dossier=dossier, secret=secret,
-                                   receipt=base64.b64encode(receipt).decode())
+                                   receipt=base64.b64encode(receipt).decode() if receipt else None)
     return render_template("dossiers/receive.html", form=form, procedures=available,
                            cases=case_choices(available))
 
