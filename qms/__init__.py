@@ -4,13 +4,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, current_app, has_app_context, has_request_context, request, session
 from flask_talisman import Talisman
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from qms import config as settings
+from qms import transactions
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -144,14 +145,15 @@ def _init_extensions(app: Flask) -> None:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    """SQLite: enforce foreign keys, and WAL so readers do not block the writer."""
-    module = type(dbapi_connection).__module__
-    if not module.startswith("sqlite3"):
+    """SQLite: enforce foreign keys, and WAL so readers do not block the writer (writers
+    begin as qms.transactions decides)."""
+    if not transactions.is_sqlite(dbapi_connection):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    timeout = current_app.config["SQLITE_BUSY_TIMEOUT_MS"] if has_app_context() else 5000
+    cursor.execute(f"PRAGMA busy_timeout={int(timeout)}")
     cursor.close()
 
 

@@ -52,6 +52,9 @@ class Config:
     # client could then claim any address.
     PROXY_HOPS = 0
     RATELIMIT_HEADERS_ENABLED = False
+    # SQLite: how long a writer waits for the write lock before its request answers 503
+    # "busy, try again" (qms.transactions).
+    SQLITE_BUSY_TIMEOUT_MS = 5000
 
     BOOTSTRAP_SERVE_LOCAL = True  # Bootstrap's files come from the installed package, no CDN
     BOOTSTRAP_BOOTSWATCH_THEME = None
@@ -152,6 +155,7 @@ ENV_SETTINGS = {
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "LOGIN_FAILURE_LIMIT": ("LOGIN_FAILURE_LIMIT", str),
     "PROXY_HOPS": ("PROXY_HOPS", _int),
+    "SQLITE_BUSY_TIMEOUT_MS": ("SQLITE_BUSY_TIMEOUT_MS", _int),
     "DEFAULT_LOCALE": ("BABEL_DEFAULT_LOCALE", str),
     "TIMELINESS_RULE": ("TIMELINESS_RULE", str),
     "REPORTING_PERIOD": ("REPORTING_PERIOD", _reporting_period),

@@ -22,20 +22,32 @@ def _create_app():
         raise click.ClickException(error.message) from None
 
 
-def handle_errors(command):
-    """Turn domain and database errors into one clear line and a non-zero exit."""
+def handle_errors(command=None, *, writes: bool = True):
+    """Turn domain and database errors into one clear line and a non-zero exit. A command
+    that `writes` begins its transactions with SQLite's write lock (qms.transactions);
+    one that only reads (reports, exports) passes writes=False, so it never holds it."""
+    if command is None:
+        return functools.partial(handle_errors, writes=writes)
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         from qms.extensions import db
+        from qms.transactions import is_lock_timeout, writing
 
         try:
+            if writes:
+                with writing():
+                    return command(*args, **kwargs)
             return command(*args, **kwargs)
         except QmsError as error:
             db.session.rollback()
             raise click.ClickException(error.message) from None
         except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
             db.session.rollback()
+            if is_lock_timeout(error):
+                raise click.ClickException(
+                    "the database is busy (another process kept its write lock past the busy "
+                    "timeout); nothing was written: run the command again") from None
             detail = str(error.orig).splitlines()[0] if error.orig else str(error)
             if "no such table" in detail or "does not exist" in detail:
                 raise click.ClickException(

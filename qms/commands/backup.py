@@ -22,7 +22,7 @@ from qms.services.audit_log import acting_as
 @click.option("--include-secret-key", is_flag=True,
               help="Also store the app's SECRET_KEY in the archive (then keep it as secret as the key).")
 @with_appcontext
-@handle_errors
+@handle_errors(writes=False)  # reads only: never holds the write lock
 def backup(out: Path, force: bool, include_secret_key: bool):
     """Write the database and every uploaded file to one archive (.tar.gz).
 

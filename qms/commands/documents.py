@@ -49,7 +49,7 @@ def import_procedures(path, owner, dry_run):
 @cli.command("export-procedures")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @with_appcontext
-@handle_errors
+@handle_errors(writes=False)
 def export_procedures(directory):
     """Write every document's newest version to DIRECTORY in the procedures_iso/ format."""
     written = procedure_files.export_tree(directory)

@@ -56,7 +56,7 @@ def _write_atomically(out: Path, data: bytes) -> None:
 @click.option("--out", type=click.Path(path_type=Path), required=True, metavar="FILE",
               help="The file to write.")
 @with_appcontext
-@handle_errors
+@handle_errors(writes=False)
 def monthly(department_code: str, month_text: str, fmt: str, out: Path):
     """Write the monthly compliance report of a department: the signed snapshot when the
     month is signed, otherwise the live figures. Shows progress over the rows written."""

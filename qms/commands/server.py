@@ -60,4 +60,7 @@ def demo_command(host, port):
         # A local trial over plain HTTP: the browser must send the cookie back.
         current_app.config["SESSION_COOKIE_SECURE"] = False
         current_app.config["REMEMBER_COOKIE_SECURE"] = False
+    # The requests have sessions of their own: this one ends its transaction, which began
+    # with SQLite's write lock (qms.transactions), before serving.
+    db.session.remove()
     run_server(host, port, threads=8)

@@ -41,6 +41,7 @@ from qms.services.procedures import (
     validate_version,
     write_procedure_data,
 )
+from qms.transactions import writing
 
 S = VersionStatus
 
@@ -321,9 +322,9 @@ def apply_effective_dates_daily(now: datetime) -> None:
     if _daily_done == today or not _daily_lock.acquire(blocking=False):
         return
     try:
-        with audit_log.acting_as(None, system="effective-dates"):
-            if apply_effective_dates(now):
-                db.session.commit()
+        with audit_log.acting_as(None, system="effective-dates"), writing():
+            apply_effective_dates(now)
+            db.session.commit()  # also when nothing changed: the write lock is let go
         _daily_done = today
     except Exception:
         db.session.rollback()

@@ -51,6 +51,7 @@ from qms.models import (
 )
 from qms.models.notifications import Notification, NotificationKind
 from qms.services import calendars
+from qms.transactions import writing
 
 log = logging.getLogger(__name__)
 
@@ -305,8 +306,9 @@ def escalate_periodically(now: datetime) -> None:
         return  # another thread is on it
     try:
         _auto_last = now
-        if escalate(now).created:
-            db.session.commit()
+        with writing():
+            escalate(now)
+            db.session.commit()  # also when nothing was created: the write lock is let go
     except Exception:
         db.session.rollback()
         log.exception("automatic escalation failed")

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from qms.errors import QmsError
 from qms.extensions import db
+from qms.transactions import is_lock_timeout, reading
 
 MAX_QUERY_VALUE = 1000
 MAX_PAGE = 1_000_000
@@ -43,6 +44,9 @@ def register_error_handlers(app: Flask) -> None:
               lambda: _("Tệp hoặc nội dung gửi lên vượt giới hạn cho phép.")),
         429: (lambda: _("Quá nhiều yêu cầu"),
               lambda: _("Bạn đã thử quá nhiều lần. Vui lòng đợi ít phút rồi thử lại.")),
+        503: (lambda: _("Hệ thống đang bận"),
+              lambda: _("Hệ thống đang bận ghi dữ liệu khác; thao tác của bạn chưa được thực hiện. "
+                        "Vui lòng thử lại sau giây lát.")),
         500: (lambda: _("Lỗi hệ thống"),
               lambda: _("Đã có lỗi ngoài ý muốn. Dữ liệu của bạn không bị thay đổi; vui lòng thử lại sau.")),
     }
@@ -85,6 +89,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
+        if is_lock_timeout(error):
+            # SQLite's write lock stayed taken past the busy timeout: nothing was written,
+            # and the same request will very likely pass in a moment.
+            app.logger.warning("database busy on %s %s", request.method, request.path)
+            title, message = titles[503]
+            with reading():  # the page reads who is logged in: without waiting for the lock
+                response, status = _error_page(503, title(), message())
+            return response, status, {"Retry-After": "2"}
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         title, message = titles[500]
         return _error_page(500, title(), message())
