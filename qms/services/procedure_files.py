@@ -42,6 +42,7 @@ from qms.models import (
     StepRole,
     SupplementRule,
     TimeUnit,
+    User,
     VersionStatus,
 )
 from qms.services import audit_log, documents, procedures
@@ -404,9 +405,16 @@ def _latest(document: Document) -> DocumentVersion | None:
     return next((v for v in reversed(document.versions) if v.status is not VersionStatus.withdrawn), None)
 
 
-def import_tree(root: Path, *, now: datetime, default_owner: str | None = None) -> list[FileResult]:
+def _agency_of(target: Document | Department) -> Agency:
+    return (target.owner_department if isinstance(target, Document) else target).agency
+
+
+def import_tree(root: Path, *, now: datetime, default_owner: str | None = None,
+                actor: User | None = None) -> list[FileResult]:
     """Import every file under `root`. All or nothing: raises FileProblems naming each bad
-    file and field before anything is written, or if a write is refused."""
+    file and field before anything is written, or if a write is refused. With an `actor`
+    (an upload in the app), only documents that the actor may draft are touched: their
+    own agency's (qms.authz); the CLI imports as the system."""
     parsed, problems = parse_tree(root)
     fields = {f.code: f for f in db.session.scalars(sa.select(Field))}
     departments = {d.code: d for d in db.session.scalars(sa.select(Department))}
@@ -418,6 +426,10 @@ def import_tree(root: Path, *, now: datetime, default_owner: str | None = None) 
             problems.append(f"{item.path}: field 'owner' is required for a new document (or pass --owner)")
         elif owner is not None and str(owner).upper() not in departments:
             problems.append(f"{item.path}: field 'owner': no department with code {owner}")
+        target = existing if existing is not None else departments.get(str(owner or "").upper())
+        if actor is not None and target is not None and not documents.may(actor, "draft", target):
+            problems.append(f"{item.path}: document {item.document_code} belongs to "
+                            f"{_agency_of(target).name}; you may import only your own agency's documents")
         if existing is not None and existing.kind is not item.kind:
             problems.append(f"{item.path}: document {item.document_code} exists as a {existing.kind.value}, not a {item.kind.value}")
         if item.procedure:

@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 
 from qms.errors import Forbidden
 from qms.extensions import db
-from qms.models import AgencyLevel, Document, DocumentKind, Role, VersionStatus
+from qms.models import AgencyLevel, Document, DocumentKind, Field, Role, VersionStatus
 from qms.services import attachments, documents, org
 from tests.conftest import post_form
 from tests.documents.conftest import NOW
@@ -133,3 +133,27 @@ def test_the_pages_offer_only_what_the_agency_may_do(app, people, orgtree, clien
     assert response.status_code in (302, 403)
     db.session.expire_all()
     assert province_doc.versions[0].status is VersionStatus.in_review
+
+
+def test_an_upload_cannot_change_another_agencys_document(people, orgtree, client_for):
+    """The upload in the app imports as its user: a ward's quality officer cannot turn a
+    province process into a new draft, nor name a province department as a file's owner."""
+    from tests.documents.test_web import procedure_file, upload
+
+    db.session.add(Field(code="HT", name="Hộ tịch"))
+    db.session.commit()
+    assert upload(client_for("quality"), procedure_file(), "1.001193.yaml").status_code == 200
+    province_process = db.session.scalar(sa.select(Document).where(Document.code == "QT-HT-01"))
+    assert province_process.owner_department.code == "TP-TT" and len(province_process.versions) == 1
+
+    ward_qo = client_for("isophuong")
+    page = upload(ward_qo, procedure_file(fee="50.000 đồng"), "1.001193.yaml").get_data(as_text=True)
+    assert "belongs to Thành phố Thử Nghiệm" in page and "only your own agency" in page
+    db.session.expire_all()
+    assert len(province_process.versions) == 1  # no draft was made
+
+    owned_elsewhere = procedure_file().replace(b"code: QT-HT-01", b"code: QT-HT-09").replace(
+        b"code: '1.001193'", b"code: '1.009999'") + b"owner: TP-TT\n"
+    page = upload(ward_qo, owned_elsewhere, "1.009999.yaml").get_data(as_text=True)
+    assert "only your own agency" in page
+    assert db.session.scalar(sa.select(Document).where(Document.code == "QT-HT-09")) is None

@@ -140,7 +140,8 @@ def import_file():
         path = Path(folder) / name
         path.write_bytes(content)
         imported = act(lambda: procedure_files.import_tree(path, now=clock.now(),
-                                                           default_owner=current_user.department.code),
+                                                           default_owner=current_user.department.code,
+                                                           actor=current_user),
                        refusal=None)
     if isinstance(imported.error, procedure_files.FileProblems):
         # The problems name the temporary path: show the uploaded name instead.
