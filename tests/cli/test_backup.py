@@ -297,6 +297,29 @@ def test_restore_refuses_a_database_with_data_unless_forced(kind, tmp_path, invo
         assert db.session.scalars(sa.select(User.username)).all() == ["lan"]
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_backup_runs_beside_a_writer_and_copies_what_is_committed(kind, tmp_path):
+    """As while the app serves: another connection is in the middle of a write transaction."""
+    (tmp_path / "source").mkdir()
+    with fresh_database(tmp_path / "source", kind) as url, app_on(url, tmp_path / "instance"):
+        flask_migrate.upgrade()
+        add_user("lan")
+        writer = sa.create_engine(url)
+        try:
+            with writer.connect() as conn:
+                if kind == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")  # holds SQLite's write lock
+                conn.execute(sa.text("INSERT INTO audit_log (at, actor_name, action) "
+                                     "VALUES (:at, 'writer', 'test.uncommitted')"), {"at": clock.now()})
+                manifest = backups.create_backup(tmp_path / "live.tar.gz", now=clock.now())
+                conn.rollback()
+        finally:
+            writer.dispose()
+        committed = db.session.scalar(sa.text("SELECT count(*) FROM audit_log"))
+    assert manifest["database"]["tables"]["audit_log"] == committed
+    assert manifest["database"]["tables"]["user_account"] == 1
+
+
 def test_an_initialised_database_without_rows_counts_as_empty(small_archive, empty_target, invoke):
     assert run(invoke, empty_target, "init").exit_code == 0
     assert backups.occupied_tables() == {}
