@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -50,21 +50,40 @@ def reading():
 
 
 def wants_write() -> bool:
+    """Begin with the write lock? Inside writing() / reading(): as they say. In a request
+    whose method changes something: until it has committed a write, so that the reads
+    after that commit (the page or JSON showing the result) never wait for the lock and
+    never turn a saved change into a "busy" answer."""
     explicit = _writing.get()
     if explicit is not None:
         return explicit
-    return has_request_context() and request.method not in SAFE_METHODS
+    return (has_request_context() and request.method not in SAFE_METHODS
+            and not g.get("qms_committed_a_write"))
 
 
 def is_sqlite(dbapi_connection) -> bool:
     return type(dbapi_connection).__module__.startswith("sqlite3")
 
 
+def _changes(connection) -> int:
+    return connection.connection.dbapi_connection.total_changes  # rows written, ever
+
+
 @event.listens_for(Engine, "begin")
 def _begin(connection) -> None:
-    # pysqlite does not begin by itself once a transaction is open: this one is used.
-    if connection.dialect.name == "sqlite" and wants_write():
+    if connection.dialect.name != "sqlite":
+        return
+    connection.info["qms_changes_at_begin"] = _changes(connection)
+    if wants_write():
+        # pysqlite does not begin by itself once a transaction is open: this one is used.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@event.listens_for(Engine, "commit")
+def _commit(connection) -> None:
+    if (connection.dialect.name == "sqlite" and has_request_context()
+            and _changes(connection) != connection.info.get("qms_changes_at_begin")):
+        g.qms_committed_a_write = True
 
 
 def is_lock_timeout(error: BaseException) -> bool:

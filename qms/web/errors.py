@@ -1,7 +1,7 @@
 """One place where errors become pages (or JSON): never a stack trace to the user."""
 from __future__ import annotations
 
-from flask import Flask, abort, flash, jsonify, redirect, render_template, request
+from flask import Flask, abort, flash, g, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -89,7 +89,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
-        if is_lock_timeout(error):
+        if is_lock_timeout(error) and not g.get("qms_committed_a_write"):
             # SQLite's write lock stayed taken past the busy timeout: nothing was written,
             # and the same request will very likely pass in a moment.
             app.logger.warning("database busy on %s %s", request.method, request.path)
