@@ -25,7 +25,7 @@ def civil_status(orgtree):
     for code, name in FIELDS:
         org.save_field(None, actor=None, code=code, name=name)
     procedure_files.import_tree(Path(resource_folder("procedures_iso")) / "procedures" / "ht",
-                                now=clock.now(), default_owner=orgtree["onestop"].code)
+                                now=clock.now(), default_owner=orgtree["centre"].code)
     db.session.commit()
 
 
