@@ -6,7 +6,7 @@ from flask.cli import with_appcontext
 from qms import clock
 from qms.commands import cli, handle_errors
 from qms.extensions import db
-from qms.services import documents, procedure_files
+from qms.services import documents
 from qms.services.audit_log import acting_as
 
 DEFAULT_FOLDER = Path("procedures_iso")
@@ -23,6 +23,8 @@ def import_procedures(path, owner, dry_run):
 
     New file → new document with an effective first version; changed file → a new draft
     version (diff shown); unchanged → nothing. One bad file → nothing is written."""
+    from qms.services import procedure_files  # with pydantic: imported when used
+
     with acting_as(None, system="cli:import-procedures"):
         try:
             results = procedure_files.import_tree(path, now=clock.now(), default_owner=owner)
@@ -52,6 +54,8 @@ def import_procedures(path, owner, dry_run):
 @handle_errors(writes=False)
 def export_procedures(directory):
     """Write every document's newest version to DIRECTORY in the procedures_iso/ format."""
+    from qms.services import procedure_files
+
     written = procedure_files.export_tree(directory)
     click.echo(f"wrote {len(written)} file(s) to {directory}")
 

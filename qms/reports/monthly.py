@@ -12,10 +12,6 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from qms.localtime import start_of_day, to_local
 from qms.models import Department, MonthlyReviewStatus
@@ -132,6 +128,11 @@ def _number(value):
 def monthly_xlsx(context: dict, progress: Progress = _none) -> bytes:
     """The report as .xlsx bytes: "Tổng hợp" (figures, objectives, quality, the head's
     comments and actions, the signature), "Hồ sơ trễ hạn", "Các bước xử lý"."""
+    from openpyxl import Workbook  # imported when used: `qms` starts faster
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     figures, department = context["figures"], context["department"]
     book = Workbook(write_only=True)
     bold = Font(bold=True)

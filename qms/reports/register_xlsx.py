@@ -8,10 +8,6 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from qms.models import Agency, Dossier
 from qms.reports.xlsx import safe_text
@@ -29,6 +25,11 @@ def register_workbook(rows: Iterable[Dossier], *, agency: Agency, now: datetime,
                       channel_labels: dict, timeliness_labels: dict) -> bytes:
     """The .xlsx bytes: a title block, the column headers, one row per dossier (at most
     `limit`; give one row more to have the cut noted at the end)."""
+    from openpyxl import Workbook  # imported when used: `qms` starts faster
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("Sổ theo dõi hồ sơ")[:31])
     for index, (_title, width) in enumerate(COLUMNS, start=1):

@@ -13,7 +13,7 @@ from qms import clock, resource_folder
 from qms.errors import Conflict
 from qms.extensions import db
 from qms.models import AgencyLevel, Role, User
-from qms.services import accounts, org, procedure_files
+from qms.services import accounts, org
 
 REFORM_DAY = date(2025, 7, 1)  # two-tier local government (province, commune/ward)
 
@@ -112,6 +112,8 @@ def seed_demo(now: datetime | None = None) -> dict[str, str]:
     # internal processes of the procedures it receives.
     shipped = Path(resource_folder("procedures_iso"))
     now = now or clock.now()
+    from qms.services import procedure_files  # with pydantic: imported when used
+
     procedure_files.import_tree(shipped / "documents", now=now, default_owner="CT-VP")
     procedure_files.import_tree(shipped / "procedures", now=now, default_owner="CT-TTPVHCC")
     return passwords

@@ -28,7 +28,7 @@ from qms.models import (
     VersionStatus,
 )
 from qms.reports.pdf import render_pdf
-from qms.services import attachments, documents, dossiers, procedure_files, procedures
+from qms.services import attachments, documents, dossiers, procedures
 from qms.text import nfc
 from qms.web import access
 from qms.web.actions import act, flash_form_errors
@@ -136,6 +136,8 @@ def import_file():
     if len(content) > limit:
         flash(_("Tệp nhập lớn hơn %(n)s MB.", n=limit // (1024 * 1024)), "danger")
         return redirect(url_for(".index"))
+    from qms.services import procedure_files  # with pydantic: imported when used
+
     with tempfile.TemporaryDirectory(prefix="qms-import-") as folder:
         path = Path(folder) / name
         path.write_bytes(content)
