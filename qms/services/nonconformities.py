@@ -8,11 +8,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased, selectinload
 
 from qms import authz, localtime
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
 from qms.models import (
+    AuditLog,
+    CodeSequence,
     Department,
     Dossier,
     DossierEvent,
@@ -25,8 +28,8 @@ from qms.models import (
     Timeliness,
     User,
 )
-from qms.services import audit_log, calendars, sequences
-from qms.services.timeliness import classify
+from qms.services import audit_log, sequences
+from qms.services.timeliness import classify, is_late
 
 # The status follows the corrective action answering it; rejection is the quality
 # officer's decision, with a reason. Checked in one place: `transition`.
@@ -96,64 +99,160 @@ def transition(nc: Nonconformity, action: str, *, actor: User | None, now: datet
 
 
 # --- raised automatically -----------------------------------------------------------------------
-def _raise_once(origin_key: str, *, now: datetime, **values) -> Nonconformity | None:
-    """Insert the nonconformity unless one with this origin exists: ON CONFLICT DO NOTHING
-    on the unique origin key, so two concurrent runs raise it exactly once."""
-    if db.session.scalar(sa.select(Nonconformity.id).where(Nonconformity.origin_key == origin_key)):
-        return None
+# The automatic nonconformities of overdue steps and dossiers are raised in bulk by
+# `check_overdue` (cron) and one at a time by `after_completion` (a late step, a dossier
+# finished late). Both build the same rows (`_step_row`, `_dossier_row`) and insert them with
+# ON CONFLICT DO NOTHING on the unique origin key ("step:<id>", "dossier:<id>"), so a record
+# gets exactly one whoever races whom.
+_AUTOMATIC = {"status": NcStatus.open, "severity": Severity.minor, "clause": "8.5.1",
+              "correction": "", "rejected_reason": ""}
+
+
+def _insert_nonconformities():
+    """INSERT INTO nonconformity ... ON CONFLICT (origin_key) DO NOTHING RETURNING id,
+    origin_key: the dialect's own insert (SQLite and PostgreSQL both have the clause)."""
     dialect = db.session.get_bind().dialect.name
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(Nonconformity)
-    statement = insert.values(code=_new_code(now), origin_key=origin_key, detected_at=now,
-                              status=NcStatus.open, severity=Severity.minor, correction="",
-                              rejected_reason="", **values
-                              ).on_conflict_do_nothing(index_elements=["origin_key"]
-                                                       ).returning(Nonconformity.id)
-    new_id = db.session.execute(statement).scalar()
-    if new_id is None:
+    table = Nonconformity.__table__
+    return ((postgresql if dialect == "postgresql" else sqlite).insert(table)
+            .on_conflict_do_nothing(index_elements=["origin_key"])
+            .returning(table.c.id, table.c.origin_key))
+
+
+def _reserve_codes(now: datetime, count: int) -> list[str]:
+    """`count` consecutive codes of the year (NC-2026-0042, ...) in one atomic upsert of the
+    numbering scope, the same scope and format as `_new_code` (qms.services.sequences)."""
+    year = localtime.date_of(now).year
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(CodeSequence)
+    last = db.session.execute(
+        insert.values(scope=f"NC-{year}", last=count).on_conflict_do_update(
+            index_elements=["scope"], set_={"last": CodeSequence.last + count},
+        ).returning(CodeSequence.last)).scalar_one()
+    return [f"NC-{year}-{number:04d}" for number in range(last - count + 1, last + 1)]
+
+
+def _raised_audit_rows(inserted: list[tuple[int, str, str, NcSource]]) -> list[dict]:
+    """The "nonconformity.raised" audit rows (one per nonconformity, as `audit_log.record`
+    writes them: the acting user or the system process, the origin key as the note)."""
+    return [audit_log._row("nonconformity.raised", Nonconformity.__tablename__, nc_id,
+                           {"code": code, "source": source.value}, origin_key)
+            for nc_id, origin_key, code, source in inserted]
+
+
+def _raise_many(rows: list[dict], now: datetime) -> list[int]:
+    """Insert the nonconformities `rows` (each with its origin key, in the order their codes
+    are given) that do not exist yet, and their audit rows; return the ids inserted, in that
+    order. A handful of statements however many rows: one upsert reserves the codes, one
+    INSERT ... ON CONFLICT DO NOTHING (batched by SQLAlchemy only past the database's limit
+    on bound parameters) inserts them, one INSERT writes the audit rows. A row another run
+    inserted meanwhile is skipped, and its reserved code left unused."""
+    if not rows:
+        return []
+    codes = _reserve_codes(now, len(rows))
+    unset = dict.fromkeys(set().union(*rows))  # one shape for every row (a step's has its step)
+    values = [{**_AUTOMATIC, **unset, **row, "code": code, "detected_at": now}
+              for row, code in zip(rows, codes, strict=True)]
+    ids = dict(db.session.execute(_insert_nonconformities(), values).all())
+    inserted = {origin_key: nc_id for nc_id, origin_key in ids.items()}
+    kept = [(inserted[v["origin_key"]], v["origin_key"], v["code"], v["source"])
+            for v in values if v["origin_key"] in inserted]
+    if kept:
+        db.session.execute(sa.insert(AuditLog), _raised_audit_rows(kept))
+    return [nc_id for nc_id, *_rest in kept]
+
+
+def _raise_one(row: dict, now: datetime) -> Nonconformity | None:
+    """Raise one nonconformity unless its origin already has one (None then): looked up
+    first, so a record that has one (the usual case when a late step is completed after
+    `check_overdue` saw it) takes no number; a run racing past the lookup is stopped by
+    the unique key."""
+    if db.session.scalar(sa.select(Nonconformity.id)
+                         .where(Nonconformity.origin_key == row["origin_key"])):
         return None
-    nc = db.session.get(Nonconformity, new_id)
-    audit_log.record(db.session, "nonconformity.raised", nc, note=origin_key,
-                 changes={"code": nc.code, "source": nc.source.value})
-    return nc
+    ids = _raise_many([row], now)
+    return db.session.get(Nonconformity, ids[0]) if ids else None
+
+
+def _when(moment: datetime) -> str:
+    # The local wall time, as the agency's calendar shows it (`WorkCalendar.local`: every
+    # calendar is in the display time zone), without reading any calendar.
+    return localtime.to_local(moment).strftime("%H:%M %d/%m/%Y")
+
+
+def _step_row(*, step_id: int, name: str, due_at: datetime, department_id: int | None,
+              dossier_id: int, dossier_code: str, procedure_id: int) -> dict:
+    return {"origin_key": f"step:{step_id}", "source": NcSource.overdue_step,
+            "department_id": department_id, "dossier_id": dossier_id, "dossier_step_id": step_id,
+            "procedure_id": procedure_id,
+            "description": _("Bước “%(n)s” của hồ sơ %(c)s quá hạn (hạn %(d)s).", n=name,
+                             c=dossier_code, d=_when(due_at))}
+
+
+def _dossier_row(*, dossier_id: int, code: str, due_at: datetime, department_id: int,
+                 procedure_id: int) -> dict:
+    return {"origin_key": f"dossier:{dossier_id}", "source": NcSource.overdue_dossier,
+            "department_id": department_id, "dossier_id": dossier_id, "procedure_id": procedure_id,
+            "description": _("Hồ sơ %(c)s quá hạn trả kết quả (hạn %(d)s).", c=code,
+                             d=_when(due_at))}
+
+
+def _responsible_department(dossier_id):
+    """SQL: the department a late dossier is raised against: the one holding its current
+    step (the first not completed); once processing is over, the one of its last step
+    completed after its due time; else (or when that step has no department) the dossier's
+    one-stop office. A correlated subquery of `dossier_id`, so a whole set is judged in
+    one statement."""
+    step = aliased(DossierStep)
+    is_open = step.completed_at.is_(None)
+    culprit = (sa.select(step.department_id)
+               .where(step.dossier_id == dossier_id,
+                      sa.or_(is_open, step.completed_at > step.due_at))
+               .order_by(sa.case((is_open, 0), else_=1),
+                         sa.case((is_open, step.position), else_=-step.position))
+               .limit(1).scalar_subquery())
+    return sa.func.coalesce(culprit, Dossier.department_id)
+
+
+def _loaded(ids: list[int]) -> list[Nonconformity]:
+    """The nonconformities `ids`, in that order, with their departments: two statements."""
+    if not ids:
+        return []
+    found = db.session.scalars(
+        sa.select(Nonconformity).where(Nonconformity.id.between(min(ids), max(ids)))
+        .options(selectinload(Nonconformity.department))).all()
+    by_id = {nc.id: nc for nc in found}
+    return [by_id[nc_id] for nc_id in ids]
 
 
 def raise_for_step(step: DossierStep, *, now: datetime) -> Nonconformity | None:
     """One nonconformity for a step past its due time (None if it already has one)."""
     dossier = step.dossier
-    calendar = calendars.calendar_for(dossier.agency)
-    return _raise_once(
-        f"step:{step.id}", now=now, source=NcSource.overdue_step, department_id=step.department_id,
-        clause="8.5.1", dossier_id=dossier.id, dossier_step_id=step.id, procedure_id=dossier.procedure_id,
-        description=_("Bước “%(n)s” của hồ sơ %(c)s quá hạn (hạn %(d)s).", n=step.name, c=dossier.code,
-                      d=calendar.local(step.due_at).strftime("%H:%M %d/%m/%Y")))
+    return _raise_one(_step_row(step_id=step.id, name=step.name, due_at=step.due_at,
+                                 department_id=step.department_id, dossier_id=dossier.id,
+                                 dossier_code=dossier.code, procedure_id=dossier.procedure_id),
+                      now)
 
 
 def raise_for_dossier(dossier: Dossier, *, now: datetime) -> Nonconformity | None:
-    """One nonconformity for a dossier past its due time, against the department holding it."""
-    calendar = calendars.calendar_for(dossier.agency)
-    step = dossier.current_step()
-    late_steps = [s for s in dossier.steps if s.completed_at and s.due_at and s.completed_at > s.due_at]
-    culprit = step or (late_steps[-1] if late_steps else None)
-    department_id = culprit.department_id if culprit and culprit.department_id else dossier.department_id
-    return _raise_once(
-        f"dossier:{dossier.id}", now=now, source=NcSource.overdue_dossier, department_id=department_id,
-        clause="8.5.1", dossier_id=dossier.id, procedure_id=dossier.procedure_id,
-        description=_("Hồ sơ %(c)s quá hạn trả kết quả (hạn %(d)s).", c=dossier.code,
-                      d=calendar.local(dossier.due_at).strftime("%H:%M %d/%m/%Y")))
+    """One nonconformity for a dossier past its due time, against the department holding it
+    (`_responsible_department`)."""
+    department_id = db.session.scalar(
+        sa.select(_responsible_department(Dossier.id)).where(Dossier.id == dossier.id))
+    return _raise_one(_dossier_row(dossier_id=dossier.id, code=dossier.code,
+                                   due_at=dossier.due_at, department_id=department_id,
+                                   procedure_id=dossier.procedure_id), now)
 
 
 def raise_for_late_apology(event: DossierEvent, *, now: datetime) -> Nonconformity | None:
     """An apology issued after its latest time (services.dossiers.apology_deadline), against
     the department that caused the delay."""
     dossier = event.dossier
-    calendar = calendars.calendar_for(dossier.agency)
-    return _raise_once(
-        f"apology:{event.id}", now=now, source=NcSource.late_apology,
-        department_id=event.department_id or dossier.department_id, clause="8.5.1",
-        dossier_id=dossier.id, procedure_id=dossier.procedure_id,
-        description=_("Văn bản xin lỗi hồ sơ %(c)s gửi chậm, lúc %(at)s (hạn trả kết quả %(d)s).",
-                      c=dossier.code, at=calendar.local(event.at).strftime("%H:%M %d/%m/%Y"),
-                      d=calendar.local(event.due_before).strftime("%H:%M %d/%m/%Y")))
+    return _raise_one({
+        "origin_key": f"apology:{event.id}", "source": NcSource.late_apology,
+        "department_id": event.department_id or dossier.department_id,
+        "dossier_id": dossier.id, "procedure_id": dossier.procedure_id,
+        "description": _("Văn bản xin lỗi hồ sơ %(c)s gửi chậm, lúc %(at)s (hạn trả kết quả %(d)s).",
+                         c=dossier.code, at=_when(event.at), d=_when(event.due_before))}, now)
 
 
 def _is_late(finished_or_now: datetime, due_at: datetime) -> bool:
@@ -179,28 +278,41 @@ def _key(prefix: str, id_column):
 
 def check_overdue(now: datetime) -> list[Nonconformity]:
     """Raise the nonconformities of every open step and dossier now past its due time (by
-    the same date rule as the reports). Paused dossiers (supplementation, financial
-    obligation) are not running late: their status keeps them out; nor those in a pause the
-    procedure allows (survey, posting, ...), whose clock is stopped (`paused_at`)."""
+    the same date rule as the reports), and return them: steps first, then dossiers, each
+    by due time. Paused dossiers (supplementation, financial obligation) are not running
+    late: their status keeps them out; nor those in a pause the procedure allows (survey,
+    posting, ...), whose clock is stopped (`paused_at`).
+
+    Set-based: the rule is applied in SQL (`timeliness.is_late` of `now` against the due
+    time, the form the reports use), which needs no working-time arithmetic and so no
+    calendar; one query finds the steps, one the dossiers (with the department each is
+    raised against), and `_raise_many` inserts them all. The number of statements does
+    not grow with the number of overdue records (tests/quality/test_overdue_bulk.py)."""
     running = (DossierStatus.received, DossierStatus.processing)
-    raised: list[Nonconformity] = []
-    steps = db.session.scalars(
-        sa.select(DossierStep).join(DossierStep.dossier)
+    moment = sa.literal(now, DossierStep.__table__.c.due_at.type)
+    steps = db.session.execute(
+        sa.select(DossierStep.id, DossierStep.name, DossierStep.due_at, DossierStep.department_id,
+                  Dossier.id.label("dossier_id"), Dossier.code, Dossier.procedure_id)
+        .join(Dossier, Dossier.id == DossierStep.dossier_id)
         .where(DossierStep.completed_at.is_(None), DossierStep.handed_over_at.is_not(None),
-               DossierStep.due_at < now, Dossier.status.in_(running), Dossier.paused_at.is_(None))
+               DossierStep.due_at < now, is_late(moment, DossierStep.due_at),
+               Dossier.status.in_(running), Dossier.paused_at.is_(None))
         .where(~sa.exists().where(Nonconformity.origin_key == _key("step:", DossierStep.id)))
-        .order_by(DossierStep.due_at)).all()
-    for step in steps:
-        if _is_late(now, step.due_at):
-            raised.append(raise_for_step(step, now=now))
-    late_dossiers = db.session.scalars(
-        sa.select(Dossier).where(Dossier.status.in_(running), Dossier.paused_at.is_(None), Dossier.due_at < now)
+        .order_by(DossierStep.due_at, DossierStep.id)).all()
+    dossiers = db.session.execute(
+        sa.select(Dossier.id, Dossier.code, Dossier.due_at, Dossier.procedure_id,
+                  _responsible_department(Dossier.id).label("department_id"))
+        .where(Dossier.status.in_(running), Dossier.paused_at.is_(None), Dossier.due_at < now,
+               is_late(moment, Dossier.due_at))
         .where(~sa.exists().where(Nonconformity.origin_key == _key("dossier:", Dossier.id)))
-        .order_by(Dossier.due_at)).all()
-    for dossier in late_dossiers:
-        if _is_late(now, dossier.due_at):
-            raised.append(raise_for_dossier(dossier, now=now))
-    return [nc for nc in raised if nc is not None]
+        .order_by(Dossier.due_at, Dossier.id)).all()
+    rows = [_step_row(step_id=s.id, name=s.name, due_at=s.due_at, department_id=s.department_id,
+                      dossier_id=s.dossier_id, dossier_code=s.code, procedure_id=s.procedure_id)
+            for s in steps]
+    rows += [_dossier_row(dossier_id=d.id, code=d.code, due_at=d.due_at,
+                          department_id=d.department_id, procedure_id=d.procedure_id)
+             for d in dossiers]
+    return _loaded(_raise_many(rows, now))
 
 
 # --- reading ------------------------------------------------------------------------------------
