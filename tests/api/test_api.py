@@ -307,3 +307,21 @@ def test_calls_are_rate_limited_per_token(app, api, monkeypatch):
         assert onestop.get("/queue").status_code == 200
     assert_json_error(onestop.get("/queue"), 429)
     assert api("culture").get("/queue").status_code == 200  # another token has its own count
+
+
+def test_the_queue_comes_in_pages(api):
+    for _ in range(5):
+        receive(api)
+    desk_api = api("onestop")
+    first = desk_api.get("/queue?per_page=2")
+    assert first.status_code == 200
+    body = first.get_json()
+    assert (body["page"], body["per_page"], body["total"], body["pages"]) == (1, 2, 5, 3)
+    last = desk_api.get("/queue?per_page=2&page=3").get_json()
+    codes = [item["dossier_code"] for page in (body, desk_api.get("/queue?per_page=2&page=2").get_json(), last)
+             for item in page["items"]]
+    assert len(codes) == len(set(codes)) == 5  # every step once, soonest due first
+    assert len(desk_api.get("/queue").get_json()["items"]) == 5  # 100 a page by default
+    for bad in ("per_page=0", "per_page=501", "page=0", "page=x", "per_page=-1"):
+        error = assert_json_error(desk_api.get(f"/queue?{bad}"), 422)
+        assert error["errors"][0]["field"] == bad.split("=")[0]

@@ -201,3 +201,16 @@ def test_the_receipt_page_shows_code_and_secret_even_if_its_pdf_fails(app, in_fo
     assert 'id="receipt-failed"' in page and 'id="receipt-pdf"' not in page
     dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == code))
     assert dossier is not None and dossiers.find_for_lookup(code, secret) == dossier
+
+
+def test_the_queue_page_comes_in_pages(app, in_force, desk, monkeypatch):
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
+    codes = [dossiers.receive_dossier(actor=desk["onestop"], procedure=in_force, applicant_name=f"Người {i}",
+                                      now=clock.now())[0].code for i in range(5)]
+    db.session.commit()
+    desk_browser = browser_as(app, "motcua")
+    pages = [text(desk_browser.get(f"/dossiers/queue?page={n}")) for n in (1, 2, 3)]
+    assert 'id="queue-total">5<' in pages[0]
+    shown = [[code for code in codes if code in page] for page in pages]
+    assert [len(found) for found in shown] == [2, 2, 1]  # each step once, on one page
+    assert "page=2" in pages[0]  # the pager links on

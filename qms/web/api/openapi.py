@@ -266,12 +266,16 @@ SCHEMAS: dict = {
     },
     "Queue": {
         "type": "object",
-        "required": ["department", "generated_at", "items"],
+        "required": ["department", "generated_at", "page", "per_page", "total", "pages", "items"],
         "properties": {
             "department": _ref("Named"),
             "generated_at": TIME,
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": 500},
+            "total": {"type": "integer", "minimum": 0, "description": "Steps in the whole queue."},
+            "pages": {"type": "integer", "minimum": 0},
             "items": {"type": "array", "items": _ref("QueueItem"),
-                      "description": "Soonest due first."},
+                      "description": "This page's steps, soonest due first."},
         },
     },
 }
@@ -389,12 +393,17 @@ PATHS: dict = {
                         "description": "A department code. Default: the token account's own "
                                        "department. Another department's queue only for "
                                        "oversight roles (admin, leader, quality officer, auditor).",
-                        "schema": {"type": "string"}}],
+                        "schema": {"type": "string"}},
+                       {"name": "page", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                       {"name": "per_page", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}}],
         "responses": {
             "200": _json("Queue", "The queue."),
             "401": UNAUTHORIZED,
             "403": _error("Another department's queue, and the account has no oversight role."),
             "404": _error("No department with this code."),
+            "422": _error("`page` or `per_page` is not a whole number in range."),
             "429": TOO_MANY,
         },
     }},

@@ -249,6 +249,26 @@ def dossier_json(dossier: Dossier) -> dict:
     }
 
 
+QUEUE_PAGE_SIZE, QUEUE_MAX_PAGE_SIZE = 100, 500
+
+
+def page_args(args) -> tuple[int, int]:
+    """The `page` (from 1) and `per_page` (1 to QUEUE_MAX_PAGE_SIZE) query parameters;
+    raises ApiError 422 naming each bad one."""
+    errors, values = [], {}
+    for key, default, top in (("page", 1, 1_000_000), ("per_page", QUEUE_PAGE_SIZE, QUEUE_MAX_PAGE_SIZE)):
+        raw = args.get(key, "")
+        if raw == "":
+            values[key] = default
+        elif raw.isdigit() and 1 <= int(raw) <= top:
+            values[key] = int(raw)
+        else:
+            errors.append({"field": key, "message": _("Là số nguyên từ 1 đến %(n)d.", n=top)})
+    if errors:
+        raise ApiError(_("Tham số phân trang không hợp lệ."), status=422, errors=errors)
+    return values["page"], values["per_page"]
+
+
 def queue_item_json(step: DossierStep, now: datetime) -> dict:
     dossier = step.dossier
     return {

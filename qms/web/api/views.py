@@ -145,8 +145,10 @@ def queue():
             raise ApiError(_("Không có phòng ban mã %(c)s.", c=code), status=404)
         if not authz.has(user, "dossiers.read_all"):
             raise ApiError(_("Tài khoản này chỉ xem được hàng đợi của phòng mình."), status=403)
-    steps = db.session.scalars(dossiers.queue(department.id)).unique().all()
+    number, size = schemas.page_args(request.args)
+    page = db.paginate(dossiers.queue(department.id), page=number, per_page=size, error_out=False)
     now = clock.now()
     return jsonify({"department": {"code": department.code, "name": department.name},
                     "generated_at": schemas.when(now),
-                    "items": [schemas.queue_item_json(step, now) for step in steps]})
+                    "page": number, "per_page": size, "total": page.total, "pages": page.pages,
+                    "items": [schemas.queue_item_json(step, now) for step in page.items]})

@@ -97,12 +97,13 @@ def _limit_text(dossier: Dossier) -> str:
 @bp.get("/queue")
 def queue():
     access.require("dossiers.work")
-    steps = db.session.scalars(dossiers.queue(current_user.department_id)).unique().all()
+    page = db.paginate(dossiers.queue(current_user.department_id),
+                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
     now = clock.now()
     # "Due soon" as escalation means it: within the margin of *working* time
     calendar = calendars.calendar_for(current_user.department.agency)
     soon = notifications.due_soon_cutoff(calendar, now, current_app.config["ESCALATION_DUE_SOON_MINUTES"])
-    return render_template("dossiers/queue.html", steps=steps, now=now, soon=soon)
+    return render_template("dossiers/queue.html", page=page, now=now, soon=soon)
 
 
 @bp.get("/<code>")
