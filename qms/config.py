@@ -77,14 +77,14 @@ class Config:
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024
     PROCEDURE_IMPORT_MAX_BYTES = 1024 * 1024
 
-    # Escalation of dossier steps (`qms escalate`, and page loads at most every
-    # ESCALATION_AUTO_MINUTES; 0 turns that off): the officers holding a step are told when
-    # it is due within ESCALATION_DUE_SOON_MINUTES of working time, the department head
-    # once it is overdue, the quality officers once it is ESCALATION_OVERDUE_MARGIN_MINUTES
-    # of working time overdue (the agency's work calendar).
+    # Escalation of dossier steps (`qms escalate`, from cron; page loads too, at most every
+    # ESCALATION_AUTO_MINUTES, only if an office without cron sets it above 0): the officers
+    # holding a step are told when it is due within ESCALATION_DUE_SOON_MINUTES of working
+    # time, the department head once it is overdue, the quality officers once it is
+    # ESCALATION_OVERDUE_MARGIN_MINUTES of working time overdue (the agency's work calendar).
     ESCALATION_DUE_SOON_MINUTES = 240  # half a working day
     ESCALATION_OVERDUE_MARGIN_MINUTES = 480  # one working day
-    ESCALATION_AUTO_MINUTES = 10
+    ESCALATION_AUTO_MINUTES = 0  # never inside a user's request unless an office turns it on
 
     # Citizens' feedback (phản ánh, kiến nghị; ISO 9001:2015 §9.1.2): a complaint or
     # recommendation is answered within FEEDBACK_HANDLING_DAYS working days of its receipt

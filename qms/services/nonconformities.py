@@ -115,7 +115,9 @@ def _insert_nonconformities():
     table = Nonconformity.__table__
     return ((postgresql if dialect == "postgresql" else sqlite).insert(table)
             .on_conflict_do_nothing(index_elements=["origin_key"])
-            .returning(table.c.id, table.c.origin_key))
+            .returning(table.c.id, table.c.origin_key)
+            # as many rows per statement as the database's limit on bound parameters allows
+            .execution_options(insertmanyvalues_page_size=100_000))
 
 
 def _reserve_codes(now: datetime, count: int) -> list[str]:
@@ -157,7 +159,8 @@ def _raise_many(rows: list[dict], now: datetime) -> list[int]:
     kept = [(inserted[v["origin_key"]], v["origin_key"], v["code"], v["source"])
             for v in values if v["origin_key"] in inserted]
     if kept:
-        db.session.execute(sa.insert(AuditLog), _raised_audit_rows(kept))
+        db.session.execute(sa.insert(AuditLog).execution_options(insertmanyvalues_page_size=100_000),
+                           _raised_audit_rows(kept))
     return [nc_id for nc_id, *_rest in kept]
 
 

@@ -57,8 +57,9 @@ log = logging.getLogger(__name__)
 
 WORKED_STATUSES = (DossierStatus.received, DossierStatus.processing)  # paused ones wait
 EMAIL_WINDOW = timedelta(days=3)  # an unsent email older than this is given up (in-app stays)
-INSERT_CHUNK = 500  # rows per INSERT (SQLite's limit on bound parameters)
-STEP_CHUNK = 2000  # step ids per recipient query
+# Rows per INSERT: as many as the database's limit on bound parameters allows (SQLAlchemy's
+# "insertmanyvalues" splits a larger set at that limit), not a fixed 1,000.
+INSERT_PAGE = {"insertmanyvalues_page_size": 100_000}
 
 
 @dataclass
@@ -106,14 +107,14 @@ def _margins(due_soon_minutes, overdue_margin_minutes) -> tuple[int, int]:
 def _open_steps(due_by: datetime):
     """The ids of the current steps being worked that are due by `due_by`: handed over, not
     completed, dossier not paused or closed (the same rule as the departments' queues; a
-    pause the procedure allows keeps the status but stops the clock: `paused_at`)."""
+    pause the procedure allows keeps the status but stops the clock: `paused_at`). A
+    subquery: the recipient queries read it in the database, however many steps it finds."""
     return (sa.select(DossierStep.id)
             .join(Dossier, Dossier.id == DossierStep.dossier_id)
             .where(DossierStep.completed_at.is_(None),
                    DossierStep.handed_over_at.is_not(None),
                    Dossier.status.in_(WORKED_STATUSES), Dossier.paused_at.is_(None),
-                   DossierStep.due_at <= due_by)
-            .order_by(DossierStep.id))
+                   DossierStep.due_at <= due_by))
 
 
 def _not_yet(kind: NotificationKind):
@@ -122,11 +123,11 @@ def _not_yet(kind: NotificationKind):
 
 
 def _candidates(kind: NotificationKind, condition, recipients):
-    """(step, user) pairs matching `condition` (which names the steps by id) whose user
-    matches `recipients` and has not yet been notified of `kind` about that step: one
-    query. The dossier's status was checked by the pass that found the ids: not repeating
-    it here keeps the planner on the ids (SQLite would otherwise start from the status
-    index and probe every open dossier)."""
+    """(step, user) pairs matching `condition` (which names the steps by id, `_open_steps`)
+    whose user matches `recipients` and has not yet been notified of `kind` about that
+    step: one query. The dossier's status is checked inside the id subquery only: not
+    repeating it out here keeps the planner on the ids (SQLite would otherwise start from
+    the status index and probe every open dossier)."""
     query = (sa.select(DossierStep.id, DossierStep.name, DossierStep.due_at, Dossier.code,
                        Department.name.label("department"), User.id.label("user_id"))
              .join(Dossier, Dossier.id == DossierStep.dossier_id)
@@ -203,9 +204,11 @@ def escalate(now: datetime, *, due_soon_minutes: int | None = None,
     and return how many notifications were created of each kind. Idempotent and safe to
     run concurrently. In-app only: `send_emails` mails them. Flushes, never commits.
 
-    Set-based, whatever the number of dossiers: one pass over the steps being worked finds
-    those due by the latest cutoff (in a well-run office a few), then one query per kind
-    looks only at those, by id, and returns only the (step, user) pairs not yet notified."""
+    Set-based, whatever the number of dossiers and steps: the steps being worked that are
+    due by the latest cutoff (in a well-run office a few) are a subquery, one query per kind
+    looks only at those, by id, and returns only the (step, user) pairs not yet notified,
+    and one INSERT per kind adds them: the number of statements depends on the agencies
+    (one calendar each), never on the steps (tests/dossiers/test_escalation_bulk.py)."""
     soon, margin = _margins(due_soon_minutes, overdue_margin_minutes)
     counts = EscalationCounts()
     calendars_by_agency = _calendars(now)
@@ -237,13 +240,11 @@ def escalate(now: datetime, *, due_soon_minutes: int | None = None,
         everyone = sorted({user for users in recipients.values() for user in users})
         rules.append((NotificationKind.step_overdue_escalated, condition, User.id.in_(everyone)))
 
-    step_ids = db.session.scalars(_open_steps(max([now, *soon_cutoffs.values()]))).all()
+    open_steps = DossierStep.id.in_(_open_steps(max([now, *soon_cutoffs.values()])))
     created = dict.fromkeys(NotificationKind, 0)
-    for start in range(0, len(step_ids), STEP_CHUNK):
-        chunk = DossierStep.id.in_(step_ids[start:start + STEP_CHUNK])
-        for kind, condition, users in rules:
-            rows = _candidates(kind, sa.and_(chunk, condition), users)
-            created[kind] += _insert(kind, rows, now, margin=margin)
+    for kind, condition, users in rules:
+        rows = _candidates(kind, sa.and_(open_steps, condition), users)
+        created[kind] += _insert(kind, rows, now, margin=margin)
     counts.due_soon = created[NotificationKind.step_due_soon]
     counts.overdue = created[NotificationKind.step_overdue]
     counts.escalated = created[NotificationKind.step_overdue_escalated]
@@ -277,14 +278,11 @@ def _insert(kind: NotificationKind, rows, now: datetime, *, margin: int = 0) -> 
                    "message": _message(kind, row, now, margin), "link": f"/dossiers/{row.code}",
                    "created_at": now} for row in rows]
     dialect = db.session.get_bind().dialect.name
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert
-    inserted = 0
-    for start in range(0, len(values), INSERT_CHUNK):
-        statement = insert(Notification).values(values[start:start + INSERT_CHUNK])
-        statement = statement.on_conflict_do_nothing(
-            index_elements=["user_id", "kind", "step_id"]).returning(Notification.id)
-        inserted += len(db.session.execute(statement).all())  # rowcount: -1 on psycopg
-    return inserted
+    table = Notification.__table__
+    statement = ((postgresql if dialect == "postgresql" else sqlite).insert(table)
+                 .on_conflict_do_nothing(index_elements=["user_id", "kind", "step_id"])
+                 .returning(table.c.id).execution_options(**INSERT_PAGE))
+    return len(db.session.execute(statement, values).all())  # rowcount: -1 on psycopg
 
 
 # --- on page loads -----------------------------------------------------------------------------
