@@ -210,7 +210,7 @@ def test_the_queue_page_comes_in_pages(app, in_force, desk, monkeypatch):
     db.session.commit()
     desk_browser = browser_as(app, "motcua")
     pages = [text(desk_browser.get(f"/dossiers/queue?page={n}")) for n in (1, 2, 3)]
-    assert 'id="queue-total">5<' in pages[0]
+    assert 'id="queue-total">5 bước<' in pages[0]
     shown = [[code for code in codes if code in page] for page in pages]
     assert [len(found) for found in shown] == [2, 2, 1]  # each step once, on one page
     assert "page=2" in pages[0]  # the pager links on
