@@ -29,10 +29,12 @@ import argparse
 import bisect
 import json
 import os
+import queue
 import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -156,6 +158,11 @@ class Timeline:
 
     def local_date(self, epoch: int) -> date:
         return date(1970, 1, 1) + timedelta(days=(epoch + OFFSET) // 86400)
+
+
+def local_day(epoch: int) -> int:
+    """The local date of an instant as a day number (compares like the date)."""
+    return (epoch + OFFSET) // 86400
 
 
 def dt(epoch: int) -> datetime:
@@ -391,14 +398,34 @@ def load_dossiers(args, tl: Timeline, rules, offices, centre, officer_id, lookup
         "dossier_sequence": "agency_id, day, last",
     }
 
+    copy_time = [0.0]
+    # One thread writes while the main one generates: psycopg waits on the socket without
+    # the GIL, so the two cores work at once (Python building rows, PostgreSQL taking them).
+    pending: queue.Queue = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+
+    def writer():
+        while (batch := pending.get()) is not None:
+            try:
+                t = time.perf_counter()
+                with conn.cursor() as cur:
+                    for table, text in batch:
+                        with cur.copy(f"COPY {table} ({columns[table]}) FROM STDIN") as copy:
+                            copy.write(text)
+                conn.commit()
+                copy_time[0] += time.perf_counter() - t
+            except BaseException as error:  # reported by the main thread
+                failure.append(error)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+
     def flush():
-        with conn.cursor() as cur:
-            for table, rows in buffers.items():
-                if rows:
-                    with cur.copy(f"COPY {table} ({columns[table]}) FROM STDIN") as copy:
-                        copy.write("".join(rows))
-                    rows.clear()
-        conn.commit()
+        if failure:
+            raise failure[0]
+        pending.put([(table, "".join(rows)) for table, rows in buffers.items() if rows])
+        for rows in buffers.values():
+            rows.clear()
 
     t0 = time.perf_counter()
     last_report = t0
@@ -537,7 +564,7 @@ def load_dossiers(args, tl: Timeline, rules, offices, centre, officer_id, lookup
                 if back <= now and rng.random() < 0.95:
                     status, returned = "returned", back
                     returned_via = {"direct": "desk", "online": "online", "postal": "postal"}[channel]
-                if rng.random() < 0.6 and processed and tl.local_date(processed) > tl.local_date(due):
+                if rng.random() < 0.6 and processed and local_day(processed) > local_day(due):
                     # Mẫu 04, by the department holding the dossier a working day before the due time
                     # (one in five after that: a late apology, itself a nonconformity)
                     late_letter = rng.random() < 0.2
@@ -567,14 +594,14 @@ def load_dossiers(args, tl: Timeline, rules, offices, centre, officer_id, lookup
                       f"{step_departments[k] if handed_k else chr(92) + 'N'}\t{ts(h)}\t"
                       f"{officer_id if handed_k else chr(92) + 'N'}\t{ts(d)}\t{ts(c)}\t"
                       f"{officer_id if done_k else chr(92) + 'N'}\t\t\n")
-                if done_k and tl.local_date(c) > tl.local_date(d):  # late by the date rule
+                if done_k and local_day(c) > local_day(d):  # late by the date rule
                     counters["late_steps"] += 1
                     late_step = k
                     new_nc("overdue_step", f"step:{step_id}", step_departments[k],
                            f"Bước “{step_name}” của hồ sơ {code} quá hạn (hạn {local_text(d)}).",
                            c, dossier_id, step_id, rule.procedure_id)
             counters["steps"] += len(steps)
-            if processed is not None and tl.local_date(processed) > tl.local_date(due):
+            if processed is not None and local_day(processed) > local_day(due):
                 culprit = step_departments[late_step] if late_step is not None else office_id
                 new_nc("overdue_dossier", f"dossier:{dossier_id}", culprit,
                        f"Hồ sơ {code} quá hạn trả kết quả (hạn {local_text(due)}).",
@@ -598,7 +625,12 @@ def load_dossiers(args, tl: Timeline, rules, offices, centre, officer_id, lookup
                 took = last_report - t0
                 log(f"{counters['dossiers']:,} dossiers, {counters['steps']:,} steps, "
                     f"{counters['events']:,} events, {counters['ncs']:,} NCs in {took:.0f} s "
-                    f"({(counters['dossiers'] + counters['steps']) / took:,.0f} rows/s), up to {day_local}")
+                    f"({(counters['dossiers'] + counters['steps']) / took:,.0f} rows/s; COPY {copy_time[0]:.0f} s), "
+                    f"up to {day_local}")
+    pending.put(None)
+    thread.join()
+    if failure:
+        raise failure[0]
     with conn.cursor() as cur:
         for year, last in nc_year.items():
             cur.execute("INSERT INTO code_sequence (scope, last) VALUES (%s, %s)", (f"NC-{year}", last))
@@ -695,6 +727,7 @@ def measure(args) -> dict:
             officer.department_id = office_id
             db.session.commit()
             pg_version = db.session.scalar(sa.text("SHOW server_version"))
+            engine = db.engine
         cut = min(NOW, datetime.combine(end, datetime.min.time(), tzinfo=VN))
         log(f"{sizes['dossier']:,} dossiers; measured month {MEASURED_MONTH:%m/%Y}; largest office "
             f"{office_code} ({office_rows:,} received in the month)")
@@ -761,6 +794,11 @@ def measure(args) -> dict:
                 entry["floor_s"] = statistics.median(floor_times)
                 entry["ratio"] = entry["median_s"] / entry["floor_s"]
                 checked[key] = (first, floor_value)
+            queries = profile_sql(engine, m.run)
+            entry["queries"] = len(queries)
+            entry["sql_s"] = sum(q[0] for q in queries)
+            entry["slowest_sql"] = [{"s": round(q[0], 4), "sql": q[1], "params": repr(q[2])[:500]}
+                                    for q in sorted(queries, key=lambda q: -q[0])[:3]]
             results[key] = entry
             log(f"{key}: {entry['median_s'] * 1000:.0f} ms"
                 + (f" (floor {entry['floor_s'] * 1000:.0f} ms, {entry['ratio']:.1f}×)" if "floor_s" in entry else ""))
@@ -778,15 +816,39 @@ def measure(args) -> dict:
     return report
 
 
+def profile_sql(engine, run) -> list[tuple[float, str, object]]:
+    """One more run with every statement timed: (seconds, SQL, parameters) each."""
+    from sqlalchemy import event
+
+    queries, started = [], {}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        started[id(cursor)] = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        queries.append((time.perf_counter() - started.pop(id(cursor), time.perf_counter()),
+                        statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    return queries
+
+
 def print_table(report: dict) -> None:
     sizes = report["sizes"]
     print(f"\n{sizes['dossier']:,} dossiers, {sizes['dossier_step']:,} steps, {sizes['department']} departments;"
           f" month {report['month']}, office {report['office']} (PostgreSQL {report['postgresql']})")
-    print(f"{'metric':<62} {'time':>9} {'floor':>9} {'ratio':>7}")
+    print(f"{'metric':<66} {'time':>9} {'floor':>9} {'ratio':>7} {'SQL':>9} {'queries':>7}")
     for entry in report["measurements"].values():
         floor = f"{entry['floor_s'] * 1000:.0f} ms" if "floor_s" in entry else "-"
         ratio = f"{entry['ratio']:.1f}×" if "ratio" in entry else "-"
-        print(f"{entry['label']:<62} {entry['median_s'] * 1000:>6.0f} ms {floor:>9} {ratio:>7}")
+        print(f"{entry['label']:<66} {entry['median_s'] * 1000:>6.0f} ms {floor:>9} {ratio:>7} "
+              f"{entry['sql_s'] * 1000:>6.0f} ms {entry['queries']:>7}")
         for key, pair in entry.get("check", {}).items():
             flag = "" if pair["app"] == pair["floor"] else "  ← differs"
             print(f"    {key:<20} app {pair['app']!s:>8}  floor {pair['floor']!s:>8}{flag}")
