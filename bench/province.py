@@ -64,6 +64,7 @@ FIELD_WEIGHTS = {"CTH": 40, "HT": 30, "HKD": 6, "BTXH": 5, "NCC": 3, "LD": 2, "D
                  "DKDN": 1, "GD": 1, "VH": 1}
 PROVINCE_SHARE = 0.10  # dossiers of province-level procedures, at the province's centre
 COMMUNE_SKEW = 0.8  # commune k (from 1) receives in proportion to k ** -COMMUNE_SKEW
+STUCK_DAYS = 60  # a stuck dossier stays open at NOW only if received in the last 60 days
 CHANNELS = (("direct", 60), ("online", 35), ("postal", 5))
 # The outcome drawn for a dossier (its times then follow; a dossier whose planned end is
 # after NOW is simply still open at NOW)
@@ -463,6 +464,8 @@ def load_dossiers(args, tl: Timeline, rules, offices, centre, officer_id, lookup
             code = f"{agency_code}-{day_local:%y%m%d}-{seq:04d}"
             channel = CHANNELS[bisect.bisect(channel_cum, rng.random() * channel_cum[-1])][0]
             outcome = OUTCOMES[bisect.bisect(outcome_cum, rng.random() * outcome_cum[-1])][0]
+            if outcome == "stuck" and received < now - STUCK_DAYS * 86400:
+                outcome = "late"  # a dossier stuck for long was finished, late, in the end
             registered = received - rng.randrange(600, 4 * 3600) if channel == "online" else None
             name = f"Công dân {dossier_id}"
             if outcome == "refused":  # Mẫu 03: no steps, no time runs
@@ -685,9 +688,19 @@ SELECT
   (SELECT count(*) FROM dossier WHERE department_id = %(department)s
      AND received_at >= %(start)s AND received_at < %(end)s AND status <> 'not_accepted') AS received,
   r.early, r.on_time, r.late,
-  (SELECT count(*) FROM dossier WHERE department_id = %(department)s AND received_at < %(cut)s
-     AND (status IN ('received', 'processing') AND paused_at IS NULL
-          OR processed_at >= %(cut)s)) AS in_progress
+  (SELECT count(*) FROM dossier d
+     LEFT JOIN LATERAL (SELECT e.kind FROM dossier_event e WHERE e.dossier_id = d.id AND e.at < %(cut)s
+                          AND e.kind IN ('supplement_requested', 'supplement_received', 'payment_requested',
+                                         'payment_received', 'pause_started', 'pause_ended')
+                        ORDER BY e.at DESC, e.id DESC LIMIT 1) AS pause ON true
+   WHERE d.department_id = %(department)s AND d.received_at < %(cut)s
+     AND (d.status IN ('received', 'processing', 'supplement_requested', 'awaiting_payment')
+          OR d.processed_at >= %(cut)s
+          OR d.status IN ('withdrawn', 'stopped') AND NOT EXISTS (
+               SELECT 1 FROM dossier_event e WHERE e.dossier_id = d.id
+                 AND e.kind IN ('withdrawn', 'stopped') AND e.at < %(cut)s))
+     AND (pause.kind IS NULL OR pause.kind NOT IN ('supplement_requested', 'payment_requested',
+                                                   'pause_started'))) AS in_progress
 FROM (SELECT count(*) FILTER (WHERE p < d) AS early, count(*) FILTER (WHERE p = d) AS on_time,
              count(*) FILTER (WHERE p > d) AS late
       FROM (SELECT (processed_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS p,
