@@ -827,6 +827,8 @@ def measure(args) -> dict:
             entry["sql_s"] = sum(q[0] for q in queries)
             entry["slowest_sql"] = [{"s": round(q[0], 4), "sql": q[1], "params": repr(q[2])[:500]}
                                     for q in sorted(queries, key=lambda q: -q[0])[:3]]
+            if args.profile:
+                entry["python_profile"] = python_profile(m.run)
             if args.explain and queries:
                 entry["slowest_plan"] = explain(engine, max(queries, key=lambda q: q[0]))
             results[key] = entry
@@ -869,6 +871,19 @@ def profile_sql(engine, run) -> list[tuple[float, str, object]]:
     return queries
 
 
+def python_profile(run, top: int = 12) -> list[str]:
+    """One more run under cProfile: the functions taking the most time of their own."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(run)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    return [line for line in out.getvalue().splitlines() if line.strip()][-top - 1:]
+
+
 def explain(engine, query) -> list[str]:
     """EXPLAIN (ANALYZE, BUFFERS) of one profiled statement, with its parameters."""
     _seconds, statement, parameters = query
@@ -905,6 +920,8 @@ def main():
     run.add_argument("--repeat", type=int, default=5)
     run.add_argument("--json")
     run.add_argument("--only", nargs="*", help="measure only these keys")
+    run.add_argument("--profile", action="store_true",
+                     help="cProfile one more run of each figure (its top functions in the JSON)")
     run.add_argument("--explain", action="store_true",
                      help="EXPLAIN ANALYZE each figure's slowest statement (in the JSON)")
     for sub in (gen, run):
