@@ -769,6 +769,7 @@ def measure(args) -> dict:
                 return metrics.dossier_metrics(scope, start, end, NOW)
 
         floor_conn = psycopg_connect(args.database_url, args.schema)
+        floor_conn.execute("SET jit = off")  # as the app's own connections (qms/__init__.py)
 
         def month_floor():
             return floor_conn.execute(FLOOR_MONTH_SQL, {"start": s_utc, "end": e_utc, "cut": cut,
@@ -843,7 +844,11 @@ def measure(args) -> dict:
         compare = dict(zip(("received", "early", "on_time", "late", "in_progress"), floor_row, strict=True))
         results["department_month_metrics"]["check"] = {
             k: {"app": app_figures.get(k), "floor": v} for k, v in compare.items()}
-    report = {"sizes": sizes, "month": month_key, "office": office_code, "office_month_rows": office_rows,
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent).stdout.strip()
+    report = {"commit": commit, "sizes": sizes, "month": month_key, "office": office_code, "office_month_rows": office_rows,
               "now": NOW.isoformat(), "postgresql": pg_version, "measurements": results}
     print_table(report)
     if args.json:
@@ -898,7 +903,7 @@ def explain(engine, query) -> list[str]:
 
 def print_table(report: dict) -> None:
     sizes = report["sizes"]
-    print(f"\n{sizes['dossier']:,} dossiers, {sizes['dossier_step']:,} steps, {sizes['department']} departments;"
+    print(f"\ncommit {report['commit']}: {sizes['dossier']:,} dossiers, {sizes['dossier_step']:,} steps, {sizes['department']} departments;"
           f" month {report['month']}, office {report['office']} (PostgreSQL {report['postgresql']})")
     print(f"{'metric':<66} {'time':>9} {'floor':>9} {'ratio':>7} {'SQL':>9} {'queries':>7}")
     for entry in report["measurements"].values():
