@@ -136,8 +136,10 @@ def _reserve_codes(now: datetime, count: int) -> list[str]:
 def _raised_audit_rows(inserted: list[tuple[int, str, str, NcSource]]) -> list[dict]:
     """The "nonconformity.raised" audit rows (one per nonconformity, as `audit_log.record`
     writes them: the acting user or the system process, the origin key as the note)."""
-    return [audit_log._row("nonconformity.raised", Nonconformity.__tablename__, nc_id,
-                           {"code": code, "source": source.value}, origin_key)
+    # who and when are the same for every row: asked once (the OS user is a system call)
+    same = audit_log._row("nonconformity.raised", Nonconformity.__tablename__, None, None, None)
+    return [{**same, "entity_id": nc_id, "changes": {"code": code, "source": source.value},
+             "note": origin_key}
             for nc_id, origin_key, code, source in inserted]
 
 
