@@ -661,6 +661,47 @@ def load_dossiers(args, tl: Timeline, rules, offices, centre, officer_id, lookup
     return counters["steps"]
 
 
+CHECKS = {
+    "due before receipt": "SELECT count(*) FROM dossier WHERE due_at < received_at",
+    "processed before receipt": "SELECT count(*) FROM dossier WHERE processed_at < received_at",
+    "returned before processed": "SELECT count(*) FROM dossier WHERE returned_at < processed_at",
+    "result status without processed_at":
+        "SELECT count(*) FROM dossier WHERE status IN ('processed', 'returned') AND processed_at IS NULL",
+    "processed_at is not the last step's completion":
+        "SELECT count(*) FROM dossier d JOIN LATERAL (SELECT completed_at FROM dossier_step s "
+        "WHERE s.dossier_id = d.id ORDER BY position DESC LIMIT 1) last ON true "
+        "WHERE d.processed_at IS NOT NULL AND last.completed_at IS DISTINCT FROM d.processed_at",
+    "step completed before handed over":
+        "SELECT count(*) FROM dossier_step WHERE completed_at < handed_over_at",
+    "step handed over other than when the previous one completed":
+        "SELECT count(*) FROM dossier_step s JOIN dossier_step p ON p.dossier_id = s.dossier_id "
+        "AND p.position = s.position - 1 WHERE s.handed_over_at IS NOT NULL "
+        "AND s.handed_over_at IS DISTINCT FROM p.completed_at",
+    "open step after an open one":
+        "SELECT count(*) FROM dossier_step s JOIN dossier_step p ON p.dossier_id = s.dossier_id "
+        "AND p.position = s.position - 1 WHERE s.handed_over_at IS NOT NULL AND p.completed_at IS NULL",
+    "late step without its nonconformity":
+        "SELECT count(*) FROM dossier_step s WHERE s.completed_at IS NOT NULL "
+        "AND (s.completed_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date "
+        "> (s.due_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date "
+        "AND NOT EXISTS (SELECT 1 FROM nonconformity n WHERE n.origin_key = 'step:' || s.id)",
+}
+
+
+def check(args) -> int:
+    """The generated rows against the app's rules: every count printed should be 0."""
+    conn = psycopg_connect(args.database_url, args.schema)
+    conn.execute("SET jit = off")
+    bad = 0
+    for name, sql in CHECKS.items():
+        t = time.perf_counter()
+        count = conn.execute(sql).fetchone()[0]
+        bad += count
+        log(f"{name}: {count} ({time.perf_counter() - t:.1f} s)")
+    conn.close()
+    return 1 if bad else 0
+
+
 def _cumulative(weights):
     total = 0.0
     for w in weights:
@@ -800,6 +841,12 @@ def measure(args) -> dict:
                                                     page("leader", "/")),
             "monthly_review_page": Measurement(f"monthly review page, largest office ({office_code})",
                                                page("quality", f"/reviews/monthly/{office_code}/{month_key}")),
+            "monthly_pdf": Measurement(f"monthly report PDF, largest office ({office_code})",
+                                       page("quality", f"/reviews/monthly/{office_code}/{month_key}/report.pdf"),
+                                       repeat=max(1, args.repeat // 2)),
+            "monthly_xlsx": Measurement(f"monthly report XLSX, largest office ({office_code})",
+                                        page("quality", f"/reviews/monthly/{office_code}/{month_key}/report.xlsx"),
+                                        repeat=max(1, args.repeat // 2)),
             "register_xlsx": Measurement(f"register XLSX, one month of {office_code} ({office_rows:,} rows)",
                                          page("officer", register_url), repeat=max(1, args.repeat // 2)),
         }
@@ -816,6 +863,8 @@ def measure(args) -> dict:
                 times.append(time.perf_counter() - t)
             entry = {"label": m.label, "median_s": statistics.median(times), "max_s": max(times),
                      "samples": len(times)}
+            if len(times) >= 5:
+                entry["p95_s"] = statistics.quantiles(times, n=20, method="inclusive")[-1]
             if m.floor is not None:
                 floor_value = m.floor()
                 floor_times = []
@@ -932,13 +981,19 @@ def main():
                      help="cProfile one more run of each figure (its top functions in the JSON)")
     run.add_argument("--explain", action="store_true",
                      help="EXPLAIN ANALYZE each figure's slowest statement (in the JSON)")
-    for sub in (gen, run):
+    verify = commands.add_parser("check", help="check the generated rows against the app's rules")
+    for sub in (gen, run, verify):
         sub.add_argument("--database-url", default=DEFAULT_URL)
         sub.add_argument("--schema", default=DEFAULT_SCHEMA)
     args = parser.parse_args()
     if args.schema.startswith("qms_test_") or args.schema in ("public",):
         parser.error("choose a schema of its own (it is dropped and recreated)")
-    generate(args) if args.command == "generate" else measure(args)
+    if args.command == "generate":
+        generate(args)
+    elif args.command == "check":
+        sys.exit(check(args))
+    else:
+        measure(args)
 
 
 if __name__ == "__main__":
