@@ -29,23 +29,27 @@ PORT_ATTEMPTS = 3
 
 
 @contextmanager
-def server(args, *, instance, database_url, log_path):
-    """Start `qms ARGS --port P`, wait until /healthz answers, yield (base URL, log reader);
-    terminate the process afterwards. A port taken between free_port() and the server's
-    bind (by another xdist worker) means another try on another port."""
+def server(args, *, instance, database_url, log_path, env=None, with_process=False):
+    """Start `qms ARGS --port P`, wait until /healthz answers, yield (base URL, log reader),
+    plus the Popen with `with_process`; terminate the process afterwards. `env`: more QMS_*
+    settings. A port taken between free_port() and the server's bind (by another xdist
+    worker) means another try on another port."""
     for attempt in range(1, PORT_ATTEMPTS + 1):
         with _started(args, instance=instance, database_url=database_url, log_path=log_path,
-                      last_attempt=attempt == PORT_ATTEMPTS) as started:
+                      env=env, last_attempt=attempt == PORT_ATTEMPTS) as started:
             if started is not None:
-                yield started
+                base, log, process = started
+                yield (base, log, process) if with_process else (base, log)
                 return
 
 
 @contextmanager
-def _started(args, *, instance, database_url, log_path, last_attempt):
-    """(base URL, log reader) once the server answers, or None if its port was taken."""
+def _started(args, *, instance, database_url, log_path, env, last_attempt):
+    """(base URL, log reader, process) once the server answers, or None if its port was
+    taken."""
     port = free_port()
-    env = clean_env(QMS_INSTANCE_PATH=str(instance), QMS_DATABASE_URL=database_url)
+    env = clean_env(QMS_INSTANCE_PATH=str(instance), QMS_DATABASE_URL=database_url,
+                    **(env or {}))
     with open(log_path, "w") as log:
         process = subprocess.Popen([str(QMS_BIN), *args, "--port", str(port)], cwd=instance,
                                    env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -69,7 +73,7 @@ def _started(args, *, instance, database_url, log_path, last_attempt):
                                 f"{log_path.read_text()}")
                 time.sleep(0.2)  # poll interval, not a wait for readiness
         assert health == {"status": "ok"}
-        yield base, log_path.read_text
+        yield base, log_path.read_text, process
     finally:
         process.terminate()
         try:
