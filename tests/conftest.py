@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import shutil
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -205,3 +206,18 @@ def post_form(client, url: str, data: dict, *, token_from: str | None = None):
     """POST a form the way a browser does: with the CSRF token of the page it came from."""
     token = csrf_token(client, token_from or url)
     return client.post(url, data={**data, "csrf_token": token})
+
+
+@contextmanager
+def statements():
+    """The SQL statements sent to the database inside the block, as sent."""
+    sent: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)

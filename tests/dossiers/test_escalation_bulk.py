@@ -4,33 +4,19 @@ statements does not grow with the number of steps; and it runs from cron, not fr
 loads, unless an office turns that on."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import sqlalchemy as sa
 
 from qms.config import Config
 from qms.extensions import db
 from qms.models import Notification, NotificationKind, Role
 from qms.services import dossiers, notifications
+from tests.conftest import statements
 from tests.dossiers.conftest import at
 
 DUE_SOON, OVERDUE, ESCALATED = (NotificationKind.step_due_soon, NotificationKind.step_overdue,
                                 NotificationKind.step_overdue_escalated)
 
 
-@contextmanager
-def statements():
-    """The SQL statements sent to the database inside the block."""
-    sent: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", note)
 
 
 def steps_at_culture(procedure, desk, orgtree, count: int, day: int):

@@ -4,7 +4,6 @@ the same result as judging each record in Python (the rule the reports use)."""
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -26,22 +25,8 @@ from qms.models import (
 )
 from qms.services import calendars, dossiers, nonconformities, org
 from qms.services.timeliness import classify
+from tests.conftest import statements
 from tests.dossiers.conftest import at
-
-
-@contextmanager
-def statements():
-    """The SQL statements sent to the database inside the block."""
-    sent: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", note)
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from qms.extensions import db
 from qms.models import LoginSession
-from tests.conftest import login, post_form
+from tests.conftest import login, post_form, statements
 from tests.web.conftest import logged_in, text
 
 
@@ -47,18 +46,6 @@ def write_lock_held_elsewhere():
         other.close()
 
 
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement.strip().upper())
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_a_request_that_writes_begins_with_the_write_lock(sqlite_app, users):
@@ -66,6 +53,7 @@ def test_a_request_that_writes_begins_with_the_write_lock(sqlite_app, users):
     client.get("/auth/login")  # the day's effective-dates job, if it has not run yet
     with statements() as seen:
         login(client, "officer")  # POST: a login session row and an audit row
+    seen = [statement.strip().upper() for statement in seen]
     assert seen and seen[0] == "BEGIN IMMEDIATE", seen[:3]
     # once: what the request reads after committing its write (the greeting's name here)
     # does not wait for the lock again, so a saved change is never answered "busy"
@@ -73,7 +61,7 @@ def test_a_request_that_writes_begins_with_the_write_lock(sqlite_app, users):
 
     with statements() as seen:
         assert client.get("/").status_code == 200  # a page that only reads
-    assert "BEGIN IMMEDIATE" not in seen
+    assert "BEGIN IMMEDIATE" not in [statement.strip().upper() for statement in seen]
 
 
 def test_a_write_that_cannot_get_the_lock_answers_503_and_writes_nothing(sqlite_app, users,
