@@ -3,7 +3,6 @@ bulk with conflict-skip, a fixed number of statements however many steps are ove
 the same result as judging each record in Python (the rule the reports use)."""
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 import pytest
@@ -27,6 +26,7 @@ from qms.services import calendars, dossiers, nonconformities, org
 from qms.services.timeliness import classify
 from tests.conftest import statements
 from tests.dossiers.conftest import at
+from tests.quality.conftest import race_check_overdue
 
 
 @pytest.fixture
@@ -216,28 +216,7 @@ def test_a_step_raised_by_the_check_takes_no_second_number_when_completed_late(t
 
 def test_two_concurrent_bulk_runs_raise_each_nonconformity_once(app, three_days, desk):
     receive_many(three_days, desk["onestop"], at(2026, 11, 20, 9, 0), 30)
-    results, errors, barrier = [], [], threading.Barrier(2)
-
-    def run():
-        with app.app_context():
-            try:
-                barrier.wait()
-                results.append(len(nonconformities.check_overdue(at(2026, 11, 27, 8, 0))))
-                db.session.commit()
-            except sa.exc.OperationalError:  # SQLite: the loser may find the database locked
-                db.session.rollback()
-                results.append(0)
-            except Exception as error:  # pragma: no cover - reported below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors
+    results = race_check_overdue(app, at(2026, 11, 27, 8, 0))
     keys = db.session.scalars(sa.select(Nonconformity.origin_key)).all()
     assert len(keys) == len(set(keys)) == 60 and sum(results) == 60  # 30 steps, 30 dossiers
     logged = db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(

@@ -1,5 +1,4 @@
 """Steps and dossiers past their due time raise exactly one nonconformity each."""
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -8,6 +7,7 @@ from qms.extensions import db
 from qms.models import DossierStep, NcSource, NcStatus, Nonconformity
 from qms.services import dossiers, nonconformities
 from tests.dossiers.conftest import at
+from tests.quality.conftest import race_check_overdue
 
 
 def _receive(procedure, officer, when):
@@ -66,28 +66,7 @@ def test_a_paused_dossier_is_not_overdue(three_days, desk, orgtree):
 
 def test_two_concurrent_runs_raise_one_nonconformity(app, three_days, desk):
     _receive(three_days, desk["onestop"], at(2026, 11, 20, 9, 0))
-    results, errors, barrier = [], [], threading.Barrier(2)
-
-    def run():
-        with app.app_context():
-            try:
-                barrier.wait()
-                results.append(len(nonconformities.check_overdue(at(2026, 11, 23, 8, 0))))
-                db.session.commit()
-            except sa.exc.OperationalError:  # SQLite: the loser may find the database locked
-                db.session.rollback()
-                results.append(0)
-            except Exception as error:  # pragma: no cover - reported below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    results = race_check_overdue(app, at(2026, 11, 23, 8, 0))
     step_ncs = db.session.scalars(sa.select(Nonconformity).where(
         Nonconformity.source == NcSource.overdue_step)).all()
     assert len(step_ncs) == 1 and sum(results) == 1
