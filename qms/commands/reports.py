@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ from flask_babel import gettext as _
 from qms import clock
 from qms.commands import cli, handle_errors
 from qms.errors import ValidationError
+from qms.extensions import db
 from qms.reports import monthly as report
 from qms.services import monthly_reviews
 
@@ -76,3 +78,33 @@ def monthly(department_code: str, month_text: str, fmt: str, out: Path):
     _write_atomically(out, data)
     state = _("đã ký") if context["signed"] else _("chưa ký, số liệu trực tiếp")
     click.echo(_("Đã ghi %(p)s (%(n)s byte; %(s)s).", p=str(out), n=f"{len(data):,}".replace(",", "."), s=state))
+
+
+@cli.command("rollup")
+@click.option("--rebuild", is_flag=True, help="Recount every ended month from the records, not only those not frozen yet.")
+@click.option("--month", "month_text", metavar="YYYY-MM", help="Only this ended month (recounted).")
+@with_appcontext
+@handle_errors(writes=False)
+def rollup(rebuild: bool, month_text: str | None):
+    """Freeze the ended months' counts per department into the monthly rollup that
+    dashboards, trends, objectives and rankings read (run daily from cron, after midnight)."""
+    from qms.services import rollups
+    from qms.transactions import writing
+
+    now = clock.now()
+    if month_text:
+        months = [monthly_reviews.parse_month(month_text)]
+    else:
+        months = rollups.months_to_freeze(now, rebuild=rebuild)
+    if not months:
+        click.echo(_("Không có tháng nào cần tổng hợp."))
+        return
+    for month in months:
+        started = time.perf_counter()
+        counts = rollups.count_month(month, now)
+        db.session.rollback()  # read without SQLite's write lock, then write briefly
+        with writing():
+            rollups.store(counts, now)
+            db.session.commit()
+        click.echo(_("Tháng %(m)s: %(n)d phòng ban, %(s).1f giây.", m=monthly_reviews.month_label(month),
+                     n=len(counts.departments), s=time.perf_counter() - started))

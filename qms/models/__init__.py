@@ -64,6 +64,7 @@ from qms.models.reviews import (
                                   ObjectiveComparison,
                                   QualityObjective,
 )
+from qms.models.rollups import MonthlyRollup, RollupMonth
 from qms.models.sequences import CodeSequence
 
 __all__ = [
@@ -107,6 +108,7 @@ __all__ = [
     "ManagementReview",
     "MonthlyReview",
     "MonthlyReviewStatus",
+    "MonthlyRollup",
     "NcSource",
     "NcStatus",
     "Nonconformity",
@@ -123,6 +125,7 @@ __all__ = [
     "ResultDelivery",
     "ReviewAction",
     "Role",
+    "RollupMonth",
     "SatisfactionLevel",
     "SatisfactionRating",
     "Severity",

@@ -259,7 +259,7 @@ def head_panel(user: User, now: datetime) -> dict:
     scope = metrics.Scope.of_department(department)
     month, start, end = _month_of(now)
     figures = metrics.dossier_metrics(scope, start, end, now)
-    steps = metrics.step_metrics(scope, start, end, now)["totals"]
+    steps = metrics.step_totals(scope, start, end, now)
     receives = department.is_one_stop or bool(figures["received"] or figures["resolved"]
                                                or figures["in_progress"])
     if receives:

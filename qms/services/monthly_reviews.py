@@ -31,10 +31,12 @@ from qms.models import (
     DossierStep,
     MonthlyReview,
     MonthlyReviewStatus,
+    MonthlyRollup,
     Timeliness,
     User,
 )
 from qms.services import audit_log, metrics, sqltime
+from qms.services.metrics import frozen
 from qms.services.timeliness import strict_rule, timeliness_case
 
 MAX_TEXT = 20_000
@@ -246,8 +248,9 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def live_figures(department: Department, month: date, now: datetime) -> dict:
-    """What a review shows, read from the records now, JSON-ready (the snapshot's form):
+def live_figures(department: Department, month: date, now: datetime, *, live: bool = False) -> dict:
+    """What a review shows, read now, JSON-ready (the snapshot's form); the dossier counts
+    of a month frozen in the monthly rollup come from it unless `live` (from the records):
     {"version", "department", "month", "read_at", "rule", "dossiers", "steps",
     "quality", "objectives", "late_dossiers", "late_dossiers_total", "late_steps",
     "late_steps_total"}."""
@@ -259,7 +262,7 @@ def live_figures(department: Department, month: date, now: datetime) -> dict:
     return {
         "version": SNAPSHOT_VERSION, "department": department.code, "month": month_key(month),
         "read_at": cut.isoformat(), "rule": "timestamp" if strict_rule() else "date",
-        "dossiers": metrics.dossier_metrics(scope, start, end, now),
+        "dossiers": metrics.dossier_metrics(scope, start, end, now, live=live),
         "steps": metrics.step_metrics(scope, start, end, now),
         "quality": metrics.quality_metrics(scope, start, end, now),
         "objectives": metrics.objectives(scope, month.year, now, end=end),
@@ -286,7 +289,7 @@ def compare(review: MonthlyReview, now: datetime) -> dict:
     result = {"changed": False, "figures": [], "late_added": [], "late_removed": []}
     if review.status is not MonthlyReviewStatus.signed or not review.snapshot:
         return result
-    signed, live = review.snapshot, live_figures(review.department, review.month, now)
+    signed, live = review.snapshot, live_figures(review.department, review.month, now, live=True)
     sections = (("dossiers", DOSSIER_LABELS, signed.get("dossiers", {}), live["dossiers"]),
                 ("steps", STEP_LABELS, signed.get("steps", {}).get("totals", {}), live["steps"]["totals"]),
                 ("quality", QUALITY_LABELS, signed.get("quality", {}), live["quality"]))
@@ -352,18 +355,37 @@ def _dossier_rates(column, ids: list[int], start: date, end: date, now: datetime
     return {key: (int(n), sqltime.percent(int(ok), int(n))) for key, n, ok in rows}
 
 
+def _frozen_rates(month: date, column, ids: list[int], completed: str, late: str) -> dict[int, tuple]:
+    """_step_rates / _dossier_rates of a month frozen in the monthly rollup."""
+    found = frozen.grouped(month, column, ids, (completed, late))
+    return {key: (counts[completed], sqltime.percent(counts[completed] - counts[late], counts[completed]))
+            for key, counts in found.items() if counts[completed]}
+
+
+def _rates(month: date, now: datetime, department_ids: list[int], agency_ids: list[int]) -> tuple:
+    """({department: steps (completed, rate)}, {department: dossiers (resolved, rate)},
+    {agency: dossiers (resolved, rate)}) of the month: from the rollup once it is frozen."""
+    if frozen.frozen_months([month], now):
+        return (_frozen_rates(month, MonthlyRollup.department_id, department_ids, "steps_completed", "steps_late"),
+                _frozen_rates(month, MonthlyRollup.department_id, department_ids, "resolved", "late"),
+                _frozen_rates(month, Department.agency_id, agency_ids, "resolved", "late"))
+    start, end = metrics.month_bounds(month)
+    return (_step_rates(department_ids, start, end, now) if department_ids else {},
+            _dossier_rates(Dossier.department_id, department_ids, start, end, now) if department_ids else {},
+            _dossier_rates(Dossier.agency_id, agency_ids, start, end, now) if agency_ids else {})
+
+
 def overview(month: date, now: datetime, *, agency: Agency | None = None) -> dict:
     """For leaders: every department's review status for `month` with its on-time rates
     (steps it held; dossiers it received), the departments ranked by step on-time rate and
     the agencies by dossier on-time rate (best first; no figure last). A few grouped
     queries, whatever the number of departments."""
-    start, end = metrics.month_bounds(month)
     departments = departments_in(agency)
     ids = [d.id for d in departments]
+    agency_ids = sorted({d.agency_id for d in departments})
     reviews = {r.department_id: r for r in db.session.scalars(sa.select(MonthlyReview).where(
         MonthlyReview.month == month, MonthlyReview.department_id.in_(ids)))} if ids else {}
-    steps = _step_rates(ids, start, end, now) if ids else {}
-    received = _dossier_rates(Dossier.department_id, ids, start, end, now) if ids else {}
+    steps, received, by_agency = _rates(month, now, ids, agency_ids)
     rows = [DepartmentStatus(d, reviews.get(d.id), *steps.get(d.id, (0, None)),
                              *received.get(d.id, (0, None))) for d in departments]
 
@@ -372,10 +394,8 @@ def overview(month: date, now: datetime, *, agency: Agency | None = None) -> dic
 
     ranking = sorted(rows, key=lambda r: rank_key(r.steps_on_time_rate, r.steps_completed,
                                                   r.department.code))
-    agency_ids = sorted({d.agency_id for d in departments})
     agencies = {a.id: a for a in db.session.scalars(sa.select(Agency).where(Agency.id.in_(agency_ids)))} \
         if agency_ids else {}
-    by_agency = _dossier_rates(Dossier.agency_id, agency_ids, start, end, now) if agency_ids else {}
     agency_ranking = sorted(
         ({"agency": agencies[i], "resolved": by_agency.get(i, (0, None))[0],
           "on_time_rate": by_agency.get(i, (0, None))[1]} for i in agency_ids),

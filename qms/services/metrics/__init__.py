@@ -12,7 +12,8 @@ Public API (stable; the dashboards, the monthly review and the exports use it):
   (calendar months, or from the 15th with REPORTING_PERIOD = "15th": periods.py);
   ``utc_bounds(start, end)`` the aware instants of their local midnights.
 - ``dossier_metrics(scope, start, end, now) -> dict`` (keys: DOSSIER_KEYS).
-- ``step_metrics(scope, start, end, now) -> dict`` ``{"totals": {...}, "rows": [...]}``.
+- ``step_metrics(scope, start, end, now) -> dict`` ``{"totals": {...}, "rows": [...]}``;
+  ``step_totals(scope, start, end, now)`` its totals alone.
 - ``quality_metrics(scope, start, end, now) -> dict`` nonconformities and CARs.
 - ``objectives(scope, year, now, end=None) -> list[dict]`` quality objectives measured.
 - ``late_dossiers(scope, start, end, now, page=1, per_page=50) -> Page``.
@@ -69,6 +70,13 @@ the cut counts, so a period read "as at" an earlier `now` gives what was known t
 Rates are percentages rounded to 2 decimals (98.5 means 98.5 %), progress_766 is points
 out of 20, apologies_per_late a plain ratio; a rate with a zero denominator is None.
 
+Monthly rollup (issue 12; frozen.py, qms.services.rollups): `qms rollup` freezes each ended
+reporting month's counts per department. ``dossier_metrics``, ``step_totals``,
+``monthly_series``, the objectives and the leaders' ranking read whole frozen months from
+it (a year is twelve rows per department) and only the rest of a period from the records;
+``live=True`` reads the records (a signed review's comparison). Frozen and live agree
+(tests/reviews/test_rollups.py).
+
 Speed (bench/metrics.py): a scope's rows of one period are read from one index range when
 the database has the composite indexes proposed for a migration — dossier (department_id,
 received_at), (department_id, processed_at), (agency_id, received_at), (agency_id,
@@ -98,12 +106,12 @@ from qms.services.metrics.periods import (
 from qms.services.metrics.quality import quality_metrics
 from qms.services.metrics.scope import Scope, agency_tree_ids, scope_of
 from qms.services.metrics.series import SERIES_INDICATORS, monthly_series, series_months
-from qms.services.metrics.steps import step_metrics
+from qms.services.metrics.steps import step_metrics, step_totals
 
 __all__ = [
     "DOSSIER_KEYS", "INDICATORS", "SERIES_INDICATORS", "Indicator", "Page", "Scope",
     "add_months", "agency_tree_ids", "dossier_metrics", "indicator_values", "is_met",
     "late_dossiers", "month_bounds", "month_key", "month_label", "month_of", "monthly_series",
     "objectives", "objectives_query", "overdue_steps", "quality_metrics", "rates", "scope_of",
-    "series_months", "step_metrics", "utc_bounds",
+    "series_months", "step_metrics", "step_totals", "utc_bounds",
 ]

@@ -17,7 +17,7 @@ from qms.models import (
 from qms.services.metrics.dossiers import dossier_metrics
 from qms.services.metrics.quality import quality_metrics
 from qms.services.metrics.scope import Scope
-from qms.services.metrics.steps import step_metrics
+from qms.services.metrics.steps import step_totals
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def indicator_values(scope: Scope, start: date, end: date, now: datetime,
     if "dossiers" in sources:
         values.update(dossier_metrics(scope, start, end, now))
     if "steps" in sources:
-        values["step_on_time_rate"] = step_metrics(scope, start, end, now)["totals"]["on_time_rate"]
+        values["step_on_time_rate"] = step_totals(scope, start, end, now)["on_time_rate"]
     if "quality" in sources:
         values.update(quality_metrics(scope, start, end, now))
     return {k: values.get(k) if k in INDICATORS else None for k in keys}

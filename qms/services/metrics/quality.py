@@ -36,6 +36,32 @@ def _car_overdue_at(cut: datetime):
     return sa.or_(sa.exists(late_item), CorrectiveAction.check_date < day)
 
 
+NC_COUNT_KEYS = ("nc_opened", "nc_closed", "nc_rejected")
+
+
+def _nc_period_columns(since: datetime, until: datetime) -> list:
+    """NC_COUNT_KEYS as aggregates: opened (detected in the period, not rejected), closed in
+    the period, rejected (detected in the period)."""
+    detected = sa.and_(Nonconformity.detected_at >= since, Nonconformity.detected_at < until)
+    return [_sum(sa.and_(detected, Nonconformity.status != NcStatus.rejected)),
+            _sum(sa.and_(Nonconformity.closed_at >= since, Nonconformity.closed_at < until,
+                         Nonconformity.status != NcStatus.rejected)),
+            _sum(sa.and_(detected, Nonconformity.status == NcStatus.rejected))]
+
+
+def nc_counts(scope: Scope, start: date, end: date, now: datetime, *, by=None) -> dict:
+    """NC_COUNT_KEYS of the scope's nonconformities over [start, end): one dict, or with `by`
+    (a Nonconformity column) {value: dict} for the values that have any."""
+    since, until = utc_bounds(start, end)
+    until = cut_at(until, now)
+    query = sa.select(*_nc_period_columns(since, until)).where(scope.held_by(Nonconformity.department_id))
+    if by is None:
+        return dict(zip(NC_COUNT_KEYS, (int(v) for v in db.session.execute(query).one()), strict=True))
+    rows = db.session.execute(query.add_columns(by).group_by(by))
+    found = {row[-1]: dict(zip(NC_COUNT_KEYS, (int(v) for v in row[:-1]), strict=True)) for row in rows}
+    return {key: counts for key, counts in found.items() if key is not None and any(counts.values())}
+
+
 def quality_metrics(scope: Scope, start: date, end: date, now: datetime) -> dict:
     """Nonconformities raised against the scope's departments: opened (detected in the
     period, not rejected), closed in the period, rejected, and those open at min(end, now)
@@ -45,7 +71,6 @@ def quality_metrics(scope: Scope, start: date, end: date, now: datetime) -> dict
     cut = until = cut_at(until, now)  # nothing after the moment read counts
     cut_day = date_of(cut)
     in_scope = scope.held_by(Nonconformity.department_id)
-    detected = sa.and_(Nonconformity.detected_at >= since, Nonconformity.detected_at < until)
     open_at = sa.and_(Nonconformity.detected_at < cut, Nonconformity.status != NcStatus.rejected,
                       sa.or_(Nonconformity.closed_at.is_(None), Nonconformity.closed_at >= cut))
     detected_day = local_date(Nonconformity.detected_at)
@@ -57,11 +82,7 @@ def quality_metrics(scope: Scope, start: date, end: date, now: datetime) -> dict
             condition.append(detected_day >= cut_day - timedelta(days=high))
         buckets.append(_sum(sa.and_(*condition)))
     row = db.session.execute(sa.select(
-        _sum(sa.and_(detected, Nonconformity.status != NcStatus.rejected)),
-        _sum(sa.and_(Nonconformity.closed_at >= since, Nonconformity.closed_at < until,
-                     Nonconformity.status != NcStatus.rejected)),
-        _sum(sa.and_(detected, Nonconformity.status == NcStatus.rejected)),
-        _sum(open_at), *buckets,
+        *_nc_period_columns(since, until), _sum(open_at), *buckets,
     ).where(in_scope)).one()
     opened, closed, rejected, still_open, young, middle, old = (int(v) for v in row)
     car_open = sa.and_(CorrectiveAction.created_at < cut, sa.or_(

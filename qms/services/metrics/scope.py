@@ -20,7 +20,7 @@ class Scope:
     """What the figures are about: one department, or agencies (an agency and, rolled up,
     its sub-agencies). Build it with `of_department` / `of_agency`."""
 
-    kind: str  # "department" | "agency"
+    kind: str  # "department" | "agency" | "all"
     id: int
     code: str
     name: str
@@ -39,6 +39,11 @@ class Scope:
             sa.select(Department.id).where(Department.agency_id.in_(ids)).order_by(Department.id)))
         return cls("agency", agency.id, agency.code, agency.name, ids, departments)
 
+    @classmethod
+    def everything(cls) -> Scope:
+        """Every agency's records (the monthly rollup groups them by department)."""
+        return cls("all", 0, "", "")
+
     @property
     def is_department(self) -> bool:
         return self.kind == "department"
@@ -46,6 +51,8 @@ class Scope:
     def dossiers(self, *, indexed: bool = True):
         """WHERE clause: the scope's dossiers (see the module docstring). `indexed=False`
         when another term must drive the search (see `unindexed`)."""
+        if self.kind == "all":
+            return sa.true()
         column = Dossier.department_id if self.is_department else Dossier.agency_id
         if not indexed:
             column = unindexed(column)
@@ -57,6 +64,8 @@ class Scope:
         """WHERE clause: a department column (a step's, a nonconformity's) in the scope."""
         if not indexed:
             column = unindexed(column)
+        if self.kind == "all":
+            return column.is_not(None)
         if self.is_department:
             return column == self.id
         return column.in_(self.department_ids) if self.department_ids else sa.false()

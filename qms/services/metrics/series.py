@@ -19,6 +19,7 @@ from qms.models import (
     Nonconformity,
     SatisfactionRating,
 )
+from qms.services.metrics import frozen
 from qms.services.metrics.dossiers import SATISFIED, rates
 from qms.services.metrics.periods import (
     add_months,
@@ -52,6 +53,10 @@ SERIES_INDICATORS = (
     "late_rate", "progress_766", "online_rate", "postal_rate", "apologies",
     "ratings", "satisfaction_rate", "nc_opened", "nc_closed",
 )
+_FROZEN_KEYS = ("received", "received_online", "received_postal", "refused", "resolved", "early",
+                "on_time", "late", "in_progress_within", "in_progress_overdue", "paused_supplement",
+                "paused_payment", "paused_other", "apologies", "ratings", "satisfied", "nc_opened",
+                "nc_closed")
 _SERIES_NEEDS = {
     "received": {"received"}, "received_online": {"received"}, "received_postal": {"received"},
     "refused": {"received"}, "online_rate": {"received"}, "postal_rate": {"received"},
@@ -84,20 +89,33 @@ def monthly_series(scope: Scope, months: int, now: datetime,
     if unknown:
         raise ValueError(f"unknown series indicators: {unknown}")
     needs = set().union(*(_SERIES_NEEDS[k] for k in wanted))
-    firsts = series_months(months, now)
+    shown = series_months(months, now)
+    keys = [f"{m:%Y-%m}" for m in shown]
+    data = {key: dict.fromkeys(("received", "received_online", "received_postal", "refused",
+                                "resolved", "early", "on_time", "late", "in_progress_within",
+                                "in_progress_overdue", "paused", "apologies", "ratings",
+                                "satisfied", "nc_opened", "nc_closed"), 0) for key in keys}
+    # The months frozen in the monthly rollup are read from it; the rest from the records.
+    done = frozen.frozen_months(shown, now)
+    for month, counts in frozen.month_totals(scope, done, _FROZEN_KEYS).items():
+        paused = counts.pop("paused_supplement") + counts.pop("paused_payment") + counts.pop("paused_other")
+        data[f"{month:%Y-%m}"].update(counts, paused=paused)
+    if len(done) < len(shown):
+        _fill_live(scope, shown[len(done):], now, needs, data)
+    return _series(wanted, keys, data, [month_label(m) for m in shown])
+
+
+def _fill_live(scope: Scope, firsts: list[date], now: datetime, needs: set, data: dict) -> None:
+    """The months `firsts` (consecutive, the current one last) read from the records."""
     keys = [f"{m:%Y-%m}" for m in firsts]
     since = start_of_day(month_bounds(firsts[0])[0])
     until = min(start_of_day(month_bounds(firsts[-1])[1]), now)
     strict = strict_rule()
     where = scope.dossiers()
-    data = {key: dict.fromkeys(("received", "received_online", "received_postal", "refused",
-                                "resolved", "early", "on_time", "late", "in_progress_within",
-                                "in_progress_overdue", "paused", "apologies", "ratings",
-                                "satisfied", "nc_opened", "nc_closed"), 0) for key in keys}
 
     def fill(rows, names):
         for month, *values in rows:
-            if month in data:
+            if month in keys:
                 for name, value in zip(names, values, strict=True):
                     data[month][name] = int(value or 0)
 
@@ -152,6 +170,8 @@ def monthly_series(scope: Scope, months: int, now: datetime,
     if "open" in needs:
         _fill_month_ends(scope, firsts, keys, now, strict, data)
 
+
+def _series(wanted, keys, data, labels) -> dict:
     series = {}
     for name in wanted:
         values = []
@@ -165,7 +185,7 @@ def monthly_series(scope: Scope, months: int, now: datetime,
             else:
                 values.append(d[name])
         series[name] = values
-    return {"months": keys, "labels": [month_label(m) for m in firsts], "series": series}
+    return {"months": keys, "labels": labels, "series": series}
 
 
 def _fill_month_ends(scope: Scope, firsts: list[date], keys: list[str], now: datetime,

@@ -113,10 +113,20 @@ def _state_columns(cut: datetime, strict: bool, prefix: str = "") -> list:
     ]
 
 
-def open_at_counts(scope: Scope, cut: datetime, strict: bool) -> dict[str, int]:
-    totals = dict.fromkeys(("within", "overdue", "paused_supplement", "paused_payment", "paused_other"), 0)
+STATE_KEYS = ("within", "overdue", "paused_supplement", "paused_payment", "paused_other")
+
+
+def open_at_counts(scope: Scope, cut: datetime, strict: bool, *, by=None) -> dict:
+    """The scope's dossiers open at `cut` by state (STATE_KEYS): one dict, or with `by` (a
+    Dossier column) one dict per value of that column."""
+    totals: dict = {}
     for term in open_at_terms(scope, cut):
-        row = db.session.execute(sa.select(*_state_columns(cut, strict)).where(term)).one()
-        for key in totals:
-            totals[key] += int(row._mapping[key])
-    return totals
+        query = sa.select(*_state_columns(cut, strict)).where(term)
+        if by is not None:
+            query = query.add_columns(by.label("by")).group_by(by)
+        for row in db.session.execute(query):
+            counts = totals.setdefault(row._mapping["by"] if by is not None else None,
+                                       dict.fromkeys(STATE_KEYS, 0))
+            for key in STATE_KEYS:
+                counts[key] += int(row._mapping[key])
+    return totals if by is not None else totals.get(None, dict.fromkeys(STATE_KEYS, 0))

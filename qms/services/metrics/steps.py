@@ -12,6 +12,7 @@ from qms.models import (
     DossierStep,
     Procedure,
 )
+from qms.services.metrics import frozen
 from qms.services.metrics.periods import cut_at, utc_bounds
 from qms.services.metrics.scope import Scope
 from qms.services.metrics.state import PAUSING, last_pause_kind, open_at, overdue_at
@@ -37,6 +38,52 @@ def dossier_running_at(cut: datetime):
     pause = last_pause_kind(cut)
     running = sa.or_(pause.is_(None), pause.not_in(PAUSING))
     return sa.and_(open_at(cut), running)
+
+
+STEP_COUNT_KEYS = ("steps_completed", "steps_early", "steps_on_time", "steps_late", "steps_overdue_open")
+
+
+def step_counts(scope: Scope, start: date, end: date, now: datetime, *, by=None) -> dict:
+    """step_metrics' totals as STEP_COUNT_KEYS, without the per-step rows: one dict, or with
+    `by` (a DossierStep column) {value: dict} for the values that have any."""
+    strict = strict_rule()
+    since, until = utc_bounds(start, end)
+    cut = until = cut_at(until, now)
+    timeliness = _timeliness_case(DossierStep.completed_at, DossierStep.due_at, strict)
+    found: dict = {}
+
+    def add(names, query):
+        if by is not None:
+            query = query.add_columns(by).group_by(by)
+        for row in db.session.execute(query):
+            counts = found.setdefault(row[-1] if by is not None else None,
+                                      dict.fromkeys(STEP_COUNT_KEYS, 0))
+            for name, value in zip(names, row, strict=False):
+                counts[name] += int(value or 0)
+
+    add(STEP_COUNT_KEYS[:4], sa.select(
+        sa.func.count(DossierStep.id), _sum(timeliness == "early"), _sum(timeliness == "on_time"),
+        _sum(timeliness == "late"),
+    ).where(scope.held_by(DossierStep.department_id), unindexed(DossierStep.due_at).is_not(None),
+            DossierStep.completed_at >= since, DossierStep.completed_at < until))
+    for term in step_open_terms(scope, cut):
+        add(("steps_overdue_open",), sa.select(sa.func.count(DossierStep.id))
+            .join(Dossier, Dossier.id == DossierStep.dossier_id)
+            .where(term, overdue_at(DossierStep.due_at, cut, strict), dossier_running_at(cut)))
+    if by is not None:
+        return {key: counts for key, counts in found.items()
+                if key is not None and any(counts.values())}
+    return found.get(None, dict.fromkeys(STEP_COUNT_KEYS, 0))
+
+
+def step_totals(scope: Scope, start: date, end: date, now: datetime, *, live: bool = False) -> dict:
+    """step_metrics' "totals" (completed, early, on_time, late, overdue_open, on_time_rate),
+    read from the monthly rollup for frozen whole months unless `live`."""
+    counts = frozen.read(scope, start, end, now, STEP_COUNT_KEYS, step_counts, live=live)
+    totals = {name: counts["steps_" + name]
+              for name in ("completed", "early", "on_time", "late", "overdue_open")}
+    totals["on_time_rate"] = _percent(totals["early"] + totals["on_time"], totals["completed"])
+    return totals
 
 
 def step_metrics(scope: Scope, start: date, end: date, now: datetime) -> dict:
