@@ -163,16 +163,21 @@ _NOTE_KINDS = (EventKind.not_accepted, EventKind.supplement_requested, EventKind
                EventKind.stopped, EventKind.withdrawn)
 
 
-def note_of(dossier: Dossier) -> str:
-    """What the register's remarks column says: refusal, supplementation, apology with its
-    new date, stop or withdrawal, with the reasons (from the loaded events)."""
-    labels = {
+def note_labels() -> dict[EventKind, str]:
+    """The remarks' words, translated (once per page or export)."""
+    return {
         EventKind.not_accepted: _("Từ chối tiếp nhận"),
         EventKind.supplement_requested: _("Yêu cầu bổ sung"),
         EventKind.apology: _("Xin lỗi, hẹn lại"),
         EventKind.stopped: _("Dừng xử lý"),
         EventKind.withdrawn: _("Rút hồ sơ"),
     }
+
+
+def note_of(dossier: Dossier, labels: dict[EventKind, str] | None = None) -> str:
+    """What the register's remarks column says: refusal, supplementation, apology with its
+    new date, stop or withdrawal, with the reasons (from the loaded events)."""
+    labels = labels or note_labels()
     parts = []
     for event in dossier.events:
         if event.kind not in _NOTE_KINDS:

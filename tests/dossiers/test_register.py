@@ -198,6 +198,7 @@ def test_export_has_every_matching_row_in_vietnamese(app, book):
     browser = browser_as(app, "motcua")
     response = browser.get("/dossiers/register.xlsx?procedure=khai+sinh")
     assert response.status_code == 200
+    assert response.is_streamed  # from the temporary file, never the whole book in memory
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = load_workbook(io.BytesIO(response.data)).active
     values = [list(row) for row in sheet.iter_rows(values_only=True)]

@@ -1,7 +1,5 @@
 """The dossier register (sổ theo dõi hồ sơ, Mẫu 07 of Circular 03/2025/TT-VPCP): a
 filterable list and its spreadsheet export."""
-import io
-
 from flask import render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -62,5 +60,6 @@ def register_xlsx():
         register_service.export_rows(current_user, filters, limit=limit + 1),
         agency=agency, now=clock.now(), limit=limit, channel_labels=Channel.value_labels(),
         timeliness_labels=_timeliness_labels())
-    return send_file(io.BytesIO(data), as_attachment=True, mimetype=XLSX,
+    # streamed from the temporary file, in blocks (Werkzeug's file wrapper closes it)
+    return send_file(data, as_attachment=True, mimetype=XLSX,
                      download_name=f"so-theo-doi-ho-so-{agency.code}.xlsx")
