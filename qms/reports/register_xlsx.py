@@ -12,7 +12,8 @@ from typing import IO
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from qms.models import Agency, Dossier, DossierStatus
+from qms import localtime
+from qms.models import Agency, DossierStatus
 from qms.reports.xlsx import safe_text
 from qms.services import register as register_service
 
@@ -25,10 +26,11 @@ DATE_FORMAT = "dd/mm/yyyy hh:mm"
 FIRST_ROW = 5  # after the title block and the headers (0-based)
 
 
-def register_workbook(rows: Iterable[Dossier], *, agency: Agency, now: datetime, limit: int,
+def register_workbook(rows: Iterable[tuple], *, agency: Agency, now: datetime, limit: int,
                       channel_labels: dict, timeliness_labels: dict) -> IO[bytes]:
     """The .xlsx as a temporary file, rewound: a title block, the column headers, one row
-    per dossier (at most `limit`; give one row more to have the cut noted at the end)."""
+    per (dossier row, remarks) of register.export_rows (at most `limit`; give one row more
+    to have the cut noted at the end)."""
     import xlsxwriter  # imported when used: `qms` starts faster
 
     out = tempfile.TemporaryFile()
@@ -47,24 +49,22 @@ def register_workbook(rows: Iterable[Dossier], *, agency: Agency, now: datetime,
     channels = {key: str(label) for key, label in channel_labels.items()}
     statuses = {status: status.label for status in DossierStatus}
     timeliness = {key: str(label) for key, label in timeliness_labels.items()}
-    notes = register_service.note_labels()
-    local = register_service.local_naive
+    zone = localtime.zone()
     row = FIRST_ROW
-    for written, dossier in enumerate(rows, start=1):
+    for written, (dossier, remarks) in enumerate(rows, start=1):
         if written > limit:
             sheet.write(row + 1, 0, _("Chỉ xuất %(n)s dòng đầu; hãy thu hẹp bộ lọc để xuất phần còn lại.",
                                       n=f"{limit:,}".replace(",", ".")))
             break
-        sheet.write_row(row, 0, (written, dossier.code, dossier.procedure.name,
+        sheet.write_row(row, 0, (written, dossier.code, dossier.procedure_name,
                                  safe_text(dossier.applicant_name), safe_text(dossier.applicant_address),
                                  safe_text(dossier.applicant_phone), channels[dossier.channel.value]))
         for column, moment in enumerate((dossier.received_at, dossier.due_at, dossier.processed_at,
                                          dossier.returned_at), start=7):
             if moment is not None:
-                sheet.write_datetime(row, column, local(moment), when)
-        sheet.write_row(row, 11, (statuses[dossier.status],
-                                  timeliness.get(register_service.timeliness_of(dossier), ""),
-                                  safe_text(register_service.note_of(dossier, notes))))
+                sheet.write_datetime(row, column, moment.astimezone(zone).replace(tzinfo=None), when)
+        sheet.write_row(row, 11, (statuses[dossier.status], timeliness.get(dossier.timeliness, ""),
+                                  safe_text(remarks)))
         row += 1
     book.close()
     out.seek(0)

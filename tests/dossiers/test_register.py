@@ -272,3 +272,24 @@ def test_typed_text_cannot_become_a_formula_in_the_export(app, in_force, desk):
     row = next(r for r in sheet.iter_rows() if r[0].value == 1)
     assert row[3].value == "'=cmd|' /C calc'!A0" and row[3].data_type == "s"
     assert row[4].value == "'@SUM(1+1)" and row[4].data_type == "s"
+
+
+def test_the_export_remarks_say_what_the_page_says(app, book, desk, make_user, orgtree):
+    """The remarks column (refusal, supplementation, apology with its new date), read in
+    batches for the export, says what the page says from the loaded events."""
+    head = make_user("truongvanhoa", Role.department_head, department=orgtree["culture"])
+    waiting = db.session.scalar(sa.select(Dossier).where(Dossier.code == book["in_progress"]))
+    dossiers.apologise(waiting, actor=head, reason="Chờ xác minh", promised_at=at(2026, 12, 2, 17, 0),
+                       now=at(2026, 11, 26, 9, 0))
+    dossiers.request_supplement(waiting, actor=desk["culture"], reason="Thiếu giấy chứng sinh",
+                                now=at(2026, 11, 26, 10, 0))
+    db.session.commit()
+    browser = browser_as(app, "motcua")
+    page = {row[1]: row[9] for row in table_rows(browser.get("/dossiers/register"), "register")}
+    sheet = load_workbook(io.BytesIO(browser.get("/dossiers/register.xlsx").data)).active
+    exported = {row[1]: row[13] or "" for row in sheet.iter_rows(values_only=True)
+                if row and isinstance(row[0], int)}
+    assert exported[book["in_progress"]] == ("Xin lỗi, hẹn lại 02/12/2026: Chờ xác minh; "
+                                             "Yêu cầu bổ sung: Thiếu giấy chứng sinh")
+    assert exported[book["refused"]] == "Từ chối tiếp nhận: Sai thẩm quyền"
+    assert all(page[code].strip() == exported[code] for code in book.values())

@@ -13,7 +13,6 @@ from flask.cli import ScriptInfo
 
 from qms import clock
 from qms.commands import cli
-
 from qms.extensions import db
 from qms.models import (
     Channel,
@@ -24,7 +23,15 @@ from qms.models import (
     RollupMonth,
     SatisfactionLevel,
 )
-from qms.services import dashboards, dossiers, feedback, metrics, monthly_reviews, nonconformities, rollups
+from qms.services import (
+    dashboards,
+    dossiers,
+    feedback,
+    metrics,
+    monthly_reviews,
+    nonconformities,
+    rollups,
+)
 from qms.services.metrics.steps import step_totals
 from tests.reviews.dataset import READ_AT, VN, at
 
