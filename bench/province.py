@@ -769,12 +769,40 @@ FROM (SELECT count(*) FILTER (WHERE p < d) AS early, count(*) FILTER (WHERE p = 
 """
 
 
+def floor_sql(scope_column: str) -> str:
+    """FLOOR_MONTH_SQL for another scope: `dossier.agency_id = ANY(%(agencies)s)` (a province
+    and its communes) instead of one department."""
+    return FLOOR_MONTH_SQL.replace("department_id = %(department)s", f"{scope_column} = ANY(%(agencies)s)")
+
+
+def build_rollup(app) -> dict:
+    """`qms rollup --rebuild`, through the same services: every ended month frozen."""
+    from qms.extensions import db
+    from qms.services import rollups
+
+    with app.app_context():
+        started = time.perf_counter()
+        months = rollups.months_to_freeze(NOW, rebuild=True)
+        per_month = []
+        for month in months:
+            t = time.perf_counter()
+            counts = rollups.count_month(month, NOW)
+            rollups.store(counts, NOW)
+            db.session.commit()
+            per_month.append(time.perf_counter() - t)
+        total = time.perf_counter() - started
+    log(f"rollup: {len(months)} months frozen in {total:.1f} s (slowest month {max(per_month):.1f} s)")
+    return {"label": f"qms rollup --rebuild ({len(months)} months, every department)", "median_s": total,
+            "max_s": max(per_month), "samples": 1, "months": len(months),
+            "per_month_s": [round(x, 2) for x in per_month], "queries": 0, "sql_s": 0.0}
+
+
 def measure(args) -> dict:
     import sqlalchemy as sa
 
     from qms import clock
     from qms.extensions import db
-    from qms.models import Department, User
+    from qms.models import Agency, Department, User
     from qms.services import metrics
 
     app = app_for(args.database_url, args.schema)
@@ -804,10 +832,22 @@ def measure(args) -> dict:
         log(f"{sizes['dossier']:,} dossiers; measured month {MEASURED_MONTH:%m/%Y}; largest office "
             f"{office_code} ({office_rows:,} received in the month)")
 
-        def month_metrics():
-            with app.app_context():
-                scope = metrics.Scope.of_department(db.session.get(Department, office_id))
-                return metrics.dossier_metrics(scope, start, end, NOW)
+        if args.rollup:
+            results["rollup_build"] = build_rollup(app)
+
+        def month_metrics(live=False, province=False):
+            def run():
+                with app.app_context():
+                    if province:
+                        scope = metrics.Scope.of_agency(db.session.scalar(
+                            sa.select(Agency).where(Agency.parent_id.is_(None))))
+                    else:
+                        scope = metrics.Scope.of_department(db.session.get(Department, office_id))
+                    return metrics.dossier_metrics(scope, start, end, NOW, live=live)
+            return run
+
+        with app.app_context():
+            agencies = list(db.session.scalars(sa.select(Agency.id)))
 
         floor_conn = psycopg_connect(args.database_url, args.schema)
         floor_conn.execute("SET jit = off")  # as the app's own connections (qms/__init__.py)
@@ -815,6 +855,12 @@ def measure(args) -> dict:
         def month_floor():
             return floor_conn.execute(FLOOR_MONTH_SQL, {"start": s_utc, "end": e_utc, "cut": cut,
                                                         "department": office_id}).fetchone()
+
+        province_sql = floor_sql("agency_id")
+
+        def province_floor():
+            return floor_conn.execute(province_sql, {"start": s_utc, "end": e_utc, "cut": cut,
+                                                      "agencies": agencies}).fetchone()
 
         clients = {}
 
@@ -834,7 +880,14 @@ def measure(args) -> dict:
                         f"&received_to={(end - timedelta(days=1)).isoformat()}")
         measurements = {
             "department_month_metrics": Measurement(
-                f"one department-month's dossier metrics ({office_code})", month_metrics, month_floor),
+                f"one department-month's dossier metrics ({office_code})", month_metrics(), month_floor),
+            "department_month_metrics_live": Measurement(
+                "the same, live=True (from the records, no rollup)", month_metrics(live=True), month_floor),
+            "province_month_metrics": Measurement(
+                "the province-month's dossier metrics (102 agencies)", month_metrics(province=True),
+                province_floor),
+            "province_month_metrics_live": Measurement(
+                "the same, live=True", month_metrics(live=True, province=True), province_floor),
             "leader_dashboard": Measurement("province leader's dashboard GET / (leadertp)",
                                             page("leadertp", "/")),
             "commune_leader_dashboard": Measurement("commune leader's dashboard GET / (leader)",
@@ -888,11 +941,11 @@ def measure(args) -> dict:
             log(f"{key}: {entry['median_s'] * 1000:.0f} ms"
                 + (f" (floor {entry['floor_s'] * 1000:.0f} ms, {entry['ratio']:.1f}×)" if "floor_s" in entry else ""))
         floor_conn.close()
-    if "department_month_metrics" in checked:
-        app_figures, floor_row = checked["department_month_metrics"]
+    for key, (app_figures, floor_row) in checked.items():
         compare = dict(zip(("received", "early", "on_time", "late", "in_progress"), floor_row, strict=True))
-        results["department_month_metrics"]["check"] = {
-            k: {"app": app_figures.get(k), "floor": v} for k, v in compare.items()}
+        results[key]["check"] = {k: {"app": app_figures.get(k), "floor": v} for k, v in compare.items()}
+    if "register_xlsx" in results:
+        results["register_xlsx"]["rows_per_s"] = round(office_rows / results["register_xlsx"]["median_s"])
     import subprocess
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -979,6 +1032,9 @@ def main():
     run.add_argument("--only", nargs="*", help="measure only these keys")
     run.add_argument("--profile", action="store_true",
                      help="cProfile one more run of each figure (its top functions in the JSON)")
+    run.add_argument("--rollup", action="store_true",
+                     help="first freeze every ended month (timed, as `qms rollup --rebuild`), so the "
+                          "figures read the rollup")
     run.add_argument("--explain", action="store_true",
                      help="EXPLAIN ANALYZE each figure's slowest statement (in the JSON)")
     verify = commands.add_parser("check", help="check the generated rows against the app's rules")
