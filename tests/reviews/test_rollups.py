@@ -103,7 +103,8 @@ def periods():
     """Single months, runs of frozen months, and runs that end in a live month."""
     months = [(m, metrics.add_months(m, 1)) for m in MONTHS]
     return months + [(date(2026, 8, 1), date(2026, 12, 1)), (date(2026, 9, 1), date(2027, 1, 1)),
-                     (date(2026, 1, 1), date(2027, 1, 1)), (date(2026, 10, 1), date(2026, 11, 20))]
+                     (date(2026, 1, 1), date(2027, 1, 1)), (date(2026, 10, 1), date(2026, 11, 20)),
+                     (date(2026, 12, 1), date(2027, 1, 1)), (date(2026, 11, 1), date(2026, 11, 20))]
 
 
 def everything(orgtree):
@@ -149,6 +150,13 @@ def test_the_figures_of_a_frozen_month_come_from_the_rollup(november, orgtree):
     assert metrics.monthly_series(scope, 3, READ_AT, ["received"])["series"]["received"] == [1, 80, 1]
     # a year to date: October and November frozen, December live
     assert metrics.dossier_metrics(scope, date(2026, 10, 1), date(2027, 1, 1), READ_AT)["received"] == 82
+    # December, live, carries over what was open at the end of frozen November
+    db.session.execute(sa.update(MonthlyRollup).where(MonthlyRollup.department_id == orgtree["onestop"].id,
+                                                      MonthlyRollup.rollup_month_id == november_row)
+                       .values(paused_payment=40))
+    december = metrics.dossier_metrics(scope, date(2026, 12, 1), date(2027, 1, 1), READ_AT)
+    assert december["carried_over"] == 3 + 40
+    assert metrics.dossier_metrics(scope, date(2026, 12, 1), date(2027, 1, 1), READ_AT, live=True)["carried_over"] == 3
     assert metrics.dossier_metrics(scope, date(2026, 11, 1), date(2026, 12, 1), READ_AT,
                                    live=True)["received"] == 8
     # read before the month ended, or under another timeliness rule: never the rollup

@@ -59,10 +59,11 @@ def dossier_metrics(scope: Scope, start: date, end: date, now: datetime, *, live
     return {key: figures[key] for key in DOSSIER_KEYS}
 
 
-def dossier_counts(scope: Scope, start: date, end: date, now: datetime, *, by=None) -> dict:
+def dossier_counts(scope: Scope, start: date, end: date, now: datetime, *, by=None,
+                   at_start: bool = True) -> dict:
     """COUNT_KEYS of the scope's dossiers over [start, end), read from the records: one dict,
     or with `by` (a Dossier column, e.g. Dossier.department_id) {value: dict} for the values
-    that have any."""
+    that have any. `at_start=False` leaves carried_over at 0 (the caller knows it)."""
     strict = strict_rule()
     since, until = utc_bounds(start, end)
     cut = until = cut_at(until, now)  # nothing after the moment read counts
@@ -97,16 +98,18 @@ def dossier_counts(scope: Scope, start: date, end: date, now: datetime, *, by=No
     ).where(where, Dossier.processed_at >= since, Dossier.processed_at < until))
 
     # Open at the end (and at the start: carried over).
-    at_end = open_at_counts(scope, cut, strict, by=by)
-    at_start = open_at_counts(scope, min(since, now), strict, by=by)
-    for key, state in (at_end.items() if by is not None else [(None, at_end)]):
+    def by_key(states):
+        return states if by is not None else {None: states}
+
+    for key, state in by_key(open_at_counts(scope, cut, strict, by=by)).items():
         counts = found.setdefault(key, dict.fromkeys(COUNT_KEYS, 0))
         counts["in_progress_within"] += state["within"]
         counts["in_progress_overdue"] += state["overdue"]
         for name in ("paused_supplement", "paused_payment", "paused_other"):
             counts[name] += state[name]
-    for key, state in (at_start.items() if by is not None else [(None, at_start)]):
-        found.setdefault(key, dict.fromkeys(COUNT_KEYS, 0))["carried_over"] += sum(state.values())
+    if at_start:
+        for key, state in by_key(open_at_counts(scope, min(since, now), strict, by=by)).items():
+            found.setdefault(key, dict.fromkeys(COUNT_KEYS, 0))["carried_over"] += sum(state.values())
 
     # Events of the period: apologies, withdrawals, stops.
     add(("apologies", "withdrawn", "stopped"), sa.select(

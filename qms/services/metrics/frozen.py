@@ -21,10 +21,13 @@ from qms.services.metrics.scope import Scope
 
 VERSION = 1  # raise when a count's definition changes: rows of older versions are ignored
 # Counts of a moment rather than of a period: a run of months takes them from its last month
-# (open at the end) or its first (open at the start).
+# (open at the end) or its first (open at the start). What was open at a month's start is
+# what was open at the previous month's end (the same instant, the same query): a period
+# that follows a frozen month takes it from there instead of reading it from the records.
 AT_END = frozenset(("in_progress_within", "in_progress_overdue", "paused_supplement",
                     "paused_payment", "paused_other", "steps_overdue_open"))
-AT_START = frozenset(("carried_over",))
+AT_START = {"carried_over": ("in_progress_within", "in_progress_overdue", "paused_supplement",
+                             "paused_payment", "paused_other")}
 
 
 def basis() -> str:
@@ -95,18 +98,27 @@ def read(scope: Scope, start: date, end: date, now: datetime, keys: Sequence[str
          live_counts: Callable[..., dict], *, live: bool = False) -> dict:
     """The counts `keys` of the scope over [start, end): its leading frozen months from the
     rollup, the rest from the records through `live_counts(scope, start, end, now)`. Counts
-    of a period add up; AT_END ones come from the period's end, AT_START from its start."""
+    of a period add up; AT_END ones come from the period's end, AT_START ones from its
+    first month or the end of the frozen month before it (then `live_counts` is called with
+    at_start=False, and skips them)."""
     months = None if live else whole_months(start, end)
-    frozen = frozen_months(months, now) if months else []
-    if not frozen:
+    if months is None:
+        return live_counts(scope, start, end, now)
+    frozen = frozen_months(months, now)
+    starts = [key for key in keys if key in AT_START]
+    before = frozen_months([add_months(month_of(start), -1)], now) if starts and not frozen else []
+    if not frozen and not before:
         return live_counts(scope, start, end, now)
     per_month = list(month_totals(scope, frozen, keys).values())
-    rest = month_bounds(frozen[-1])[1]
-    tail = live_counts(scope, rest, end, now) if rest < end else None
+    rest = month_bounds(frozen[-1])[1] if frozen else start
+    skip_start = {"at_start": False} if starts else {}
+    tail = live_counts(scope, rest, end, now, **skip_start) if rest < end else None
+    if before:
+        ends = month_totals(scope, before, sorted({k for key in starts for k in AT_START[key]}))[before[0]]
     result = {}
     for key in keys:
         if key in AT_START:
-            result[key] = per_month[0][key]
+            result[key] = per_month[0][key] if per_month else sum(ends[k] for k in AT_START[key])
         elif key in AT_END:
             result[key] = tail[key] if tail is not None else per_month[-1][key]
         else:
