@@ -76,15 +76,21 @@ def store(counts: MonthCounts, now: datetime) -> RollupMonth:
     return month
 
 
+WINDOW = 12  # ended months always frozen, records or not: the charts' and objectives' reach
+
+
 def months_to_freeze(now: datetime, *, rebuild: bool = False) -> list[date]:
-    """The ended months since the first dossier was received (or nonconformity detected)
-    that are not frozen under today's basis yet (all of them with `rebuild`)."""
+    """The ended months not frozen under today's basis yet (all of them with `rebuild`):
+    from the first dossier received (or nonconformity detected), and at least the last
+    WINDOW, so that a year's chart on a young database reads empty months frozen rather
+    than falling back to the records for the whole year."""
+    last = last_ended(now)
+    month = add_months(last, 1 - WINDOW)
     first = db.session.scalar(sa.select(sa.func.min(Dossier.received_at)))
     first_nc = db.session.scalar(sa.select(sa.func.min(Nonconformity.detected_at)))
-    starts = [moment for moment in (first, first_nc) if moment is not None]
-    if not starts:
-        return []
-    month, last = month_of(date_of(min(starts))), last_ended(now)
+    for moment in (first, first_nc):
+        if moment is not None:
+            month = min(month, month_of(date_of(moment)))
     months = []
     while month <= last:
         months.append(month)
