@@ -797,6 +797,50 @@ def build_rollup(app) -> dict:
             "per_month_s": [round(x, 2) for x in per_month], "queries": 0, "sql_s": 0.0}
 
 
+def catch_up(app) -> dict:
+    """`qms check-overdue` on the generated backlog (the open steps and dossiers past their
+    due time with no nonconformity yet), then once more with nothing new; rolled back, so
+    the data stays as generated."""
+    from qms.extensions import db
+    from qms.services import nonconformities
+
+    with app.app_context():
+        started = time.perf_counter()
+        raised = nonconformities.check_overdue(NOW)
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        again = nonconformities.check_overdue(NOW)
+        second = time.perf_counter() - started
+        db.session.rollback()
+    log(f"check-overdue: {len(raised):,} raised in {first:.2f} s; then {len(again)} in {second:.2f} s")
+    return {"catch_up": {"label": f"qms check-overdue catching up ({len(raised):,} raised)",
+                         "median_s": first, "max_s": first, "samples": 1, "raised": len(raised),
+                         "queries": 0, "sql_s": 0.0},
+            "nothing_new": {"label": "qms check-overdue with nothing new", "median_s": second,
+                            "max_s": second, "samples": 1, "raised": len(again), "queries": 0, "sql_s": 0.0}}
+
+
+def start_up(repeat: int) -> dict:
+    """Wall time of `qms --help` (the command line) and `qms routes` (the app built), each in
+    a new process, median of `repeat`."""
+    import shutil
+    import subprocess
+
+    found = {}
+    for key, command in (("help", ["--help"]), ("routes", ["routes"])):
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            subprocess.run([shutil.which("qms") or "qms", *command], capture_output=True, check=True,
+                           env={**os.environ, "QMS_INSTANCE_PATH": tempfile.mkdtemp(prefix="qms-start-")})
+            times.append(time.perf_counter() - started)
+        found[f"start_up_{key}"] = {"label": f"start-up: qms {' '.join(command)} (new process)",
+                                    "median_s": statistics.median(times), "max_s": max(times),
+                                    "samples": repeat, "queries": 0, "sql_s": 0.0}
+        log(f"qms {' '.join(command)}: {statistics.median(times):.2f} s")
+    return found
+
+
 def measure(args) -> dict:
     import sqlalchemy as sa
 
@@ -903,7 +947,7 @@ def measure(args) -> dict:
             "register_xlsx": Measurement(f"register XLSX, one month of {office_code} ({office_rows:,} rows)",
                                          page("officer", register_url), repeat=max(1, args.repeat // 2)),
         }
-        only = set(args.only or measurements)
+        only = set(args.only or [*measurements, "check_overdue", "start_up"])
         checked = {}
         for key, m in measurements.items():
             if key not in only:
@@ -941,6 +985,10 @@ def measure(args) -> dict:
             log(f"{key}: {entry['median_s'] * 1000:.0f} ms"
                 + (f" (floor {entry['floor_s'] * 1000:.0f} ms, {entry['ratio']:.1f}×)" if "floor_s" in entry else ""))
         floor_conn.close()
+        if "check_overdue" in only:
+            results.update({f"check_overdue_{k}": v for k, v in catch_up(app).items()})
+        if "start_up" in only:
+            results.update(start_up(args.repeat))
     for key, (app_figures, floor_row) in checked.items():
         compare = dict(zip(("received", "early", "on_time", "late", "in_progress"), floor_row, strict=True))
         results[key]["check"] = {k: {"app": app_figures.get(k), "floor": v} for k, v in compare.items()}
