@@ -117,8 +117,11 @@ def complete(code: str, position: int):
                            errors=[{"field": "next_department_code", "message": message}])
     dossiers.complete_step(step, actor=_user(), now=clock.now(), note=data["note"],
                            result=data["result"], next_department=next_department)
+    # The answer is what was flushed, read before the commit expires it (a reload would cost
+    # a third of the request's statements); the error handlers answer if the commit fails.
+    body = schemas.dossier_json(found)
     db.session.commit()
-    return jsonify(schemas.dossier_json(found))
+    return jsonify(body)
 
 
 @bp.post("/dossiers/<code>/return")
