@@ -989,6 +989,11 @@ def measure(args) -> dict:
             results.update({f"check_overdue_{k}": v for k, v in catch_up(app).items()})
         if "start_up" in only:
             results.update(start_up(args.repeat))
+    load_report = None
+    if args.load:
+        import province_load
+
+        load_report = province_load.load(args)
     for key, (app_figures, floor_row) in checked.items():
         compare = dict(zip(("received", "early", "on_time", "late", "in_progress"), floor_row, strict=True))
         results[key]["check"] = {k: {"app": app_figures.get(k), "floor": v} for k, v in compare.items()}
@@ -998,7 +1003,7 @@ def measure(args) -> dict:
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parent).stdout.strip()
-    report = {"commit": commit, "sizes": sizes, "month": month_key, "office": office_code, "office_month_rows": office_rows,
+    report = {"commit": commit, "sizes": sizes, "load": load_report, "month": month_key, "office": office_code, "office_month_rows": office_rows,
               "now": NOW.isoformat(), "postgresql": pg_version, "measurements": results}
     print_table(report)
     if args.json:
@@ -1064,6 +1069,16 @@ def print_table(report: dict) -> None:
         for key, pair in entry.get("check", {}).items():
             flag = "" if pair["app"] == pair["floor"] else "  ← differs"
             print(f"    {key:<20} app {pair['app']!s:>8}  floor {pair['floor']!s:>8}{flag}")
+    load = report.get("load")
+    if load:
+        r = load["readers"]
+        print(f"{r['threads']} concurrent readers, {load['workers']} workers × {load['threads']} threads: "
+              f"{r['requests_per_s']:.1f} req/s, p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms")
+        for kind in ("receive", "complete"):
+            w = load["writers"][kind]
+            print(f"{load['writers']['threads']} concurrent API writers, {kind}: {w['requests_per_s']:.1f}/s, "
+                  f"p95 {w['p95_ms']:.0f} ms")
+        print(f"writers' check: {'ok' if load['writers']['check']['ok'] else load['writers']['check']}")
 
 
 def main():
@@ -1080,11 +1095,17 @@ def main():
     run.add_argument("--only", nargs="*", help="measure only these keys")
     run.add_argument("--profile", action="store_true",
                      help="cProfile one more run of each figure (its top functions in the JSON)")
+    run.add_argument("--load", action="store_true",
+                     help="then serve the app (gunicorn) to concurrent readers and API writers "
+                          "(bench/province_load.py; it adds the writers' dossiers to the schema)")
     run.add_argument("--rollup", action="store_true",
                      help="first freeze every ended month (timed, as `qms rollup --rebuild`), so the "
                           "figures read the rollup")
     run.add_argument("--explain", action="store_true",
                      help="EXPLAIN ANALYZE each figure's slowest statement (in the JSON)")
+    import province_load
+
+    province_load.add_arguments(run)
     verify = commands.add_parser("check", help="check the generated rows against the app's rules")
     for sub in (gen, run, verify):
         sub.add_argument("--database-url", default=DEFAULT_URL)

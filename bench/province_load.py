@@ -12,8 +12,10 @@ port, with rate limits off (they are a policy, not a capacity), and the real clo
   `--seconds` over that user's everyday page (the province and commune leaders' and the
   head's dashboards, the largest office's monthly review, the officer's queue); requests/s
   and p50 / p95 / max per page and overall;
-- writers: `--writers` threads loop POST /api/v1/dossiers then POST .../steps/1/complete as
-  the demo one-stop officer (bench/sqlite_writers.py's loop); completions/s, latency, the
+- writers, in two rounds of `--seconds` each, as the demo one-stop officer: `--writers`
+  threads receive dossiers (POST /api/v1/dossiers), then the same threads complete step 1
+  of the dossiers each received (POST .../steps/1/complete, handing them to the culture
+  department) until none is left; receipts/s and completions/s with their latency and
   answers by status, and a check that the dossiers this run received are exactly those
   answered 201, each with all its steps, and step 1 completed exactly where answered 200.
 
@@ -79,19 +81,6 @@ def run_server(args, port: int) -> None:
     Server().run()
 
 
-def wait_ready(port: int, seconds: float = 120) -> None:
-    give_up = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > give_up:
-                raise
-        time.sleep(0.1)
-
-
 def logged_in(port: int, username: str):
     """An opener holding the user's session cookie."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
@@ -104,39 +93,31 @@ def logged_in(port: int, username: str):
     return opener
 
 
-def run_readers(port: int, readers: int, seconds: float) -> tuple[dict, float]:
-    """{page: [seconds per request]} and the wall time."""
+def run_readers(port: int, readers: int, seconds: float) -> tuple[dict, float, int]:
+    """{page: [seconds per request]}, the wall time and the failed reads."""
     times: dict[str, list[float]] = defaultdict(list)
     failures: list[str] = []
-    openers = [(PAGES[n % len(PAGES)], logged_in(port, PAGES[n % len(PAGES)][0])) for n in range(readers)]
-    start_line = threading.Barrier(readers + 1)
-    deadline: list[float] = []
     lock = threading.Lock()
 
-    def reader(page, opener) -> None:
+    def reader(page: tuple[str, str]):
         username, path = page
-        mine = []
-        start_line.wait()
-        while time.perf_counter() < deadline[0]:
-            started = time.perf_counter()
-            try:
-                with opener.open(f"http://127.0.0.1:{port}{path}", timeout=120) as response:
-                    response.read()
-                mine.append(time.perf_counter() - started)
-            except OSError as error:
-                failures.append(f"{username} {path}: {error}")
-        with lock:
-            times[f"{username} {path}"].extend(mine)
+        opener = logged_in(port, username)
 
-    threads = [threading.Thread(target=reader, args=item) for item in openers]
-    for thread in threads:
-        thread.start()
-    start = time.perf_counter()
-    deadline.append(start + seconds)
-    start_line.wait()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+        def loop(deadline: float) -> None:
+            mine = []
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    with opener.open(f"http://127.0.0.1:{port}{path}", timeout=120) as response:
+                        response.read()
+                    mine.append(time.perf_counter() - started)
+                except OSError as error:
+                    failures.append(f"{username} {path}: {error}")
+            with lock:
+                times[f"{username} {path}"].extend(mine)
+        return loop
+
+    elapsed = writers_bench.race([reader(PAGES[n % len(PAGES)]) for n in range(readers)], seconds)
     if failures:
         print(f"{len(failures)} failed reads, e.g. {failures[0]}", file=sys.stderr)
     return dict(times), elapsed, len(failures)
@@ -148,6 +129,47 @@ def reader_figures(times: dict, elapsed: float, failed: int) -> dict:
             "failed": failed, **writers_bench.latency(every),
             "by_page": {page: {"requests": len(samples), **writers_bench.latency(samples)}
                         for page, samples in sorted(times.items())}}
+
+
+def run_writers(port: int, token: str, writers: int, seconds: float) -> tuple[dict, dict]:
+    """The two rounds; each round's figures (bench/sqlite_writers.summarise) with the codes
+    answered 201 / 200."""
+    owned: list[list[str]] = [[] for _ in range(writers)]
+
+    def round_of(kind: str) -> dict:
+        per_thread: list[list] = [[] for _ in range(writers)]
+
+        def writer(number: int):
+            records, todo = per_thread[number], list(owned[number])
+
+            def loop(deadline: float) -> None:
+                client = writers_bench.Client(port, token)
+                while time.perf_counter() < deadline:
+                    if kind == "receive":
+                        status, elapsed, body = client.post("/api/v1/dossiers", writers_bench.DOSSIER)
+                        code = body.get("code") if status == 201 else None
+                        if code:
+                            owned[number].append(code)
+                    else:
+                        if not todo:
+                            break
+                        code = todo.pop(0)
+                        status, elapsed, _body = client.post(
+                            f"/api/v1/dossiers/{code}/steps/1/complete",
+                            {"next_department_code": writers_bench.NEXT_DEPARTMENT})
+                        code = code if status == 200 else None
+                    records.append((kind, status, elapsed, code))
+                client.connection.close()
+            return loop
+
+        elapsed = writers_bench.race([writer(n) for n in range(writers)], seconds)
+        records = [record for records in per_thread for record in records]
+        figures = writers_bench.summarise(records, elapsed)
+        figures.pop("by_kind")
+        figures["codes"] = {code for *_rest, code in records if code}
+        return figures
+
+    return round_of("receive"), round_of("complete")
 
 
 def check_written(app, since: datetime, received: set[str], completed: set[str]) -> dict:
@@ -178,18 +200,30 @@ def check_written(app, since: datetime, received: set[str], completed: set[str])
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=30)
+def add_arguments(parser) -> None:
+    parser.add_argument("--seconds", type=float, default=30, help="each phase's length")
     parser.add_argument("--readers", type=int, default=16)
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
     parser.add_argument("--json")
     parser.add_argument("--database-url", default=province.DEFAULT_URL)
     parser.add_argument("--schema", default=province.DEFAULT_SCHEMA)
     args = parser.parse_args()
+    report = load(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+    if not report["writers"]["check"]["ok"]:
+        sys.exit(1)
 
+
+def load(args) -> dict:
+    """Both phases on a served app; the report (readers, writers with their check)."""
     import sqlalchemy as sa
 
     from qms.extensions import db
@@ -211,7 +245,7 @@ def main() -> None:
     server.start()
     report: dict = {"workers": args.workers, "threads": args.threads, "seconds": args.seconds}
     try:
-        wait_ready(port)
+        writers_bench.wait_healthy(port, 120)
         province.log(f"served on port {port}: {args.workers} workers × {args.threads} threads")
         times, elapsed, failed = run_readers(port, args.readers, args.seconds)
         report["readers"] = {"threads": args.readers, **reader_figures(times, elapsed, failed)}
@@ -222,24 +256,18 @@ def main() -> None:
             province.log(f"    {page:<55} {figures['requests']:>5} req  p50 {figures['p50_ms']:>6.0f} ms"
                          f"  p95 {figures['p95_ms']:>6.0f} ms")
         since = datetime.now(UTC)
-        records, elapsed = writers_bench.run_writers(port, secret, args.writers, args.seconds)
-        summary = writers_bench.summarise(records, elapsed)
-        completions = sum(1 for kind, status, _t, _code in records if kind == "complete" and status == 200)
-        summary["completions_per_s"] = completions / elapsed
-        summary["check"] = check_written(
-            app, since, {code for kind, status, _t, code in records if kind == "receive" and status == 201},
-            {code for kind, status, _t, code in records if kind == "complete" and status == 200})
-        report["writers"] = {"threads": args.writers, **summary}
-        province.log(f"writers: {summary['completions_per_s']:.1f} completions/s "
-                     f"({summary['requests_per_s']:.1f} requests/s), p95 {summary['p95_ms']:.0f} ms, "
-                     f"status {summary['status']}, check {'ok' if summary['check']['ok'] else summary['check']}")
+        received, completed = run_writers(port, secret, args.writers, args.seconds)
+        report["writers"] = {"threads": args.writers, "receive": received, "complete": completed}
+        report["writers"]["check"] = check_written(app, since, received.pop("codes"), completed.pop("codes"))
+        for kind, figures in (("receive", received), ("complete", completed)):
+            province.log(f"writers, {kind}: {figures['requests_per_s']:.1f}/s, p50 {figures['p50_ms']:.0f} ms, "
+                         f"p95 {figures['p95_ms']:.0f} ms, status {figures['status']}")
+        check = report["writers"]["check"]
+        province.log(f"writers' check: {'ok' if check['ok'] else check}")
     finally:
         server.terminate()
         server.join(timeout=40)
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
-    if "writers" in report and not report["writers"]["check"]["ok"]:
-        sys.exit(1)
+    return report
 
 
 if __name__ == "__main__":

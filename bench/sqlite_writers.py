@@ -155,22 +155,48 @@ def serve(app):
     thread.start()
     port = server.effective_port
     try:
-        give_up = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > give_up:
-                    raise
-            time.sleep(0.02)
+        wait_healthy(port, 30)
         yield port
     finally:
         # Closing every socket from the loop's own thread ends server.run().
         server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
         thread.join(timeout=10)
         server.task_dispatcher.shutdown()
+
+
+def wait_healthy(port: int, seconds: float) -> None:
+    """Until /healthz answers 200 (an OSError after `seconds`)."""
+    give_up = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > give_up:
+                raise
+        time.sleep(0.05)
+
+
+def race(targets: list, seconds: float) -> float:
+    """Start one thread per callable in `targets`, each called with the shared deadline once
+    all are ready (a barrier); the wall time until the last one returned."""
+    start_line = threading.Barrier(len(targets) + 1)
+    deadline: list[float] = []
+
+    def runner(target) -> None:
+        start_line.wait()
+        target(deadline[0])
+
+    threads = [threading.Thread(target=runner, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    start = time.perf_counter()
+    deadline.append(start + seconds)
+    start_line.wait()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
 
 
 class Client:
@@ -216,26 +242,17 @@ def run_writers(port: int, token: str, writers: int, seconds: float) -> tuple[li
     """`writers` threads looping until `seconds` have passed; every request's record, and
     the wall time until the last one answered."""
     per_thread: list[list] = [[] for _ in range(writers)]
-    start_line = threading.Barrier(writers + 1)
-    deadline: list[float] = []
 
-    def writer(records: list) -> None:
-        client = Client(port, token)
-        start_line.wait()
-        while time.perf_counter() < deadline[0]:
-            receive_and_complete(client, records)
-        client.connection.close()
+    def writer(records: list):
+        def loop(deadline: float) -> None:
+            client = Client(port, token)
+            while time.perf_counter() < deadline:
+                receive_and_complete(client, records)
+            client.connection.close()
+        return loop
 
-    threads = [threading.Thread(target=writer, args=(records,), name=f"writer-{n}")
-               for n, records in enumerate(per_thread)]
-    for thread in threads:
-        thread.start()
-    start = time.perf_counter()
-    deadline.append(start + seconds)
-    start_line.wait()
-    for thread in threads:
-        thread.join()
-    return [record for records in per_thread for record in records], time.perf_counter() - start
+    elapsed = race([writer(records) for records in per_thread], seconds)
+    return [record for records in per_thread for record in records], elapsed
 
 
 def check_database(app, received: set[str], completed: set[str], steps_each: int) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("xhtml2pdf", "reportlab", "openpyxl", "pydantic", "pypdf")
+HEAVY = ("xhtml2pdf", "reportlab", "openpyxl", "xlsxwriter", "pydantic", "pypdf")
 
 
 def test_the_command_line_and_the_app_start_without_the_heavy_libraries(tmp_path):
