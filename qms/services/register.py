@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from qms import authz
 from qms.errors import ValidationError
 from qms.extensions import db
-from qms.localtime import start_of_day, to_local
+from qms.localtime import date_of, start_of_day, to_local
 from qms.models import (
     Channel,
     Dossier,
@@ -29,33 +29,49 @@ from qms.models import (
     Procedure,
     User,
 )
+from qms.services.metrics.state import overdue_at
 from qms.services.procedures import search
-from qms.services.timeliness import classify, timeliness_case
+from qms.services.timeliness import classify, strict_rule, timeliness_case
 from qms.text import parse_choice, parse_date
 
 PER_PAGE = 50
 MAX_EXPORT_ROWS = 100_000
 
-TIMELINESS_FILTERS = ("early", "on_time", "late", "in_progress")
+TIMELINESS_FILTERS = ("early", "on_time", "late", "in_progress", "overdue", "paused")
 # Ended without a result (refused, withdrawn, stopped): neither timely nor in progress; the
 # reports count them apart.
 ENDED_WITHOUT_RESULT = (DossierStatus.not_accepted, DossierStatus.withdrawn, DossierStatus.stopped)
 
 
-def timeliness_expression():
-    """early / on_time / late once processed (result ready, returned or not); in_progress
-    while open; NULL when the dossier ended without a result."""
+def timeliness_expression(now: datetime | None = None):
+    """early / on_time / late once processed (result ready, returned or not); while open,
+    read at `now`: paused (the clock stopped), overdue (running past its due date: the
+    monthly figures' rule, metrics.state.overdue_at) or in_progress; without `now` every
+    open dossier is in_progress. NULL when the dossier ended without a result."""
+    still_open = Dossier.status.not_in(ENDED_WITHOUT_RESULT)
+    open_states = []
+    if now is not None:
+        open_states = [(sa.and_(still_open, Dossier.paused_at.is_not(None)), "paused"),
+                       (sa.and_(still_open, overdue_at(Dossier.due_at, now, strict_rule())), "overdue")]
     return sa.case(
         (Dossier.processed_at.is_not(None), timeliness_case(Dossier.processed_at, Dossier.due_at)),
-        (Dossier.status.not_in(ENDED_WITHOUT_RESULT), "in_progress"),
+        *open_states,
+        (still_open, "in_progress"),
         else_=None)
 
 
-def timeliness_of(dossier: Dossier) -> str | None:
+def timeliness_of(dossier: Dossier, now: datetime | None = None) -> str | None:
     """The same classification for one loaded dossier (no query)."""
     if dossier.processed_at is not None:
         return classify(dossier.processed_at, dossier.due_at).value
-    return None if dossier.status in ENDED_WITHOUT_RESULT else "in_progress"
+    if dossier.status in ENDED_WITHOUT_RESULT:
+        return None
+    if now is not None and dossier.paused_at is not None:
+        return "paused"
+    if now is not None and dossier.due_at is not None and (
+            dossier.due_at < now if strict_rule() else date_of(dossier.due_at) < date_of(now)):
+        return "overdue"
+    return "in_progress"
 
 
 # --- who sees what --------------------------------------------------------------------------
@@ -113,8 +129,8 @@ def parse_filters(args: Mapping[str, str]) -> Filters:
                    timeliness=timeliness)
 
 
-def conditions(actor: User, filters: Filters) -> list:
-    """The WHERE clauses of the register for `actor` with `filters`."""
+def conditions(actor: User, filters: Filters, now: datetime | None = None) -> list:
+    """The WHERE clauses of the register for `actor` with `filters`, states read at `now`."""
     where = [visible_to(actor)]
     if filters.received_from:
         where.append(Dossier.received_at >= start_of_day(filters.received_from))
@@ -130,26 +146,27 @@ def conditions(actor: User, filters: Filters) -> list:
     if filters.channel:
         where.append(Dossier.channel == filters.channel)
     if filters.timeliness:
-        where.append(timeliness_expression() == filters.timeliness)
+        where.append(timeliness_expression(now) == filters.timeliness)
     return where
 
 
-def register_query(actor: User, filters: Filters):
+def register_query(actor: User, filters: Filters, now: datetime | None = None):
     """The register's dossiers in book order (received first, first), with what a row
     shows loaded in a few queries per page, never one per row."""
-    return (sa.select(Dossier).where(*conditions(actor, filters))
+    return (sa.select(Dossier).where(*conditions(actor, filters, now))
             .options(selectinload(Dossier.procedure), selectinload(Dossier.events))
             .order_by(Dossier.received_at, Dossier.id))
 
 
-def count(actor: User, filters: Filters) -> int:
-    return db.session.scalar(sa.select(sa.func.count(Dossier.id)).where(*conditions(actor, filters)))
+def count(actor: User, filters: Filters, now: datetime | None = None) -> int:
+    return db.session.scalar(sa.select(sa.func.count(Dossier.id)).where(*conditions(actor, filters, now)))
 
 
 EXPORT_BATCH = 1000
 
 
-def export_rows(actor: User, filters: Filters, limit: int | None = None) -> Iterator[tuple]:
+def export_rows(actor: User, filters: Filters, limit: int | None = None,
+                now: datetime | None = None) -> Iterator[tuple]:
     """The matching dossiers in book order, at most `limit` (default MAX_EXPORT_ROWS), as
     (row, remarks): plain rows of what a line shows (its timeliness classified in SQL), read
     in batches, with one query per batch for the remarks' events; no ORM object is built."""
@@ -157,9 +174,10 @@ def export_rows(actor: User, filters: Filters, limit: int | None = None) -> Iter
     statement = (sa.select(Dossier.id, Dossier.code, Procedure.name.label("procedure_name"),
                            Dossier.applicant_name, Dossier.applicant_address, Dossier.applicant_phone,
                            Dossier.channel, Dossier.received_at, Dossier.due_at, Dossier.processed_at,
-                           Dossier.returned_at, Dossier.status, timeliness_expression().label("timeliness"))
+                           Dossier.returned_at, Dossier.status, timeliness_expression(now).label("timeliness"))
                  .join(Procedure, Procedure.id == Dossier.procedure_id)
-                 .where(*conditions(actor, filters)).order_by(Dossier.received_at, Dossier.id).limit(limit))
+                 .where(*conditions(actor, filters, now)).order_by(Dossier.received_at, Dossier.id)
+                 .limit(limit))
     labels = note_labels()
     result = db.session.execute(statement.execution_options(yield_per=EXPORT_BATCH))
     try:

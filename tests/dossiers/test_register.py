@@ -1,7 +1,7 @@
 """The dossier register (sổ theo dõi hồ sơ, Mẫu 07): who sees which rows, the filters
 (timeliness and dates by the local calendar), the page and the spreadsheet export."""
 import io
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -96,6 +96,9 @@ def codes(response) -> list[str]:
     return [row[1] for row in table_rows(response, "register") if len(row) > 1]
 
 
+WEDNESDAY_AFTERNOON = at(2026, 11, 25, 16, 0)
+
+
 @pytest.mark.parametrize("query,expected", [
     ("", ["early", "on_time", "late", "in_progress", "online", "marriage", "refused",
           "before_midnight", "after_midnight"]),
@@ -119,7 +122,8 @@ def codes(response) -> list[str]:
                                 "refused", "before_midnight"]),
 ])
 def test_each_filter_narrows_the_register(app, book, query, expected):
-    response = browser_as(app, "motcua").get(f"/dossiers/register?{query}")
+    with clock.frozen(WEDNESDAY_AFTERNOON):  # every open dossier still within its limit
+        response = browser_as(app, "motcua").get(f"/dossiers/register?{query}")
     assert response.status_code == 200
     assert codes(response) == [book[key] for key in expected]
 
@@ -293,3 +297,33 @@ def test_the_export_remarks_say_what_the_page_says(app, book, desk, make_user, o
                                              "Yêu cầu bổ sung: Thiếu giấy chứng sinh")
     assert exported[book["refused"]] == "Từ chối tiếp nhận: Sai thẩm quyền"
     assert all(page[code].strip() == exported[code] for code in book.values())
+
+
+def test_open_dossiers_past_their_due_date_are_overdue_as_in_the_monthly_figures(app, book, desk, orgtree):
+    """Read on Tuesday 1/12 09:00: the marriage (same day, due 25/11) and the online dossier
+    (due Monday 30/11) are overdue; the dossier waiting for a supplementation since 26/11 is
+    paused, not overdue; the two received on 26–27/11 are due today: within. The month's
+    figures read at the same moment count the same."""
+    from qms.services import metrics
+
+    waiting = db.session.scalar(sa.select(Dossier).where(Dossier.code == book["in_progress"]))
+    dossiers.request_supplement(waiting, actor=desk["culture"], reason="Thiếu giấy chứng sinh",
+                                now=at(2026, 11, 26, 10, 0))
+    db.session.commit()
+    tuesday = at(2026, 12, 1, 9, 0)
+    with clock.frozen(tuesday):
+        browser = browser_as(app, "motcua")
+        overdue = browser.get("/dossiers/register?timeliness=overdue")
+        within = browser.get("/dossiers/register?timeliness=in_progress")
+        paused = browser.get("/dossiers/register?timeliness=paused")
+        sheet = load_workbook(io.BytesIO(browser.get("/dossiers/register.xlsx").data)).active
+    assert codes(overdue) == [book["online"], book["marriage"]]
+    assert codes(within) == [book["before_midnight"], book["after_midnight"]]
+    assert codes(paused) == [book["in_progress"]]
+    assert all("Đang giải quyết quá hạn" in row[8] for row in table_rows(overdue, "register"))
+    states = {row[1]: row[12] for row in sheet.iter_rows(values_only=True) if row and isinstance(row[0], int)}
+    assert (states[book["online"]], states[book["in_progress"]], states[book["after_midnight"]]) == \
+        ("Đang giải quyết quá hạn", "Tạm dừng", "Đang giải quyết trong hạn")
+    figures = metrics.dossier_metrics(metrics.Scope.of_department(orgtree["onestop"]),
+                                      *metrics.month_bounds(date(2026, 12, 1)), tuesday)
+    assert (figures["in_progress_overdue"], figures["in_progress_within"], figures["paused"]) == (2, 2, 1)

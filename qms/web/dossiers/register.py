@@ -17,7 +17,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _timeliness_labels() -> dict[str, str]:
-    return {**Timeliness.value_labels(), "in_progress": _("Đang giải quyết")}
+    return {**Timeliness.value_labels(), "in_progress": _("Đang giải quyết trong hạn"),
+            "overdue": _("Đang giải quyết quá hạn"), "paused": _("Tạm dừng")}
 
 
 def _filters():
@@ -33,16 +34,17 @@ def _filters():
 def register():
     access.require("dossiers.work")
     filters, error = _filters()
-    page = None
+    page, now = None, clock.now()
     if filters is not None:
-        page = db.paginate(register_service.register_query(current_user, filters),
+        page = db.paginate(register_service.register_query(current_user, filters, now),
                            per_page=register_service.PER_PAGE, error_out=False)
     return render_template(
         "dossiers/register.html", page=page, total=page.total if page else None, error=error,
         args=(filters.args() if filters else {}), values=request.args,
         statuses=list(DossierStatus), channel_labels=Channel.value_labels(),
         timeliness_labels=_timeliness_labels(),
-        timeliness_of=register_service.timeliness_of, note_of=register_service.note_of,
+        timeliness_of=lambda dossier: register_service.timeliness_of(dossier, now),
+        note_of=register_service.note_of,
         agency=current_user.department.agency), 400 if error else 200
 
 
@@ -54,11 +56,11 @@ def register_xlsx():
     if error:
         return register()  # the page with the message, not a broken file
     limit = register_service.MAX_EXPORT_ROWS
-    agency = current_user.department.agency
+    agency, now = current_user.department.agency, clock.now()
     data = register_workbook(
         # one row more than the limit tells whether the export was cut short
-        register_service.export_rows(current_user, filters, limit=limit + 1),
-        agency=agency, now=clock.now(), limit=limit, channel_labels=Channel.value_labels(),
+        register_service.export_rows(current_user, filters, limit=limit + 1, now=now),
+        agency=agency, now=now, limit=limit, channel_labels=Channel.value_labels(),
         timeliness_labels=_timeliness_labels())
     # streamed from the temporary file, in blocks (Werkzeug's file wrapper closes it)
     return send_file(data, as_attachment=True, mimetype=XLSX,
