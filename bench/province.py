@@ -769,6 +769,18 @@ FROM (SELECT count(*) FILTER (WHERE p < d) AS early, count(*) FILTER (WHERE p = 
 """
 
 
+FLOOR_REGISTER_SQL = """
+SELECT d.code, p.name, d.applicant_name, d.applicant_address, d.applicant_phone, d.channel,
+       d.received_at, d.due_at, d.processed_at, d.returned_at, d.status,
+       (SELECT string_agg(e.kind || ': ' || coalesce(e.reason, ''), '; ' ORDER BY e.at, e.id)
+          FROM dossier_event e WHERE e.dossier_id = d.id
+           AND e.kind IN ('not_accepted', 'supplement_requested', 'apology', 'stopped', 'withdrawn'))
+FROM dossier d JOIN procedure p ON p.id = d.procedure_id
+WHERE d.department_id = %(department)s AND d.received_at >= %(start)s AND d.received_at < %(end)s
+ORDER BY d.received_at, d.id
+"""
+
+
 def floor_sql(scope_column: str) -> str:
     """FLOOR_MONTH_SQL for another scope: `dossier.agency_id = ANY(%(agencies)s)` (a province
     and its communes) instead of one department."""
@@ -902,6 +914,11 @@ def measure(args) -> dict:
 
         province_sql = floor_sql("agency_id")
 
+        def register_floor():
+            """The rows the register's export writes, read in one hand-written statement."""
+            return floor_conn.execute(FLOOR_REGISTER_SQL, {"start": s_utc, "end": e_utc,
+                                                           "department": office_id}).fetchall()
+
         def province_floor():
             return floor_conn.execute(province_sql, {"start": s_utc, "end": e_utc, "cut": cut,
                                                       "agencies": agencies}).fetchone()
@@ -945,7 +962,8 @@ def measure(args) -> dict:
                                         page("quality", f"/reviews/monthly/{office_code}/{month_key}/report.xlsx"),
                                         repeat=max(1, args.repeat // 2)),
             "register_xlsx": Measurement(f"register XLSX, one month of {office_code} ({office_rows:,} rows)",
-                                         page("officer", register_url), repeat=max(1, args.repeat // 2)),
+                                         page("officer", register_url), register_floor,
+                                         repeat=max(1, args.repeat // 2)),
         }
         only = set(args.only or [*measurements, "check_overdue", "start_up"])
         checked = {}
@@ -971,7 +989,8 @@ def measure(args) -> dict:
                     floor_times.append(time.perf_counter() - t)
                 entry["floor_s"] = statistics.median(floor_times)
                 entry["ratio"] = entry["median_s"] / entry["floor_s"]
-                checked[key] = (first, floor_value)
+                if key != "register_xlsx":  # its floor is the rows, not the five counts
+                    checked[key] = (first, floor_value)
             queries = profile_sql(engine, m.run)
             entry["queries"] = len(queries)
             entry["sql_s"] = sum(q[0] for q in queries)
