@@ -508,6 +508,25 @@ def find_for_lookup(code: str, secret: str) -> Dossier | None:
     return dossier if dossier is not None and matches else None
 
 
+REISSUABLE = frozenset(DossierStatus) - {DossierStatus.registered, DossierStatus.not_accepted}
+
+
+def reissue_receipt(dossier: Dossier, *, actor: User, now: datetime) -> str:
+    """A new receipt (Mẫu 01) for an applicant who lost theirs: a new lookup secret is
+    issued and returned (shown once, printed on the slip), and the old one stops working,
+    since only its hash was kept. Rules: an officer of the office that received the dossier;
+    a dossier that was received (not one waiting online or refused at the desk, which has
+    its refusal slip). The change is in the audit log (the secret itself never is)."""
+    authz.require(actor, "dossiers.receive", dossier.department,
+                  message=_("Chỉ cán bộ Bộ phận một cửa đã tiếp nhận hồ sơ được in lại giấy tiếp nhận."))
+    if dossier.status not in REISSUABLE:
+        raise Conflict(_("Hồ sơ %(c)s chưa được tiếp nhận nên không có giấy tiếp nhận.", c=dossier.code))
+    secret = new_lookup_secret()
+    dossier.lookup_secret_hash = generate_password_hash(secret, method=LOOKUP_HASH)
+    audit_log.flush_as(db.session, actor)
+    return secret
+
+
 OPEN_STATUSES = (DossierStatus.registered, DossierStatus.received, DossierStatus.processing,
                  DossierStatus.supplement_requested, DossierStatus.awaiting_payment)
 

@@ -155,6 +155,7 @@ EXPECTED: dict[str, tuple] = {
     "/dossiers/<code>/steps/<int:position>/complete": POST_ONLY,
     "/dossiers/<code>/steps/<int:position>/send-back": POST_ONLY,
     "/dossiers/<code>/return":                 POST_ONLY,
+    "/dossiers/<code>/receipt":                POST_ONLY,
     "/dossiers/<code>/pause/start":            POST_ONLY,
     "/dossiers/<code>/pause/end":              POST_ONLY,
     "/dossiers/<code>/files/<int:file_id>":    (LOGIN, OK, OK, DENIED, DENIED, OK, OK),

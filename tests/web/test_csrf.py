@@ -59,7 +59,7 @@ EVENT_DOSSIERS = {"ev_sup_req": None, "ev_sup_rec": "supplement", "ev_pay_req": 
                   "ev_pay_rec": "payment", "ev_apology": None, "ev_stop": None, "ev_withdraw": None,
                   "ev_return": "processed", "ev_api_return": "processed",
                   "ev_accept": "registered", "ev_refuse_online": "registered",
-                  "ev_pause_start": None, "ev_pause_end": "pause"}
+                  "ev_pause_start": None, "ev_pause_end": "pause", "ev_receipt": None}
 
 
 def _document_in(code: str, status: str, quality, leader, owner):
@@ -261,6 +261,7 @@ def payloads(o) -> dict[str, Post | tuple]:
         "/dossiers/<code>/withdraw": Post("motcua", {"withdraw-reason": "Công dân xin rút"},
                                           at={"code": o["ev_withdraw"]}),
         "/dossiers/<code>/return": Post("motcua", {"return-via": "desk"}, at={"code": o["ev_return"]}),
+        "/dossiers/<code>/receipt": Post("motcua", {}, at={"code": o["ev_receipt"]}, answer=200),
         "/dossiers/<code>/pause/start": Post("motcua", {"pause-kind": "verification", "pause-reason": "Xác minh"},
                                              at={"code": o["ev_pause_start"]}),
         "/dossiers/<code>/pause/end": Post("motcua", {}, at={"code": o["ev_pause_end"]}),

@@ -47,6 +47,10 @@ class SendBackForm(Form):
     reason = TextAreaField(_l("Lý do chuyển trả"), validators=[DataRequired(), Length(max=2000)])
 
 
+class ReissueReceiptForm(Form):
+    """A new receipt with a new lookup code (nothing to fill in: the CSRF token only)."""
+
+
 class LookupForm(Form):
     code = StringField(_l("Mã hồ sơ"), validators=[DataRequired(), Length(max=48)])
     secret = StringField(_l("Mã tra cứu"), validators=[DataRequired(), Length(max=16)])

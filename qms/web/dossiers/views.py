@@ -15,7 +15,7 @@ from qms.services import attachments, calendars, dossiers, notifications, proced
 from qms.web import access
 from qms.web.actions import act
 from qms.web.dossiers import bp
-from qms.web.dossiers.forms import CompleteForm, ReceiveForm, SendBackForm
+from qms.web.dossiers.forms import CompleteForm, ReceiveForm, ReissueReceiptForm, SendBackForm
 
 
 @bp.before_request
@@ -70,6 +70,23 @@ def receive():
                            cases=case_choices(available))
 
 
+@bp.post("/<code>/receipt")
+def reissue_receipt(code: str):
+    """Mẫu 01 again, for an applicant who lost it: with a new lookup code (the old one stops
+    working), shown once on the same page as after receiving."""
+    access.require("dossiers.work")
+    dossier = _dossier(code)
+    reissued = act(lambda: dossiers.reissue_receipt(dossier, actor=current_user, now=clock.now()),
+                   form=ReissueReceiptForm())
+    if not reissued:
+        return redirect(url_for(".show", code=dossier.code))
+    secret = reissued.value
+    receipt = render_pdf_after_commit("pdf/receipt.html", dossier=dossier, secret=secret,
+                                      components=_components_of(dossier), limit=_limit_text(dossier))
+    return render_template("dossiers/received.html", dossier=dossier, secret=secret, reissued=True,
+                           receipt=base64.b64encode(receipt).decode() if receipt else None)
+
+
 def agency_choices(receiving) -> list[tuple[int, str]]:
     return [(a.id, a.name) for a in dossiers.processing_agencies(receiving)]
 
@@ -117,6 +134,9 @@ def show(code: str):
     return render_template(
         "dossiers/show.html", dossier=dossier, step=step, form=form, send_back_form=SendBackForm(),
         may_complete=may_complete, may_send_back=may_complete and step.position > 1,
+        may_reissue=(dossier.status in dossiers.REISSUABLE
+                     and access.can("dossiers.receive", dossier.department)),
+        reissue_form=ReissueReceiptForm(),
         timeliness=dossiers.timeliness(dossier), step_timeliness=dossiers.step_timeliness,
         channel_labels=Channel.value_labels(), labels=Timeliness.value_labels())
 
