@@ -664,6 +664,17 @@ def may_sign_apology(actor: User, dossier: Dossier) -> bool:
             or ("leader" in signers and authz.may(actor, "dossiers.apologise_for_agency", dossier)))
 
 
+PAUSING_EVENTS = (EventKind.supplement_requested, EventKind.payment_requested, EventKind.pause_started)
+
+
+def current_pause(dossier: Dossier) -> DossierEvent | None:
+    """The event that stopped the clock, while it is stopped (what the citizen is waiting
+    on, or asked for: its reason); None when the dossier runs."""
+    if dossier.paused_at is None:
+        return None
+    return next((e for e in reversed(dossier.events) if e.kind in PAUSING_EVENTS), None)
+
+
 def apology_deadline(dossier: Dossier) -> datetime:
     """The latest time an apology is on time: APOLOGY_NOTICE_WORKING_DAYS working days
     before the legal due time, on the agency's calendar."""

@@ -119,4 +119,4 @@ def rate():
             for error in field.errors:
                 flash(error, "danger")
     return render_template("main/lookup.html", form=lookup_form, dossier=found, not_found=False,
-                           step=dossiers.current_step(found))
+                           step=dossiers.current_step(found), pause=dossiers.current_pause(found))

@@ -51,4 +51,5 @@ def lookup():
         found = dossiers.find_for_lookup(form.code.data, form.secret.data)
         not_found = found is None
     return render_template("main/lookup.html", form=form, dossier=found, not_found=not_found,
-                           step=dossiers.current_step(found) if found else None)
+                           step=dossiers.current_step(found) if found else None,
+                           pause=dossiers.current_pause(found) if found else None)
