@@ -325,7 +325,9 @@ def verify(car: CorrectiveAction, *, effective: bool, note: str, actor: User, no
            days: int = DEFAULT_MEASURE_DAYS) -> Verification:
     """The effectiveness check, by the designated verifier only (never the owner).
 
-    Effective: the CAR and its nonconformities close. Not effective (a reason required):
+    Effective: the CAR and its nonconformities close; before the planned check date, or
+    with no data measured since the actions were done, only with the verifier's grounds
+    written in `note`. Not effective (a reason required):
     the CAR goes back to analysis for a new plan, its items kept, the nonconformities
     reopened; the reason stays in the Verification row. Either way the row keeps the
     measurement the verifier saw."""
@@ -336,8 +338,19 @@ def verify(car: CorrectiveAction, *, effective: bool, note: str, actor: User, no
     note = _text(note, _("Nhận xét"))
     if not effective and not note:
         raise ValidationError(_("Hãy ghi lý do hành động khắc phục chưa hiệu quả."))
+    measured = measurement(car, now, days=days)
+    if effective and not note:
+        # ISO 9001:2015 §10.2.1 d): effectiveness is reviewed, not assumed. Judging it before
+        # the planned check date, or with nothing measured since the actions, needs the
+        # verifier's grounds in writing.
+        if car.check_date is not None and _today(now) < car.check_date:
+            raise ValidationError(_("Chưa đến ngày kiểm tra hiệu lực đã lập kế hoạch (%(d)s): hãy ghi căn cứ "
+                                    "để xác nhận sớm.", d=car.check_date.strftime("%d/%m/%Y")))
+        if not any(row["after"] and row["after"]["total"] for row in measured["rows"]):
+            raise ValidationError(_("Chưa có số liệu đo được sau khi thực hiện hành động: hãy ghi căn cứ "
+                                    "xác nhận hiệu lực (bằng chứng, kết quả kiểm tra)."))
     verification = Verification(corrective_action=car, verifier=actor, at=now, effective=effective,
-                                note=note, measurement=measurement(car, now, days=days))
+                                note=note, measurement=measured)
     db.session.add(verification)
     if effective:
         _move(car, "close", actor=actor, now=now, note=note)

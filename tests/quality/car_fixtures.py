@@ -94,6 +94,6 @@ def car_csrf_payloads(o, Post) -> dict:
         "/quality/cars/<car_code>/items/<int:position>/done": Post(
             "carworker", {"item1-evidence": "Quyết định số 15/QĐ-UBND"},
             at={"car_code": o["car_done"], "position": 1}),
-        "/quality/cars/<car_code>/verify": Post("carcheck", {"verify-result": "effective", "verify-note": ""},
+        "/quality/cars/<car_code>/verify": Post("carcheck", {"verify-result": "effective", "verify-note": "Đã kiểm tra hồ sơ sau khắc phục"},
                                                 at={"car_code": o["car_verify"]}),
     }

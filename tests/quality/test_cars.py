@@ -15,6 +15,7 @@ from tests.quality.car_fixtures import raise_nc
 
 NOW = at(2026, 12, 1, 9, 0)  # a Tuesday in Hà Nội
 TODAY = date(2026, 12, 1)
+GROUNDS = "Đã kiểm tra 20 hồ sơ sau khắc phục: không còn chậm"  # the verifier's written grounds
 
 
 @pytest.fixture
@@ -145,9 +146,9 @@ def test_only_the_designated_verifier_verifies(ncs, people):
     _do_all(car, people)
     for someone in ("head", "qo", "auditor", "officer"):  # the owner, another QO, ...
         with pytest.raises(Forbidden):
-            cars.verify(car, effective=True, note="", actor=people[someone], now=at(2027, 1, 5))
+            cars.verify(car, effective=True, note=GROUNDS, actor=people[someone], now=at(2027, 1, 5))
     assert car.status is CarStatus.verifying and car.verifications == []
-    cars.verify(car, effective=True, note="", actor=people["leader"], now=at(2027, 1, 5))
+    cars.verify(car, effective=True, note=GROUNDS, actor=people["leader"], now=at(2027, 1, 5))
     assert car.status is CarStatus.closed
 
 
@@ -175,7 +176,7 @@ def test_not_effective_goes_back_to_analysis_with_the_reason_kept(ncs, people):
     assert [i.position for i in car.items] == [1, 2, 3] and car.status is CarStatus.action_planned
     cars.complete_item(car.items[2], evidence="Sổ ký nhận", actor=people["officer"], now=at(2027, 1, 14))
     assert car.status is CarStatus.verifying
-    cars.verify(car, effective=True, note="", actor=people["qo"], now=at(2027, 2, 16))
+    cars.verify(car, effective=True, note=GROUNDS, actor=people["qo"], now=at(2027, 2, 16))
     assert car.status is CarStatus.closed and _statuses(ncs) == [NcStatus.closed] * 2
     assert [v.effective for v in car.verifications] == [False, True]
 
@@ -233,7 +234,7 @@ def test_a_nonconformity_rejected_after_opening_leaves_the_loop(ncs, people, org
     _analyse(car, people)
     _plan(car, people)
     _do_all(car, people)
-    cars.verify(car, effective=True, note="", actor=people["qo"], now=at(2027, 1, 5))
+    cars.verify(car, effective=True, note=GROUNDS, actor=people["qo"], now=at(2027, 1, 5))
     assert _statuses([*ncs, third]) == [NcStatus.closed, NcStatus.closed, NcStatus.rejected]
 
 
@@ -276,7 +277,7 @@ def test_state_transitions_refused_out_of_order(ncs, people):
     with pytest.raises(ValidationError, match="ít nhất một câu"):
         cars.write_analysis(car, correction="Đã xử lý", whys=["", " "], root_cause="", actor=people["head"], now=NOW)
     with pytest.raises(Forbidden):  # no verifier designated yet
-        cars.verify(car, effective=True, note="", actor=people["qo"], now=NOW)
+        cars.verify(car, effective=True, note=GROUNDS, actor=people["qo"], now=NOW)
     _analyse(car, people)
     _plan(car, people)
     with pytest.raises(Conflict):
@@ -284,11 +285,11 @@ def test_state_transitions_refused_out_of_order(ncs, people):
     with pytest.raises(Conflict):
         _plan(car, people)
     with pytest.raises(Conflict):  # the designated verifier, but the actions are not done
-        cars.verify(car, effective=True, note="", actor=people["qo"], now=NOW)
+        cars.verify(car, effective=True, note=GROUNDS, actor=people["qo"], now=NOW)
     with pytest.raises(Conflict):
         cars.add_nonconformities(car, [], actor=people["head"], now=NOW)
     _do_all(car, people)
-    cars.verify(car, effective=True, note="", actor=people["qo"], now=at(2027, 1, 5))
+    cars.verify(car, effective=True, note=GROUNDS, actor=people["qo"], now=at(2027, 1, 5))
     with pytest.raises(Conflict):
         cars.verify(car, effective=False, note="Xem lại", actor=people["qo"], now=at(2027, 1, 6))
     with pytest.raises(Conflict):
@@ -338,7 +339,7 @@ def test_overdue_items_and_cars(ncs, people, orgtree):
     cars.complete_item(car.items[1], evidence="Danh sách tập huấn", actor=people["head"], now=at(2026, 12, 12, 9))
     assert overdue(at(2026, 12, 31, 16, 0)) == ([], [])  # verifying, check date today
     assert overdue(at(2027, 1, 1, 8, 0)) == ([], [car.code])  # the check date has passed
-    cars.verify(car, effective=True, note="", actor=people["qo"], now=at(2027, 1, 2))
+    cars.verify(car, effective=True, note=GROUNDS, actor=people["qo"], now=at(2027, 1, 2))
     assert overdue(at(2027, 1, 3, 8, 0)) == ([], [])  # closed
     assert other.status is CarStatus.analysis
 
@@ -424,3 +425,35 @@ def test_the_measured_check_compares_late_rates_before_and_since(three_days, des
 def test_a_nonconformity_about_no_process_has_no_measurement(ncs, people):
     car = _open(ncs, people)
     assert cars.measurement(car, NOW)["rows"] == []
+
+
+def test_effective_needs_grounds_before_the_check_date_or_without_data(three_days, desk, orgtree, people):
+    """ISO 9001:2015 §10.2.1 d): effectiveness is judged on evidence. Before the planned
+    check date, or with nothing measured since the actions were done, "effective" needs the
+    verifier's grounds in writing; with data and the date passed it needs none."""
+    make, step_nc, _procedure_nc = _measured_world(three_days, desk, orgtree, people)
+    car = _open([step_nc], people)
+    _analyse(car, people)
+    _plan(car, people, check_date=date(2026, 12, 15))
+    _do_all(car, people, when=at(2026, 12, 8, 10, 0))
+    db.session.commit()
+    with pytest.raises(ValidationError, match="Chưa đến ngày kiểm tra hiệu lực"):
+        cars.verify(car, effective=True, note="", actor=people["qo"], now=at(2026, 12, 10, 9, 0))
+    with pytest.raises(ValidationError, match="Chưa có số liệu"):
+        cars.verify(car, effective=True, note="", actor=people["qo"], now=at(2026, 12, 16, 9, 0))
+    assert car.verifications == [] and car.status is CarStatus.verifying
+    make(step2=(at(2026, 12, 9, 10, 0), at(2026, 12, 9, 11, 0)))  # measured since: on time
+    db.session.commit()
+    with pytest.raises(ValidationError, match="Chưa đến ngày kiểm tra hiệu lực"):
+        cars.verify(car, effective=True, note="", actor=people["qo"], now=at(2026, 12, 10, 9, 0))
+    cars.verify(car, effective=True, note="", actor=people["qo"], now=at(2026, 12, 16, 9, 0))
+    assert car.status is CarStatus.closed
+
+
+def test_early_verification_with_grounds_is_kept_with_them(ncs, people):
+    car = _open(ncs, people)
+    _analyse(car, people)
+    _plan(car, people)
+    _do_all(car, people)
+    verification = cars.verify(car, effective=True, note=GROUNDS, actor=people["qo"], now=at(2026, 12, 9, 9, 0))
+    assert car.status is CarStatus.closed and verification.note == GROUNDS
