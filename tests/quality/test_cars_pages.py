@@ -214,3 +214,25 @@ def test_the_verifier_sees_the_measured_late_rates(app, three_days, desk, orgtre
                        "50.0% (2/4 quá hạn)", "Hành động chưa hoàn thành"]
         report = pdf_text(head.get(f"/quality/cars/{car.code}/report.pdf").data)
         assert "50.0% (2/4 quá hạn)" in report and "Hành động chưa hoàn thành" in report
+
+
+def test_a_nonconformity_page_opens_a_car_for_it(app, people, orgtree, frozen):
+    """Issue 15, item 11: the CAR is opened from the nonconformity itself, by whoever may
+    answer it (its department's head here), with the department's heads to choose from; once
+    answered, or for someone who may not, the page offers no form."""
+    nc = raise_nc(orgtree["culture"], people["qo"], now=NOW)
+    db.session.commit()
+    url = f"/quality/nonconformities/{nc.code}"
+    assert 'id="nc-open-car-form"' not in text(_as(app, people["officer"]).get(url))
+    assert 'id="nc-open-car-form"' not in text(_as(app, people["other_head"]).get(url))
+    head = _as(app, people["head"])
+    page = head.get(url).get_data(as_text=True)
+    assert 'id="nc-open-car-form"' in page and people["head"].full_name in page
+    assert people["other_head"].full_name not in page  # the nonconformity's department's heads only
+    response = post_form(head, "/quality/cars", {"nonconformity_ids": [nc.id], "owner_id": people["head"].id},
+                         token_from=url)
+    car = _car()
+    assert response.location == f"/quality/cars/{car.code}"
+    assert [n.id for n in car.nonconformities] == [nc.id] and car.owner_id == people["head"].id
+    page = head.get(url).get_data(as_text=True)
+    assert 'id="nc-open-car-form"' not in page and car.code in page

@@ -20,12 +20,14 @@ from qms.errors import QmsError, ValidationError
 from qms.extensions import db
 from qms.localtime import start_of_day
 from qms.models import Department, Dossier, NcSource, NcStatus, Nonconformity, Severity
+from qms.services import corrective_actions as cars
 from qms.services import iso_clauses, nonconformities
 from qms.text import parse_choice, parse_date
 from qms.web import access
 from qms.web.actions import act
 from qms.web.forms import Form
 from qms.web.quality import bp
+from qms.web.quality.car_forms import OpenForm
 
 PER_PAGE = 50
 _CLAUSE = re.compile(r"^\d{1,2}(\.\d{1,2}){0,3}$")
@@ -193,11 +195,19 @@ def nc_show(nc_code: str):
     nc = _nc(nc_code)
     sources, _target = nonconformities.TRANSITIONS["reject"]
     may_reject = access.can("nonconformities.manage") and nc.status in sources
+    # Opening a CAR for it here, when the user may answer it (the CAR list's rule).
+    open_form, owners = None, []
+    if access.can("cars.manage") and db.session.scalar(
+            cars.answerable_nonconformities(current_user).where(Nonconformity.id == nc.id)) is not None:
+        open_form = OpenForm()
+        owners = db.session.scalars(cars.department_heads(nc.department_id)).all()
+        if access.can("cars.own") and current_user.department_id == nc.department_id:
+            open_form.owner_id.data = current_user.id
     return render_template(
         "quality/nc_show.html", nc=nc, history=nonconformities.status_history(nc),
         clause=iso_clauses.get(nc.clause), origins=origin_links(nc), car=car_link(nc),
         reject_form=RejectForm() if may_reject else None, statuses=NcStatus.labels(),
-        sources=NcSource.labels(), severities=Severity.labels())
+        sources=NcSource.labels(), severities=Severity.labels(), open_form=open_form, owners=owners)
 
 
 @bp.post("/nonconformities/<nc_code>/reject")
