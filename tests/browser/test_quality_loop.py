@@ -187,9 +187,9 @@ def test_audit_finding_nonconformity_car_closed(page, people, orgtree):
     with clock.frozen(at(2026, 3, 5, 14, 0)):
         switch_user(page, "truongvanhoa")
         go_to(page, "Chất lượng", "Hành động khắc phục")
-        opening = page.locator("#car-open-form")
-        expect(opening).to_contain_text("NC-2026-0001")
-        opening.get_by_label("NC-2026-0001").check()
+        expect(page.locator("#car-open-form")).to_contain_text("NC-2026-0001")
+        page.goto("/quality/nonconformities/NC-2026-0001")  # answered from the nonconformity itself
+        opening = page.locator("#nc-open-car-form")
         expect(opening.locator("#owner_id option:checked")).to_contain_text("Phạm Thị Hồng")
         opening.locator("[type=submit]").click()
         flash(page, "Đã lập phiếu hành động khắc phục CAR-2026-0001.")
