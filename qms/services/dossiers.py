@@ -249,6 +249,16 @@ def _desk_of(actor: User):
     return actor.department
 
 
+def components_to_receive(procedure: Procedure) -> list[str]:
+    """The names of the dossier components the procedure's version in force asks for (the
+    desk ticks those received; the receipt lists them)."""
+    try:
+        version = _version_in_force(procedure)
+    except Conflict:
+        return []
+    return [component["name"] for component in version.components or [] if component.get("name")]
+
+
 def _version_in_force(procedure: Procedure) -> ProcedureVersion:
     version = documents.effective_version(procedure.document)
     pv = procedure_version_of(version) if version is not None else None

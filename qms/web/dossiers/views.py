@@ -3,7 +3,7 @@ import base64
 import io
 
 import sqlalchemy as sa
-from flask import abort, current_app, redirect, render_template, send_file, url_for
+from flask import abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -44,7 +44,20 @@ def receive():
     access.require("dossiers.receive", current_user.department)
     form = ReceiveForm()
     available = dossiers.receivable_procedures(current_user.department.agency)
-    form.procedure_id.choices = [(p.id, f"{p.code} — {p.name}") for p in available]
+    # Picking the procedure without a script: search by code or name (accents ignored), then
+    # the list holds the matches and the one picked shows its components to tick.
+    query = (request.args.get("q") or "").strip()[:200]
+    shown = available
+    if query and not form.is_submitted():
+        matching = set(db.session.scalars(procedures.search(query).with_only_columns(Procedure.id).order_by(None)))
+        shown = [p for p in available if p.id in matching]
+    form.procedure_id.choices = [(p.id, f"{p.code} — {p.name}") for p in shown]
+    if not form.is_submitted():
+        picked = request.args.get("procedure", type=int)
+        if picked in {p.id for p in shown}:
+            form.procedure_id.data = picked
+        elif len(shown) == 1:
+            form.procedure_id.data = shown[0].id
     chosen = db.session.get(Procedure, form.procedure_id.data) if form.procedure_id.data else None
     form.processing_agency_id.choices = agency_choices(current_user.department.agency)
     if form.validate_on_submit() and chosen is not None:
@@ -66,7 +79,8 @@ def receive():
                                               limit=_limit_text(dossier))
             return render_template("dossiers/received.html", dossier=dossier, secret=secret,
                                    receipt=base64.b64encode(receipt).decode() if receipt else None)
-    return render_template("dossiers/receive.html", form=form, procedures=available,
+    return render_template("dossiers/receive.html", form=form, procedures=available, shown=shown, query=query,
+                           components=dossiers.components_to_receive(chosen) if chosen else [],
                            cases=case_choices(available))
 
 
