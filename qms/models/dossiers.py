@@ -113,7 +113,7 @@ class Dossier(IdMixin, Base):
     applicant_address: Mapped[str] = mapped_column(sa.Text, default="")
     applicant_email: Mapped[str] = mapped_column(sa.String(255), default="")
     components: Mapped[list] = mapped_column(sa.JSON, default=list)  # names received
-    return_method: Mapped[str] = mapped_column(sa.String(64), default="")
+    return_method: Mapped[str] = mapped_column(sa.String(64), default="")  # a ResultDelivery value, or free text (API)
     status: Mapped[DossierStatus] = mapped_column(enum_type(DossierStatus), index=True)
     # Submitted online and waiting at the desk (status 1): when; `received_at` is then the
     # same moment until the desk accepts it, and from then the time limit runs.
@@ -132,6 +132,13 @@ class Dossier(IdMixin, Base):
     paused_at: Mapped[datetime | None]
     # The new date promised in an apology letter (at most one); `due_at` stays the legal one.
     promised_at: Mapped[datetime | None]
+
+    @property
+    def return_method_label(self) -> str:
+        """How the applicant asked to get the result: a ResultDelivery's label, or the text
+        as given (the API takes free text)."""
+        known = {member.value: member for member in ResultDelivery}
+        return known[self.return_method].label if self.return_method in known else (self.return_method or "")
 
     agency: Mapped[Agency] = relationship(foreign_keys=[agency_id])
     processing: Mapped[Agency | None] = relationship(foreign_keys=[processing_agency_id])

@@ -7,10 +7,11 @@ import base64
 import io
 import re
 
+import sqlalchemy as sa
 from pypdf import PdfReader
 
 from qms.extensions import db
-from qms.models import AgencyLevel, DocumentKind
+from qms.models import AgencyLevel, DocumentKind, Dossier
 from qms.services import documents, procedures
 from tests.conftest import browser_as, post_form
 from tests.documents.conftest import NOW, birth_data
@@ -57,3 +58,23 @@ def test_the_desk_finds_the_procedure_and_ticks_what_it_received(app, in_force, 
     receipt = base64.b64decode(re.search(r'data:application/pdf;base64,([^"]+)"', received).group(1))
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(receipt)).pages).split())
     assert "Tờ khai đăng ký kết hôn" in text and "Giấy xác nhận tình trạng hôn nhân" not in text
+
+
+def test_the_desk_chooses_how_the_result_is_returned_from_a_list(app, in_force, desk):
+    officer = browser_as(app, "motcua")
+    page = officer.get("/dossiers/receive").get_data(as_text=True)
+    assert 'value="postal"' in page and "Qua dịch vụ bưu chính công ích" in page
+    refused = post_form(officer, "/dossiers/receive", {
+        "procedure_id": in_force.id, "applicant_name": "Lê Văn Fax", "channel": "direct", "return_method": "fax"})
+    assert "Lê Văn Fax" not in [d.applicant_name for d in db.session.scalars(sa.select(Dossier))]
+    assert refused.status_code == 200 and 'id="dossier-code"' not in refused.get_data(as_text=True)
+    received = post_form(officer, "/dossiers/receive", {
+        "procedure_id": in_force.id, "applicant_name": "Nguyễn Thị Hoa", "channel": "direct",
+        "return_method": "postal"}).get_data(as_text=True)
+    code = re.search(r'id="dossier-code">([^<]+)<', received).group(1)
+    dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == code))
+    assert dossier.return_method == "postal"
+    receipt = base64.b64decode(re.search(r'data:application/pdf;base64,([^"]+)"', received).group(1))
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(receipt)).pages).split())
+    assert "Đăng ký nhận kết quả tại: Qua dịch vụ bưu chính công ích" in text
+    assert "Qua dịch vụ bưu chính công ích" in officer.get(f"/dossiers/{code}").get_data(as_text=True)

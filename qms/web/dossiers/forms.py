@@ -9,7 +9,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from qms.models import Channel
+from qms.models import Channel, ResultDelivery
 from qms.web.forms import Form, MultiCheckboxField
 
 
@@ -22,7 +22,8 @@ class ReceiveForm(Form):
     applicant_email = EmailField(_l("Thư điện tử"), validators=[Optional(), Email(), Length(max=255)])
     channel = SelectField(_l("Kênh tiếp nhận"), choices=Channel.choices())
     components = MultiCheckboxField(_l("Thành phần hồ sơ đã nhận"), choices=[], validate_choice=False)
-    return_method = StringField(_l("Hình thức nhận kết quả"), validators=[Optional(), Length(max=64)])
+    return_method = SelectField(_l("Hình thức nhận kết quả"), choices=[("", "—"), *ResultDelivery.choices()],
+                                validators=[Optional()])
     # Received here for another agency of the province to process (0: this one)
     processing_agency_id = SelectField(_l("Cơ quan giải quyết"), coerce=int, validators=[Optional()],
                                        choices=[])
