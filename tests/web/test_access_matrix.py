@@ -51,6 +51,7 @@ EXPECTED: dict[str, tuple] = {
     # rule                                     anon   admin   QO      officer head    leader  auditor
     "/":                                       EVERYONE,
     "/healthz":                                EVERYONE,
+    "/favicon.ico":                            (301,) * 7,  # to the static icon
     "/language/<code>":                        (HOME,) * 7,
     "/auth/login":                             (OK, HOME, HOME, HOME, HOME, HOME, HOME),
     "/auth/logout":                            POST_ONLY,

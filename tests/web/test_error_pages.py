@@ -140,3 +140,12 @@ def test_database_failure_is_a_friendly_500(app, users, monkeypatch):
     assert_friendly(response, 500, "Lỗi hệ thống", "Đã có lỗi ngoài ý muốn.")
     assert "no_such_table" not in text(response)
 
+
+
+def test_every_page_has_the_icon(client):
+    page = client.get("/tra-cuu").get_data(as_text=True)
+    assert 'rel="icon" type="image/svg+xml" href="/static/favicon.svg"' in page
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
+    conventional = client.get("/favicon.ico")
+    assert conventional.status_code == 301 and conventional.location.endswith("/static/favicon.svg")

@@ -36,6 +36,12 @@ def health():
     return {"status": "ok"}
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers and tools that ask for the conventional address get the page's icon."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.route("/tra-cuu", methods=["GET", "POST"])
 @limiter.limit("20 per minute", methods=["POST"],
                error_message=lambda: _("Bạn đã tra cứu quá nhiều lần. Vui lòng thử lại sau ít phút."))
