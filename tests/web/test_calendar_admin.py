@@ -94,7 +94,7 @@ def test_admin_manages_the_calendar_through_the_page(client, make_user, orgtree)
     login(client, "admin")
     province = orgtree["province"]
     page = f"/admin/calendar?agency={province.id}&year=2026"
-    assert "Ngày Văn hóa" in text(client.get(page)) or "Vietnam Cultural Day" in text(client.get(page))
+    assert "Ngày Văn hóa" in text(client.get(page))
     response = post_form(client, f"/admin/calendar/{province.id}/overrides",
                          {"day": "2026-12-26", "kind": "working_day", "reason": "TB 99/TB-UBND"},
                          token_from=page)
@@ -124,3 +124,19 @@ def test_others_read_the_calendar_but_cannot_change_it(client, make_user, orgtre
     response = post_form(client, f"/admin/calendar/{province.id}/hours",
                          {"working_hours": "07:00-11:00"}, token_from=page)
     assert response.status_code == 403
+
+
+def test_national_holidays_read_in_the_page_language(client, make_user, orgtree):
+    """Issue 15: holiday names in Vietnamese (and English on the English page), dates as
+    dd/mm/yyyy."""
+    from tests.conftest import login
+
+    make_user("admin", Role.admin)
+    login(client, "admin")
+    page = f"/admin/calendar?agency={orgtree['province'].id}&year=2026"
+    vietnamese = text(client.get(page))
+    assert "01/01/2026" in vietnamese and "Tết Dương lịch" in vietnamese and "Tết Nguyên Đán" in vietnamese
+    assert "New Year's Day" not in vietnamese
+    client.get("/language/en", headers={"Referer": "http://localhost/"})
+    english = text(client.get(page))
+    assert "New Year's Day" in english and "Tết Dương lịch" not in english

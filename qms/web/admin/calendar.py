@@ -4,6 +4,7 @@ from datetime import date
 import holidays
 import sqlalchemy as sa
 from flask import redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -33,7 +34,10 @@ def calendar():
         CalendarOverride.day.between(date(year, 1, 1), date(year, 12, 31)))
         .order_by(CalendarOverride.day)).all()
     work = calendars.calendar_for(agency)
-    national = sorted(holidays.VN(years=year).items())
+    # The package's names in the page's language (its Vietnamese ones by default; without
+    # `language` it gives its English source names).
+    language = "en_US" if str(get_locale()) == "en" else "vi"
+    national = sorted(holidays.VN(years=year, language=language).items())
     return render_template(
         "admin/calendar.html", agency=agency, agencies=agencies, year=year, overrides=overrides,
         national=national, hours=calendars.working_hours_of(agency), work=work,
