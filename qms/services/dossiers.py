@@ -17,6 +17,7 @@ from qms import authz
 from qms.calendar import WorkCalendar
 from qms.errors import Conflict, Forbidden, ValidationError
 from qms.extensions import db
+from qms.localtime import to_local
 from qms.models import (
     Agency,
     Channel,
@@ -864,6 +865,45 @@ def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
     if desk and state_allows(EventKind.result_returned):
         allowed.add("return_result")
     return allowed
+
+
+def apology_hint(actor: User, dossier: Dossier) -> str | None:
+    """For someone who may not sign the apology the dossier may still need: who signs it
+    (APOLOGY_SIGNERS) and by when it is on time; None when `actor` may sign it, or none can
+    be issued any more (one already issued, no step running)."""
+    step = current_step(dossier)
+    if (step is None or dossier.count(EventKind.apology) or dossier.status not in EVENT_TRANSITIONS[EventKind.apology][0]
+            or may_sign_apology(actor, dossier)):
+        return None
+    signers = current_app.config["APOLOGY_SIGNERS"]
+    who = []
+    if "department_head" in signers and step.department is not None:
+        who.append(_("trưởng %(d)s (nơi đang giữ hồ sơ)", d=step.department.name))
+    if "leader" in signers:
+        who.append(_("lãnh đạo %(a)s", a=dossier.processing_agency.name))
+    deadline = to_local(apology_deadline(dossier)).strftime("%d/%m/%Y %H:%M")
+    return _("Nếu hồ sơ có thể trễ hạn, văn bản xin lỗi và hẹn lại (Mẫu 04) do %(w)s ký, chậm nhất %(t)s.",
+             w=_(" hoặc ").join(who) or "—", t=deadline)
+
+
+def why_not_complete(actor: User, dossier: Dossier) -> str | None:
+    """Why `actor` is offered no completion form for the dossier's current step (None: it is
+    offered, or there is no step to complete): the clock stopped, or the step held by
+    another department; the page says it instead of a form that would be refused."""
+    step = current_step(dossier)
+    if step is None or dossier.status not in (DossierStatus.received, DossierStatus.processing,
+                                              DossierStatus.supplement_requested,
+                                              DossierStatus.awaiting_payment):
+        return None
+    pause = current_pause(dossier)
+    if pause is not None:
+        return _("Hồ sơ đang tạm dừng (%(k)s) từ %(t)s: bước %(p)d được hoàn thành khi hồ sơ tiếp tục.",
+                 k=pause.kind.label.lower(), t=to_local(pause.at).strftime("%d/%m/%Y %H:%M"), p=step.position)
+    if not authz.may(actor, "dossiers.complete_step", step):
+        holder = step.department.name if step.department is not None else "—"
+        return _("Bước %(p)d (%(n)s) do %(d)s xử lý; chỉ cán bộ của phòng đó hoàn thành được.",
+                 p=step.position, n=step.name, d=holder)
+    return None
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -198,5 +198,6 @@ def dossier_events_panel(dossier: Dossier) -> dict:
                        EventKind.pause_ended: RULE_LABELS[SupplementRule.pause]},
         "supplements": dossier.count(EventKind.supplement_requested),
         "apology_deadline": dossiers.apology_deadline(dossier) if "apology" in actions else None,
+        "apology_hint": None if "apology" in actions else dossiers.apology_hint(current_user, dossier),
         "supplement_max": dossier.procedure_version.supplement_max,
     }

@@ -144,10 +144,11 @@ def show(code: str):
     step = dossiers.current_step(dossier)
     form = CompleteForm()
     form.next_department_id.choices = [(0, "—")] + dossiers.next_department_choices(dossier)
-    may_complete = step is not None and access.can("dossiers.complete_step", step)
+    blocked = dossiers.why_not_complete(current_user, dossier)
+    may_complete = step is not None and blocked is None and access.can("dossiers.complete_step", step)
     return render_template(
         "dossiers/show.html", dossier=dossier, step=step, form=form, send_back_form=SendBackForm(),
-        may_complete=may_complete, may_send_back=may_complete and step.position > 1,
+        may_complete=may_complete, may_send_back=may_complete and step.position > 1, blocked=blocked,
         may_reissue=(dossier.status in dossiers.REISSUABLE
                      and access.can("dossiers.receive", dossier.department)),
         reissue_form=ReissueReceiptForm(),
