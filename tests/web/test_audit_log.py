@@ -206,8 +206,8 @@ def test_page_lists_changes_newest_first(admin_client, users, orgtree):
     listed = audit_page(admin_client)
     assert len(listed) == len(rows())
     first = listed[0]  # newest first
-    assert first[1] == "admin" and first[2] == "user_account.updated"
-    assert first[3] == f"user_account #{officer.id}"
+    assert first[1] == "admin" and first[2] == "Tài khoản · sửa"  # the code "user_account.updated" as its title
+    assert first[3] == f"Tài khoản #{officer.id}"
     assert "full_name" in first[4] and "Officer → Trần Thị B" in first[4]
 
 
@@ -222,21 +222,21 @@ def test_filter_by_actor(app, admin_client, users, orgtree):
 
 def test_filter_by_entity_type_and_id(admin_client, users, orgtree):
     listed = audit_page(admin_client, entity_type="agency")
-    assert {r[3].split(" #")[0] for r in listed} == {"agency"}
+    assert {r[3].split(" #")[0] for r in listed} == {"Cơ quan"}
     assert len(listed) == 2  # the province and the ward of `orgtree`
     ward = orgtree["ward"]
     listed = audit_page(admin_client, entity_type="agency", entity_id=str(ward.id))
-    assert [r[3] for r in listed] == [f"agency #{ward.id}"]
+    assert [r[3] for r in listed] == [f"Cơ quan #{ward.id}"]
     listed = audit_page(admin_client, entity_type="department")
-    assert len(listed) == 4 and {r[2] for r in listed} == {"department.created"}
+    assert len(listed) == 4 and {r[2] for r in listed} == {"Phòng ban · tạo mới"}
 
 
 def test_filter_by_action(admin_client, users, orgtree):
     listed = audit_page(admin_client, action="auth.login")
-    assert listed and {r[2] for r in listed} == {"auth.login"}
+    assert listed and {r[2] for r in listed} == {"Đăng nhập"}
     assert [r[1] for r in listed] == ["admin"]
     listed = audit_page(admin_client, action="user")  # a prefix: user.*, user_account.*
-    assert listed and all(r[2].startswith("user") for r in listed)
+    assert listed and all(r[2].startswith("Tài khoản") for r in listed)
     assert audit_page(admin_client, action="nothing.like.this") == [["Không có bản ghi nào."]]
 
 
@@ -265,7 +265,7 @@ def test_filter_by_date_uses_vietnam_days(app, users, orgtree):
 def test_filters_combine(app, admin_client, users, orgtree):
     login(app.test_client(), "leader")
     listed = audit_page(admin_client, actor="leader", action="auth.")
-    assert [(r[1], r[2]) for r in listed] == [("leader", "auth.login")]
+    assert [(r[1], r[2]) for r in listed] == [("leader", "Đăng nhập")]
     assert audit_page(admin_client, actor="leader", entity_type="agency") == [["Không có bản ghi nào."]]
 
 
@@ -338,3 +338,15 @@ def test_inserting_new_rows_still_works(users):
     audit_log.record(db.session, "test.appended", None, note="ok")
     db.session.commit()
     assert len(rows()) == before + 1
+
+
+def test_every_audited_record_kind_has_a_readable_label():
+    """Issue 15: the page names record kinds and actions in words, not table names."""
+    from qms.models.base import Base
+    from qms.services.audit_labels import ENTITY_LABELS, action_label
+
+    audited = {mapper.class_.__tablename__ for mapper in Base.registry.mappers
+               if getattr(mapper.class_, "__audited__", False)}
+    assert audited - set(ENTITY_LABELS) == set()
+    assert action_label("dossier_step.completed") == "Bước xử lý hồ sơ · hoàn thành"
+    assert action_label("something.new") == "something · new"  # unknown: shown as written

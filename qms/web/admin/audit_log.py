@@ -6,6 +6,7 @@ from flask import current_app, render_template, request
 from qms.extensions import db
 from qms.localtime import start_of_day
 from qms.models import AuditLog
+from qms.services import audit_labels
 from qms.web import access
 from qms.web.admin import bp
 from qms.web.admin.forms import AuditFilterForm
@@ -39,4 +40,5 @@ def audit_log():
         query = query.where(sa.false())
     page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("admin/audit_log.html", page=page, form=form, args=args)
+    return render_template("admin/audit_log.html", page=page, form=form, args=args,
+                           action_label=audit_labels.action_label, entity_label=audit_labels.entity_label)
