@@ -31,6 +31,7 @@ from qms.models import (
     ManagementReview,
     Nonconformity,
     Role,
+    SyncSource,
     User,
 )
 
@@ -49,6 +50,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Bearer tokens of integration accounts for the JSON API (issue, list, revoke)
     "api_tokens.manage": frozenset({A}),
     "audit_log.view": frozenset({A, QO, AUD}),
+    # Dossiers taken in from another one-stop system (issue 13): the administrator and the
+    # quality officer register the source systems, map their codes and replay what was held;
+    # a source's own integration account (any role: the object rule decides) syncs its dossiers.
+    "sync.manage": frozenset({A, QO}),
+    "dossiers.sync": ALL,
     # Reading the organisation (needed to pick departments and agencies elsewhere)
     "org.view": ALL,
     # Dossiers. All staff open the dossier pages; each dossier is read by its receiving
@@ -235,6 +241,12 @@ def _delays_dossier(user: User, dossier: Dossier) -> bool:
 def _leads_dossiers_agency(user: User, dossier: Dossier) -> bool:
     """A leader of the agency processing the dossier (its chair, a vice chair, the director)."""
     return dossier.current_step() is not None and user.department.agency_id == dossier.agency_id
+
+
+@_rule("dossiers.sync")
+def _is_source_account(user: User, source: SyncSource) -> bool:
+    """Only the integration account of that source system, while the source is active."""
+    return source.active and source.account_id == user.id
 
 
 # Controlled documents: the object is the document (or its version), or the department that

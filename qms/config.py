@@ -76,6 +76,10 @@ class Config:
     # Any request body (forms, uploads, JSON): larger ones get a 413 before they are read.
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024
     PROCEDURE_IMPORT_MAX_BYTES = 1024 * 1024
+    # Dossiers synced from another one-stop system (POST /api/v1/sync/dossiers): a batch of up
+    # to 1,000 with their histories is a few MB; a larger body is refused with 413 unread.
+    SYNC_MAX_BYTES = 16 * 1024 * 1024
+    SYNC_RATE_LIMIT = "120 per minute"
 
     # Escalation of dossier steps (`qms escalate`, from cron; page loads too, at most every
     # ESCALATION_AUTO_MINUTES, only if an office without cron sets it above 0): the officers
@@ -171,6 +175,8 @@ ENV_SETTINGS = {
     "BASE_URL": ("BASE_URL", str),
     "FEEDBACK_HANDLING_DAYS": ("FEEDBACK_HANDLING_DAYS", _int),
     "FEEDBACK_RATE_LIMIT": ("FEEDBACK_RATE_LIMIT", str),
+    "SYNC_MAX_BYTES": ("SYNC_MAX_BYTES", _int),
+    "SYNC_RATE_LIMIT": ("SYNC_RATE_LIMIT", str),
     "APOLOGY_NOTICE_WORKING_DAYS": ("APOLOGY_NOTICE_WORKING_DAYS", _int),
     "APOLOGY_SIGNERS": ("APOLOGY_SIGNERS", _signers),
 }

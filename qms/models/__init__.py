@@ -66,6 +66,14 @@ from qms.models.reviews import (
 )
 from qms.models.rollups import MonthlyRollup, RollupMonth
 from qms.models.sequences import CodeSequence
+from qms.models.sync import (
+                                  HeldDossier,
+                                  HistoryEntry,
+                                  HoldReason,
+                                  MappingKind,
+                                  SyncMapping,
+                                  SyncSource,
+)
 
 __all__ = [
     "Acknowledgement",
@@ -137,6 +145,12 @@ __all__ = [
     "User",
     "UserRole",
     "LoginSession",
+    "HeldDossier",
+    "HistoryEntry",
+    "HoldReason",
+    "MappingKind",
+    "SyncMapping",
+    "SyncSource",
     "Verification",
     "VersionStatus",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -20,6 +21,9 @@ from qms.models.procedures import (
     ProcessStep,
     StepRole,
 )
+
+if TYPE_CHECKING:
+    from qms.models.sync import SyncSource
 
 
 class DossierStatus(LabelledEnum):
@@ -91,6 +95,8 @@ class Dossier(IdMixin, Base):
         sa.Index("ix_dossier_department_processed", "department_id", "processed_at"),
         sa.Index("ix_dossier_agency_received", "agency_id", "received_at"),
         sa.Index("ix_dossier_agency_processed", "agency_id", "processed_at"),
+        # A synced dossier is found by its source system and its code there
+        sa.UniqueConstraint("source_id", "source_code"),
     )
 
     code: Mapped[str] = mapped_column(sa.String(48), unique=True)  # {agency}-{yyMMdd}-{NNNN}
@@ -132,6 +138,17 @@ class Dossier(IdMixin, Base):
     paused_at: Mapped[datetime | None]
     # The new date promised in an apology letter (at most one); `due_at` stays the legal one.
     promised_at: Mapped[datetime | None]
+    # Taken in from another one-stop system (qms/services/sync.py): which one and its code
+    # there; None for dossiers received here. A synced dossier mirrors what the source did
+    # (read-only here), but its due time and class are computed with this system's rules.
+    source_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sync_source.id"))
+    source_code: Mapped[str | None] = mapped_column(sa.String(64))
+    source_due_at: Mapped[datetime | None]  # the date the source promised (NgayHenTra)
+    source_state_at: Mapped[datetime | None]  # the latest moment its last payload named
+    source_digest: Mapped[str | None] = mapped_column(sa.String(32))  # of that payload
+    # Received before the first local version of its procedure took effect (a year loaded
+    # when the office starts): timed by that earliest version all the same.
+    before_version: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     @property
     def return_method_label(self) -> str:
@@ -146,12 +163,18 @@ class Dossier(IdMixin, Base):
     procedure: Mapped[Procedure] = relationship()
     procedure_version: Mapped[ProcedureVersion] = relationship()
     received_by: Mapped[User | None] = relationship()
+    source: Mapped[SyncSource | None] = relationship()
     steps: Mapped[list[DossierStep]] = relationship(
         back_populates="dossier", order_by="DossierStep.position")
     events: Mapped[list[DossierEvent]] = relationship(
         back_populates="dossier", order_by="DossierEvent.id")
     files: Mapped[list[DossierFile]] = relationship(
         back_populates="dossier", order_by="DossierFile.id")
+
+    @property
+    def synced(self) -> bool:
+        """Taken in from another system: a mirror, never acted on here."""
+        return self.source_id is not None
 
     @property
     def processing_agency(self) -> Agency:

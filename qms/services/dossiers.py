@@ -530,6 +530,7 @@ def reissue_receipt(dossier: Dossier, *, actor: User, now: datetime) -> str:
     its refusal slip). The change is in the audit log (the secret itself never is)."""
     authz.require(actor, "dossiers.receive", dossier.department,
                   message=_("Chỉ cán bộ Bộ phận một cửa đã tiếp nhận hồ sơ được in lại giấy tiếp nhận."))
+    refuse_synced(dossier)
     if dossier.status not in REISSUABLE:
         raise Conflict(_("Hồ sơ %(c)s chưa được tiếp nhận nên không có giấy tiếp nhận.", c=dossier.code))
     secret = new_lookup_secret()
@@ -574,10 +575,19 @@ EVENT_TRANSITIONS: dict[EventKind, tuple[frozenset[DossierStatus], DossierStatus
 }
 
 
+def refuse_synced(dossier: Dossier) -> None:
+    """A dossier taken in from another system mirrors what that system did: it is acted on
+    there, never here (its next push brings the change)."""
+    if dossier.synced:
+        raise Conflict(_("Hồ sơ %(c)s được đồng bộ từ %(s)s: mọi thao tác thực hiện trên hệ thống đó.",
+                         c=dossier.code, s=dossier.source.name))
+
+
 def _record_event(dossier: Dossier, kind: EventKind, *, actor: User, now: datetime, reason: str = "",
                   department=None, due_before=None, due_after=None,
                   step_position: int | None = None, late: bool = False,
                   pause_kind: PauseKind | None = None) -> DossierEvent:
+    refuse_synced(dossier)
     sources, target = EVENT_TRANSITIONS[kind]
     if dossier.status not in sources:
         raise Conflict(_("Hồ sơ đang ở trạng thái “%(s)s”.", s=dossier.status.label))
@@ -832,7 +842,7 @@ def available_actions(actor: User, dossier: Dossier, now: datetime) -> set[str]:
     the services above check (state, department, role, counts, time), so the dossier page
     shows no button that only leads to a refusal. Keep in step with those services; the
     services stay the authority (a page may be stale)."""
-    if not actor.is_active:
+    if not actor.is_active or dossier.synced:
         return set()
 
     def state_allows(kind: EventKind) -> bool:
@@ -889,7 +899,11 @@ def apology_hint(actor: User, dossier: Dossier) -> str | None:
 def why_not_complete(actor: User, dossier: Dossier) -> str | None:
     """Why `actor` is offered no completion form for the dossier's current step (None: it is
     offered, or there is no step to complete): the clock stopped, or the step held by
-    another department; the page says it instead of a form that would be refused."""
+    another department, or a dossier synced from another system; the page says it instead
+    of a form that would be refused."""
+    if dossier.synced:
+        return _("Hồ sơ %(c)s được đồng bộ từ %(s)s: mọi thao tác thực hiện trên hệ thống đó.",
+                 c=dossier.code, s=dossier.source.name)
     step = current_step(dossier)
     if step is None or dossier.status not in (DossierStatus.received, DossierStatus.processing,
                                               DossierStatus.supplement_requested,

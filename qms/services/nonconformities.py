@@ -248,6 +248,18 @@ def raise_for_dossier(dossier: Dossier, *, now: datetime) -> Nonconformity | Non
                                    procedure_id=dossier.procedure_id), now)
 
 
+def raise_for_late_dossiers(dossiers: list[Dossier], *, now: datetime) -> list[int]:
+    """One nonconformity for each dossier whose processing finished late and that has none
+    yet, against its department: dossiers taken in from another system arrive finished
+    (qms.services.sync). A handful of statements however many."""
+    rows = {f"dossier:{d.id}": _dossier_row(dossier_id=d.id, code=d.code, due_at=d.due_at,
+                                            department_id=d.department_id, procedure_id=d.procedure_id)
+            for d in dossiers}
+    have = set(db.session.scalars(sa.select(Nonconformity.origin_key)
+                                  .where(Nonconformity.origin_key.in_(rows))))
+    return _raise_many([row for key, row in rows.items() if key not in have], now)
+
+
 def raise_for_late_apology(event: DossierEvent, *, now: datetime) -> Nonconformity | None:
     """An apology issued after its latest time (services.dossiers.apology_deadline), against
     the department that caused the delay."""

@@ -27,8 +27,8 @@ QUALITY = {"Sự không phù hợp", "Hành động khắc phục", "Đánh giá
 NAV_BY_ROLE = {
     Role.admin: COMMON | ORG | {"Sổ theo dõi hồ sơ", "Sự không phù hợp", "Đánh giá nội bộ",
                                 "Giao ban tháng", "Người dùng", "Mã truy cập API",
-                                "Nhật ký thay đổi"},
-    Role.quality_officer: COMMON | ORG | QUALITY | {"Sổ theo dõi hồ sơ", "Nhật ký thay đổi"},
+                                "Đồng bộ hồ sơ", "Nhật ký thay đổi"},
+    Role.quality_officer: COMMON | ORG | QUALITY | {"Sổ theo dõi hồ sơ", "Đồng bộ hồ sơ", "Nhật ký thay đổi"},
     Role.auditor: COMMON | ORG | QUALITY | {"Sổ theo dõi hồ sơ", "Nhật ký thay đổi"},
     # in a department that is not the one-stop desk: no "Tiếp nhận hồ sơ"
     Role.officer: COMMON | ORG | QUALITY | {"Hồ sơ cần xử lý", "Sổ theo dõi hồ sơ"},

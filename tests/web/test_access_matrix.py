@@ -44,6 +44,7 @@ MEMBERS = (LOGIN, OK, OK, OK, OK, OK, OK)
 ADMIN_ONLY = (LOGIN, OK, DENIED, DENIED, DENIED, DENIED, DENIED)
 QUALITY_ONLY = (LOGIN, DENIED, OK, DENIED, DENIED, DENIED, DENIED)
 POST_ONLY = (NO_GET,) * 7
+SYNC_MANAGERS = (LOGIN, OK, OK, DENIED, DENIED, DENIED, DENIED)
 # /documents/CSCL has an open draft (version 2): "new version" sends the quality officer to it
 TO_OPEN_DRAFT = "302 → /documents/CSCL/versions/2"
 
@@ -77,6 +78,13 @@ EXPECTED: dict[str, tuple] = {
     # API tokens of integration accounts (tests/api/test_admin.py)
     "/admin/api-tokens":                       ADMIN_ONLY,
     "/admin/api-tokens/<int:token_id>/revoke": POST_ONLY,
+    # Dossiers synced from the provincial system (tests/sync): the administrator and the
+    # quality officer map codes and replay the held queue
+    "/admin/sync":                             SYNC_MANAGERS,
+    "/admin/sync/sources":                     POST_ONLY,
+    "/admin/sync/mappings":                    POST_ONLY,
+    "/admin/sync/sources/<int:source_id>/replay": POST_ONLY,
+    "/admin/sync/mismatches":                  SYNC_MANAGERS,
     # The JSON API (tests/api): a bearer token only, never the session cookie, so every
     # browser, logged in or not, gets 401 (JSON); the OpenAPI document is public.
     "/api/v1/openapi.json":                    EVERYONE,
@@ -85,6 +93,7 @@ EXPECTED: dict[str, tuple] = {
     "/api/v1/dossiers/<code>/steps/<int:position>/complete": POST_ONLY,
     "/api/v1/dossiers/<code>/return":          POST_ONLY,
     "/api/v1/online-dossiers":                 POST_ONLY,
+    "/api/v1/sync/dossiers":                   POST_ONLY,
     "/api/v1/queue":                           (401,) * 7,
     # Controlled documents: everyone logged in reads; the quality officer keeps them; the
     # workflow buttons are POSTs (their role rules: tests/documents/test_web.py).
@@ -346,6 +355,8 @@ def real_ids(orgtree, users):
     db.session.add(notification)
     from qms.services import api_tokens
     api_token, _plaintext = api_tokens.issue_token(desk, name="Cổng DVC", actor=None, now=clock.now())
+    from qms.services import sync
+    source = sync.add_source(actor=quality, code="MC-TP", name="Một cửa tỉnh", account=desk)
     from qms.models import Severity
     from qms.services import nonconformities
     nc = nonconformities.raise_nonconformity(  # another department's than the matrix users'
@@ -357,7 +368,7 @@ def real_ids(orgtree, users):
             "documents.code": "CSCL", "number": v2.number, "attachment_id": attachment.id,
             "public.code": procedure.code, "override_id": override.id,
             "dossiers.code": dossier.code, "position": 1, "file_id": dossier_file.id,
-            "event_id": event.id, "token_id": api_token.id, "api.code": dossier.code,
+            "event_id": event.id, "token_id": api_token.id, "api.code": dossier.code, "source_id": source.id,
             "nc_code": nc.code, **matrix_audits(orgtree, users), **car_matrix_ids(orgtree, users),
             **feedback_matrix_ids(orgtree, users), **monthly_matrix_ids(orgtree),
             **objective_matrix_ids(orgtree)}
@@ -367,7 +378,7 @@ UNKNOWN_IDS = {"agency_id": 987654, "department_id": 987654, "field_id": 987654,
                "user_id": 987654, "code": "xx", "documents.code": "KHONG-CO",
                "number": 987654, "attachment_id": 987654, "public.code": "9.999999",
                "override_id": 987654, "dossiers.code": "TP-A-000000-0000", "position": 99,
-               "file_id": 987654, "event_id": 987654, "api.code": "TP-A-000000-0000",
+               "file_id": 987654, "event_id": 987654, "api.code": "TP-A-000000-0000", "source_id": 987654,
                "nc_code": "NC-2099-9999", **UNKNOWN_AUDIT_IDS, "car_code": "CAR-2099-9999",
                **FEEDBACK_UNKNOWN_IDS, **UNKNOWN_MONTHLY_IDS}
 

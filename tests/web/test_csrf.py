@@ -145,6 +145,12 @@ def objects(orgtree, users):
     # An API token of the desk officer's (an integration account), for the admin page
     from qms.services import api_tokens
     api_token, api_plaintext = api_tokens.issue_token(desk, name="Cổng DVC", actor=None, now=clock.now())
+    # ... which is also the provincial system's sync account; two of its dossiers are held
+    # (an unknown unit, mapped by the mapping route; an unknown procedure, replayed)
+    from qms.services import sync
+    source = sync.add_source(actor=quality, code="MC-TP", name="Một cửa tỉnh", account=desk)
+    sync.sync_dossiers(source, [sync_payload("HELD-UNIT", MaDinhDanh="000.00.22.H98"),
+                                sync_payload("HELD-PROC", MaTTHC="9.999999")], actor=desk, now=clock.now())
     # An open nonconformity, for the quality officer to reject
     from qms.models import Severity
     from qms.services import nonconformities
@@ -169,6 +175,7 @@ def objects(orgtree, users):
             "procedure_id": procedure.id, "code": dossier.code, "position": 1,
             "culture_id": orgtree["culture"].id, "at_step_2": at_step_2.code, **events,
             "token_id": api_token.id, "desk_id": desk.id, "api_plaintext": api_plaintext,
+            "source_id": source.id, "sync_account_id": users[Role.auditor].id,
             "nc_code": nc.code, **cars}
 
 
@@ -223,6 +230,12 @@ def payloads(o) -> dict[str, Post | tuple]:
         "/admin/api-tokens": Post("admin", {"user_id": o["desk_id"], "name": "Cổng dịch vụ công"},
                                   answer=200),
         "/admin/api-tokens/<int:token_id>/revoke": ("admin", {}),
+        # Dossiers synced from the provincial system (tests/sync)
+        "/admin/sync/sources": ("admin", {"code": "MC-KHAC", "name": "Hệ thống khác",
+                                          "account_id": str(o["sync_account_id"])}),
+        "/admin/sync/mappings": ("admin", {"source_id": str(o["source_id"]), "external": "000.00.22.H98",
+                                           "target": f"agency:{o['agency_id']}"}),
+        "/admin/sync/sources/<int:source_id>/replay": ("admin", {}),
         # The working calendar (on the province, so the agency edit above does not interfere)
         "/admin/calendar/<int:agency_id>/hours": Post("admin", {
             "working_hours": "07:30-11:30, 13:00-17:00"}, at={"agency_id": o["province_id"]}),
@@ -340,7 +353,14 @@ def csrf_exempt(o) -> dict[str, Post]:
         "/api/v1/dossiers/<code>/return": Post("motcua", {"via": "online"}, at={"code": o["ev_api_return"]}),
         "/api/v1/online-dossiers": Post("motcua", {"code": "G01.000-261125-0001", "procedure_code": "1.001193",
                                                    "applicant": {"name": "Đỗ Thị Mai"}}, answer=201),
+        "/api/v1/sync/dossiers": Post("motcua", {"data": [sync_payload("SYNC-0001")]}, answer=200),
     }
+
+
+def sync_payload(code: str, **fields) -> dict:
+    """A dossier of the provincial system, in the national portal's shape."""
+    return {"MaHoSo": code, "MaTTHC": "1.001193", "ChuHoSo": "Đỗ Thị Mai", "TrangThaiHoSo": 4,
+            "MaDinhDanh": "TP-A", "NgayTiepNhan": "20261125090000", **fields}
 
 
 CSRF_EXEMPT = set(csrf_exempt({"ev_api_return": None}))
@@ -363,7 +383,7 @@ def test_every_post_route_has_a_payload_here(app):
     dummy = dict.fromkeys(["notification_id", "agency_id", "department_id", "field_id", "user_id", "province_id",
                            "attachment_id", "office_id", "override_id", "procedure_id",
                            "code", "position", "culture_id", "at_step_2", *EVENT_DOSSIERS,
-                           "ev_promised", "desk_id", "token_id", "nc_code", *CAR_CSRF_KEYS, *AUDIT_CSRF_KEYS,
+                           "ev_promised", "desk_id", "token_id", "nc_code", "source_id", "sync_account_id", *CAR_CSRF_KEYS, *AUDIT_CSRF_KEYS,
                            *FEEDBACK_CSRF_KEYS, *MONTHLY_CSRF_KEYS,
                            *OBJECTIVE_CSRF_KEYS], 0)
     assert {rule.rule for rule in post_rules(app)} == set(payloads(dummy))

@@ -26,7 +26,7 @@ def menu_items(page: str, menu_id: str) -> list[str]:
 def test_roles_get_their_menus(client_as):
     admin = client_as(Role.admin).get("/").get_data(as_text=True)
     assert menu_items(admin, "nav-dossiers") == ["/dossiers/register"]
-    assert menu_items(admin, "nav-admin")[-3:] == ["/admin/users", "/admin/api-tokens",
+    assert menu_items(admin, "nav-admin")[-4:] == ["/admin/users", "/admin/api-tokens", "/admin/sync",
                                                    "/admin/audit-log"]
     assert "/quality/cars" not in menu_items(admin, "nav-quality")
     officer = client_as(Role.officer).get("/").get_data(as_text=True)  # not at the desk

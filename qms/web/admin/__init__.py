@@ -7,5 +7,6 @@ from qms.web.admin import (  # noqa: E402,F401
     audit_log,
     calendar,
     org,
+    sync,
     users,
 )

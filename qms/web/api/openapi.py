@@ -7,6 +7,9 @@ responses match the schemas below.
 from __future__ import annotations
 
 import copy
+from functools import cache
+
+from qms.services.sync import BATCH_MAX
 
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time",
                  "description": "ISO 8601 with the +07:00 offset (Asia/Ho_Chi_Minh); null if not yet."}
@@ -407,6 +410,44 @@ PATHS: dict = {
             "429": TOO_MANY,
         },
     }},
+    "/sync/dossiers": {"post": {
+        "operationId": "syncDossiers",
+        "summary": "Take in dossiers of the provincial one-stop system (national portal shape)",
+        "description": "A batch of up to 1,000 dossiers in the shape provincial systems send to the "
+                       "National Public Service Portal: a JSON array, or an object whose `data` is "
+                       "one. Only the integration account of a registered source system syncs. Each "
+                       "dossier is upserted by (source, MaHoSo): the same payload again is "
+                       "unchanged, a later state updates it and appends only new history, an older "
+                       "state is ignored. Codes that cannot be mapped (procedure, unit, status) "
+                       "hold the dossier in a queue that an administrator maps and replays. Due "
+                       "times and classes are computed with this system's rules. Unknown fields "
+                       "are ignored.",
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"oneOf": [
+                {"type": "array", "items": _ref("PortalDossier"), "maxItems": BATCH_MAX},
+                {"type": "object", "required": ["data"],
+                 "properties": {"data": {"type": "array", "items": _ref("PortalDossier"),
+                                         "maxItems": BATCH_MAX}}}]},
+            "examples": {"processed": {"summary": "A dossier processed on time", "value": [{
+                "MaHoSo": "000.00.22.H12-261125-0001", "MaTTHC": "1.001193", "TenTTHC": "Đăng ký khai sinh",
+                "KenhThucHien": 1, "ChuHoSo": "Nguyễn Văn An", "NgayNopHoSo": "20261125090000",
+                "NgayTiepNhan": "20261125090000", "NgayHenTra": "20261130090000",
+                "NgayKetThucXuLy": "20261127100000", "TrangThaiHoSo": 9, "DonViXuLy": "UBND phường An Hòa",
+                "MaDinhDanh": "000.00.22.H12",
+                "QuaTrinhXuLyHoSo": [{"NguoiXuLy": "Trần Thị Bình", "ThoiDiemXuLy": "20261125090000",
+                                      "NoiDungXuLy": "Tiếp nhận hồ sơ", "TrangThai": 2},
+                                     {"NguoiXuLy": "Lê Văn Cường", "ThoiDiemXuLy": "20261127100000",
+                                      "NoiDungXuLy": "Đã giải quyết xong", "TrangThai": 9}]}]}}}}},
+        "responses": {
+            "200": _json("SyncAnswer", "Each dossier's outcome."),
+            "400": _error("The body is not JSON."),
+            "401": UNAUTHORIZED,
+            "403": _error("The token's account is not the integration account of a source system."),
+            "413": _error("The body is over the size limit (SYNC_MAX_BYTES, 16 MB by default)."),
+            "422": _error("Not an array of dossiers, an empty one, or more than 1,000."),
+            "429": _error("Too many batches with this token (SYNC_RATE_LIMIT, 120 per minute by default)."),
+        },
+    }},
     "/openapi.json": {"get": {
         "operationId": "getOpenApi",
         "summary": "This document",
@@ -441,5 +482,24 @@ DOCUMENT: dict = {
 }
 
 
+def _generated() -> dict:
+    """The schemas the typed models give (their own names, under components/schemas)."""
+    from pydantic.json_schema import models_json_schema  # not at start-up: it is heavy
+
+    from qms.services.portal_shape import PortalDossier
+    from qms.web.api.sync_answer import SyncAnswer
+
+    _keys, schema = models_json_schema([(PortalDossier, "validation"), (SyncAnswer, "serialization")],
+                                       by_alias=True, ref_template="#/components/schemas/{model}")
+    return schema["$defs"]
+
+
+@cache
+def _document() -> dict:
+    document = copy.deepcopy(DOCUMENT)
+    document["components"]["schemas"].update(_generated())
+    return document
+
+
 def openapi_document() -> dict:
-    return copy.deepcopy(DOCUMENT)
+    return copy.deepcopy(_document())

@@ -46,6 +46,31 @@ def json_body(*, allow_empty: bool = False) -> dict:
     return strip_controls_deep(data)  # the same cleaning as every form
 
 
+def json_any():
+    """The request's JSON, an object or an array; 400 if it is neither, or nests too deep."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        data = None
+    if not isinstance(data, (dict, list)):
+        raise ApiError(_("Nội dung yêu cầu phải là JSON (Content-Type: application/json)."), status=400)
+    if _depth(data) > MAX_DEPTH:
+        raise ApiError(_("Nội dung JSON lồng quá %(n)d cấp.", n=MAX_DEPTH), status=400)
+    return strip_controls_deep(data)
+
+
+def sync_batch(data) -> list:
+    """The dossiers of a sync batch: the array itself, or the object's `data` array."""
+    items = data.get("data") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ApiError(_("Gửi một mảng hồ sơ, hoặc một đối tượng có trường data là mảng hồ sơ."),
+                       status=422, errors=[{"field": "data", "message": _("Phải là một danh sách.")}])
+    if not items:
+        raise ApiError(_("Không có hồ sơ nào để đồng bộ."), status=422,
+                       errors=[{"field": "data", "message": _("Bắt buộc.")}])
+    return items
+
+
 def _depth(value, level: int = 1) -> int:
     if level > MAX_DEPTH or not isinstance(value, (dict, list)):
         return level
@@ -281,3 +306,4 @@ def queue_item_json(step: DossierStep, now: datetime) -> dict:
         "dossier_due_at": when(dossier.due_at),
         "overdue": step.due_at is not None and step.due_at < now,
     }
+

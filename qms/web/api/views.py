@@ -2,14 +2,14 @@
 The rules (who receives, who completes which step, once) are the same service functions
 the desk and the departments use."""
 import sqlalchemy as sa
-from flask import jsonify, request, url_for
+from flask import current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from qms import authz, clock
-from qms.extensions import db
+from qms.extensions import db, limiter
 from qms.models import Agency, Department, Dossier, Procedure
-from qms.services import dossiers
+from qms.services import dossiers, sync
 from qms.web import access
 from qms.web.api import ApiError, bp, schemas
 from qms.web.api.openapi import openapi_document
@@ -155,3 +155,28 @@ def queue():
                     "generated_at": schemas.when(now),
                     "page": number, "per_page": size, "total": page.total, "pages": page.pages,
                     "items": [schemas.queue_item_json(step, now) for step in page.items]})
+
+
+@bp.post("/sync/dossiers")
+@limiter.limit(lambda: current_app.config["SYNC_RATE_LIMIT"], key_func=lambda: "sync:" + str(_user().id))
+def sync_dossiers():
+    """A batch of dossiers from the provincial one-stop system, in the national portal's
+    shape (a JSON array, or an object whose `data` is one): upserted by (source, MaHoSo);
+    the answer gives each dossier's outcome (created, updated, unchanged, held, refused)."""
+    user = _user()
+    source = sync.source_of(user)
+    if source is None:
+        raise ApiError(_("Tài khoản này không phải tài khoản tích hợp của hệ thống nguồn nào."), status=403)
+    limit = current_app.config["SYNC_MAX_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(_("Nội dung quá lớn: tối đa %(n)d MB mỗi lần gửi.", n=limit // (1024 * 1024)),
+                       status=413)
+    request.max_content_length = limit  # a body without a length is cut off at the limit too
+    items = schemas.sync_batch(schemas.json_any())
+    outcomes = sync.sync_dossiers(source, items, actor=user, now=clock.now())
+    results = [outcome.as_json() for outcome in outcomes]
+    db.session.commit()
+    summary = dict.fromkeys((sync.CREATED, sync.UPDATED, sync.UNCHANGED, sync.HELD, sync.REFUSED), 0)
+    for outcome in outcomes:
+        summary[outcome.result] += 1
+    return jsonify({"source": source.code, "count": len(outcomes), "summary": summary, "results": results})

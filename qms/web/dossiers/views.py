@@ -9,9 +9,18 @@ from flask_login import current_user, login_required
 
 from qms import clock
 from qms.extensions import db
-from qms.models import Agency, Channel, Department, Dossier, EventKind, Procedure, Timeliness
+from qms.models import (
+    Agency,
+    Channel,
+    Department,
+    Dossier,
+    DossierStatus,
+    EventKind,
+    Procedure,
+    Timeliness,
+)
 from qms.reports.pdf import render_pdf, render_pdf_after_commit
-from qms.services import attachments, calendars, dossiers, notifications, procedures
+from qms.services import attachments, calendars, dossiers, notifications, procedures, sync
 from qms.web import access
 from qms.web.actions import act
 from qms.web.dossiers import bp
@@ -149,8 +158,10 @@ def show(code: str):
     return render_template(
         "dossiers/show.html", dossier=dossier, step=step, form=form, send_back_form=SendBackForm(),
         may_complete=may_complete, may_send_back=may_complete and step.position > 1, blocked=blocked,
-        may_reissue=(dossier.status in dossiers.REISSUABLE
+        may_reissue=(dossier.status in dossiers.REISSUABLE and not dossier.synced
                      and access.can("dossiers.receive", dossier.department)),
+        history=sync.history_of(dossier) if dossier.synced else None,
+        status_labels={status.national_code: status.label for status in DossierStatus},
         reissue_form=ReissueReceiptForm(),
         timeliness=dossiers.timeliness(dossier), step_timeliness=dossiers.step_timeliness,
         channel_labels=Channel.value_labels(), labels=Timeliness.value_labels())
