@@ -80,6 +80,9 @@ class Config:
     # to 1,000 with their histories is a few MB; a larger body is refused with 413 unread.
     SYNC_MAX_BYTES = 16 * 1024 * 1024
     SYNC_RATE_LIMIT = "120 per minute"
+    # A register file uploaded on /admin/sync is taken in by a worker thread while its page
+    # shows the progress (False: within the upload's request).
+    REGISTER_IMPORT_IN_BACKGROUND = True
 
     # Escalation of dossier steps (`qms escalate`, from cron; page loads too, at most every
     # ESCALATION_AUTO_MINUTES, only if an office without cron sets it above 0): the officers

@@ -70,6 +70,9 @@ def app(database, tmp_path_factory):
         # No escalation on page loads (it would write rows at the real time mid-test);
         # tests/dossiers/test_escalation.py turns it on where it is the subject.
         "ESCALATION_AUTO_MINUTES": 0,
+        # A register upload is taken in within its request; tests/sync turns the worker on
+        # where it is the subject (and waits for it).
+        "REGISTER_IMPORT_IN_BACKGROUND": False,
         **options,
     })
     app.test_client_class = FreshContextClient  # every client, not only the fixture's

@@ -89,6 +89,29 @@ def upgrade():
         batch_op.create_index('ix_held_dossier_open', ['released_at', 'reason'], unique=False)
         batch_op.create_index(batch_op.f('ix_held_dossier_source_id'), ['source_id'], unique=False)
 
+    op.create_table('register_import',
+    sa.Column('source_id', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('storage_name', sa.String(length=128), nullable=False),
+    sa.Column('mapping', sa.Text(), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=False),
+    sa.Column('uploaded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.Enum('running', 'done', 'failed', name='importstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('rows_total', sa.Integer(), nullable=False),
+    sa.Column('rows_done', sa.Integer(), nullable=False),
+    sa.Column('progressed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('summary', sa.JSON(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['source_id'], ['sync_source.id'], name=op.f('fk_register_import_source_id_sync_source')),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['user_account.id'], name=op.f('fk_register_import_uploaded_by_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_register_import')),
+    sa.UniqueConstraint('storage_name', name=op.f('uq_register_import_storage_name'))
+    )
+    with op.batch_alter_table('register_import', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_register_import_source_id'), ['source_id'], unique=False)
+
     with op.batch_alter_table('dossier', schema=None) as batch_op:
         batch_op.add_column(sa.Column('source_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('source_code', sa.String(length=64), nullable=True))
@@ -101,6 +124,11 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('register_import', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_register_import_source_id'))
+
+    op.drop_table('register_import')
+
     with op.batch_alter_table('dossier', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_dossier_source_id_sync_source'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('uq_dossier_source_id_source_code'), type_='unique')

@@ -90,6 +90,7 @@ from qms.commands import (  # noqa: E402,F401
     notifications,
     reports,  # noqa: E402,F401
     server,
+    sync,
 )
 
 __all__ = ["cli", "current_app", "handle_errors", "read_password", "with_appcontext"]

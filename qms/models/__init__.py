@@ -70,7 +70,9 @@ from qms.models.sync import (
                                   HeldDossier,
                                   HistoryEntry,
                                   HoldReason,
+                                  ImportStatus,
                                   MappingKind,
+                                  RegisterImport,
                                   SyncMapping,
                                   SyncSource,
 )
@@ -148,6 +150,8 @@ __all__ = [
     "HeldDossier",
     "HistoryEntry",
     "HoldReason",
+    "ImportStatus",
+    "RegisterImport",
     "MappingKind",
     "SyncMapping",
     "SyncSource",

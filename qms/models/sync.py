@@ -125,3 +125,35 @@ class HistoryEntry(IdMixin, Base):
     due_by_rule: Mapped[datetime | None]  # NgayKetThucTheoQuyDinh
 
     dossier: Mapped[Dossier] = relationship()
+
+
+class ImportStatus(LabelledEnum):
+    running = "running", _l("Đang nhập")
+    done = "done", _l("Đã nhập xong")
+    failed = "failed", _l("Không nhập được")
+
+
+class RegisterImport(IdMixin, Base):
+    """A register file uploaded on the sync page, taken in batch by batch in the background:
+    how far it is, and what came of it. The file stays under <instance>/imports/ (what was
+    imported, and by whom, is kept); each dossier it changed is in the audit log under the
+    uploader's name."""
+
+    __tablename__ = "register_import"
+
+    source_id: Mapped[int] = mapped_column(sa.ForeignKey("sync_source.id"), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))  # as uploaded
+    storage_name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    mapping: Mapped[str] = mapped_column(sa.Text, default="")  # the mapping file's text, if any
+    uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=clock.now)
+    status: Mapped[ImportStatus] = mapped_column(enum_type(ImportStatus, 16))
+    rows_total: Mapped[int] = mapped_column(default=0)
+    rows_done: Mapped[int] = mapped_column(default=0)
+    progressed_at: Mapped[datetime] = mapped_column(default=clock.now)
+    summary: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    error: Mapped[str] = mapped_column(sa.Text, default="")
+    finished_at: Mapped[datetime | None]
+
+    source: Mapped[SyncSource] = relationship()
+    uploaded_by: Mapped[User] = relationship()

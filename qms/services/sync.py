@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -76,9 +76,11 @@ def source_of(user: User) -> SyncSource | None:
                                                          SyncSource.active.is_(True)))
 
 
-def add_source(*, actor: User, code: str, name: str, account: User) -> SyncSource:
-    """Register a source system and its integration account (one account per source)."""
-    authz.require(actor, "sync.manage", message=_("Chỉ quản trị hoặc cán bộ ISO cấu hình đồng bộ."))
+def add_source(*, actor: User | None, code: str, name: str, account: User) -> SyncSource:
+    """Register a source system and its integration account (one account per source).
+    `actor` None: a command run on the server."""
+    if actor is not None:
+        authz.require(actor, "sync.manage", message=_("Chỉ quản trị hoặc cán bộ ISO cấu hình đồng bộ."))
     code, name = (code or "").strip().upper(), (name or "").strip()
     if not code or not name:
         raise ValidationError(_("Hãy nhập mã và tên hệ thống nguồn."))
@@ -204,10 +206,14 @@ def read_dossier(raw):
     return read_dossier(raw)
 
 
-def sync_dossiers(source: SyncSource, items: list, *, actor: User, now: datetime) -> list[Outcome]:
+def sync_dossiers(source: SyncSource, items: list, *, actor: User | None, now: datetime) -> list[Outcome]:
     """Take in a batch of dossiers from `source` (raw JSON objects in the portal's shape);
-    one outcome per item, in order. Flushes; the caller commits once."""
-    if not authz.may(actor, "dossiers.sync", source):
+    one outcome per item, in order. Flushes; the caller commits once.
+
+    Rule: by the source's integration account, or by someone who manages the sync (a
+    register file uploaded by the quality officer); `actor` None is a command run on the
+    server (attributed by `audit_log.acting_as`)."""
+    if actor is not None and not (authz.may(actor, "dossiers.sync", source) or authz.has(actor, "sync.manage")):
         raise Forbidden(_("Tài khoản này không phải tài khoản tích hợp của hệ thống nguồn %(s)s.",
                           s=source.code))
     if len(items) > BATCH_MAX:
@@ -247,7 +253,7 @@ def _take_in(batch: _Batch, model: PortalDossier, raw: dict) -> Outcome:
                        _("Trạng thái cũ hơn trạng thái đã nhận; giữ nguyên."), code=existing.code)
     try:
         mapped = _map(batch, model, existing)
-        dossier = _upsert(batch, model, mapped, existing, digest, state_at)
+        dossier, changed = _upsert(batch, model, mapped, existing, digest, state_at)
     except _Hold as hold:
         _hold(batch, model, raw, hold, held)
         return Outcome(model.code, HELD, hold.reason.value,
@@ -255,7 +261,8 @@ def _take_in(batch: _Batch, model: PortalDossier, raw: dict) -> Outcome:
     except _Refuse as refuse:
         return Outcome(model.code, REFUSED, "invalid", _("Dữ liệu hồ sơ không hợp lệ."), refuse.errors)
     _release(batch, held, dossier)
-    return Outcome(model.code, UPDATED if existing is not None else CREATED, code=dossier.code)
+    result = CREATED if existing is None else UPDATED if changed else UNCHANGED
+    return Outcome(model.code, result, code=dossier.code)
 
 
 def _map(batch: _Batch, model: PortalDossier, existing: Dossier | None) -> _Mapped:
@@ -292,14 +299,14 @@ def _map(batch: _Batch, model: PortalDossier, existing: Dossier | None) -> _Mapp
     return _Mapped(procedure, agency, department, status, version, before)
 
 
-def _finished_at(model: PortalDossier, status: DossierStatus) -> datetime | None:
+def _finished_at(model: PortalDossier, status: DossierStatus, history: list[Handled]) -> datetime | None:
     """When processing finished (status 9): NgayKetThucXuLy, else the history's first entry
     into 9 or 10, else the return; None while not finished."""
     if status not in FINISHED:
         return None
     if model.processed_at is not None:
         return model.processed_at
-    entry = next((e for e in sorted(model.history, key=lambda e: e.at) if e.status in (9, 10)), None)
+    entry = next((e for e in history if e.status in (9, 10)), None)
     finished = entry.at if entry is not None else model.returned_at
     if finished is None:
         raise _Refuse([{"field": "NgayKetThucXuLy",
@@ -315,7 +322,15 @@ class _Timeline:
     events: list[tuple[EventKind, datetime, str, datetime | None, datetime | None]]
 
 
-def _timeline(model: PortalDossier, mapped: _Mapped, calendar) -> _Timeline:
+class Handled(NamedTuple):
+    """One entry of a dossier's whole known history (stored, and newly sent), for the rules."""
+
+    at: datetime
+    status: int | None
+    content: str
+
+
+def _timeline(model: PortalDossier, mapped: _Mapped, calendar, history: list[Handled]) -> _Timeline:
     """The due time by this system's rules, and the events the history shows: a
     supplementation request or a wait for the financial obligation stops the clock and the
     next status that is neither restarts it (the version's rule: restart or resume), as at
@@ -323,7 +338,7 @@ def _timeline(model: PortalDossier, mapped: _Mapped, calendar) -> _Timeline:
     version = mapped.version
     due = original = due_time(version, model.taken_at, calendar)
     events, paused, previous = [], None, None
-    for entry in sorted(model.history, key=lambda e: e.at):
+    for entry in history:
         status = entry.status
         if status is None or status == previous:
             continue
@@ -351,10 +366,25 @@ def _timeline(model: PortalDossier, mapped: _Mapped, calendar) -> _Timeline:
 
 
 def _upsert(batch: _Batch, model: PortalDossier, mapped: _Mapped, dossier: Dossier | None,
-            digest: str, state_at: datetime) -> Dossier:
+            digest: str, state_at: datetime) -> tuple[Dossier, bool]:
+    """Create or update the mirror; returns it and whether anything but the payload's
+    fingerprint changed. The rules read the whole history known (stored and new), so a
+    payload without history (a register file) never undoes what an earlier one told."""
+    stored = [] if dossier is None else db.session.execute(
+        sa.select(HistoryEntry.digest, HistoryEntry.at, HistoryEntry.status_code, HistoryEntry.content)
+        .where(HistoryEntry.dossier_id == dossier.id)).all()
+    known = {row.digest for row in stored}
+    new = []
+    for entry in sorted(model.history, key=lambda e: e.at):
+        key = entry.digest()
+        if key not in known:
+            known.add(key)
+            new.append((key, entry))
+    history = sorted([Handled(row.at, row.status_code, row.content) for row in stored]
+                     + [Handled(entry.at, entry.status, entry.content) for _key, entry in new])
     calendar = calendars.calendar_for(mapped.agency)
-    timeline = _timeline(model, mapped, calendar)
-    finished = _finished_at(model, mapped.status)
+    timeline = _timeline(model, mapped, calendar, history)
+    finished = _finished_at(model, mapped.status, history)
     channel = CHANNEL_BY_NUMBER[model.channel]
     values = dict(
         agency=mapped.agency, department=mapped.department, procedure=mapped.procedure,
@@ -363,42 +393,39 @@ def _upsert(batch: _Batch, model: PortalDossier, mapped: _Mapped, dossier: Dossi
         registered_at=model.submitted_at if channel is Channel.online else None,
         received_at=model.taken_at, original_due_at=timeline.original_due, due_at=timeline.due,
         processed_at=finished, returned_at=model.returned_at if mapped.status is DossierStatus.returned else None,
-        paused_at=timeline.paused_at, source_due_at=model.promised_at, source_state_at=state_at,
-        source_digest=digest, before_version=mapped.before_version)
+        paused_at=timeline.paused_at, source_due_at=model.promised_at, before_version=mapped.before_version)
+    changed = dossier is None or bool(new)
     if dossier is None:
         # No lookup secret: the citizen looks a synced dossier up on the source's portal.
         dossier = Dossier(code=model.code.upper(), lookup_secret_hash="", source=batch.source,
                           source_code=model.code, **values)
         db.session.add(dossier)
         batch.dossiers[model.code] = dossier
-        known_events, known_entries = set(), set()
+        known_events = set()
     else:
         batch.touched(dossier.received_at)
         known_events = {(e.kind, e.at) for e in dossier.events}
-        known_entries = set(db.session.scalars(
-            sa.select(HistoryEntry.digest).where(HistoryEntry.dossier_id == dossier.id)))
         for name, value in values.items():
             if getattr(dossier, name) != value:
                 setattr(dossier, name, value)
+                changed = True
+    dossier.source_state_at, dossier.source_digest = state_at, digest
     batch.touched(model.taken_at)
     for kind, at, reason, due_before, due_after in timeline.events:
         if (kind, at) not in known_events:
             known_events.add((kind, at))
+            changed = True
             dossier.events.append(DossierEvent(kind=kind, at=at, reason=reason, due_before=due_before,
                                                due_after=due_after, department=mapped.department))
-    position = len(known_entries)
-    for entry in sorted(model.history, key=lambda e: e.at):
-        key = entry.digest()
-        if key in known_entries:
-            continue
-        known_entries.add(key)
+    position = len(stored)
+    for key, entry in new:
         position += 1
         db.session.add(HistoryEntry(dossier=dossier, position=position, digest=key, at=entry.at,
                                     person=entry.person, content=entry.content, status_code=entry.status,
                                     due_by_rule=entry.due_by_rule))
     if finished is not None:
         batch.finished.append(dossier)
-    return dossier
+    return dossier, changed
 
 
 # --- the held queue ----------------------------------------------------------------------------

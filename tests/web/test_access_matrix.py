@@ -85,6 +85,8 @@ EXPECTED: dict[str, tuple] = {
     "/admin/sync/mappings":                    POST_ONLY,
     "/admin/sync/sources/<int:source_id>/replay": POST_ONLY,
     "/admin/sync/mismatches":                  SYNC_MANAGERS,
+    "/admin/sync/imports":                     POST_ONLY,
+    "/admin/sync/imports/<int:import_id>":     SYNC_MANAGERS,
     # The JSON API (tests/api): a bearer token only, never the session cookie, so every
     # browser, logged in or not, gets 401 (JSON); the OpenAPI document is public.
     "/api/v1/openapi.json":                    EVERYONE,
@@ -239,6 +241,7 @@ EXPECTED: dict[str, tuple] = {
 # page), then the permission (no hint to the unauthorised whether the record exists), then
 # the lookup.
 UNKNOWN_ID_EXPECTED: dict[str, tuple] = {
+    "/admin/sync/imports/<int:import_id>":     (LOGIN, MISSING, MISSING, DENIED, DENIED, DENIED, DENIED),
     "/admin/agencies/<int:agency_id>":         (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
     "/admin/departments/<int:department_id>":  (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
     "/admin/fields/<int:field_id>":            (LOGIN, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING),
@@ -357,6 +360,12 @@ def real_ids(orgtree, users):
     api_token, _plaintext = api_tokens.issue_token(desk, name="Cổng DVC", actor=None, now=clock.now())
     from qms.services import sync
     source = sync.add_source(actor=quality, code="MC-TP", name="Một cửa tỉnh", account=desk)
+    from qms.models import ImportStatus, RegisterImport
+    register = RegisterImport(source=source, filename="so.xlsx", storage_name="so.xlsx", uploaded_by=quality,
+                              status=ImportStatus.done, rows_total=1, rows_done=1,
+                              summary={"rows": 1, "counts": {"created": 1, "updated": 0, "unchanged": 0,
+                                                             "held": 0, "refused": 0}, "held": {}, "problems": []})
+    db.session.add(register)
     from qms.models import Severity
     from qms.services import nonconformities
     nc = nonconformities.raise_nonconformity(  # another department's than the matrix users'
@@ -369,6 +378,7 @@ def real_ids(orgtree, users):
             "public.code": procedure.code, "override_id": override.id,
             "dossiers.code": dossier.code, "position": 1, "file_id": dossier_file.id,
             "event_id": event.id, "token_id": api_token.id, "api.code": dossier.code, "source_id": source.id,
+            "import_id": register.id,
             "nc_code": nc.code, **matrix_audits(orgtree, users), **car_matrix_ids(orgtree, users),
             **feedback_matrix_ids(orgtree, users), **monthly_matrix_ids(orgtree),
             **objective_matrix_ids(orgtree)}
@@ -379,6 +389,7 @@ UNKNOWN_IDS = {"agency_id": 987654, "department_id": 987654, "field_id": 987654,
                "number": 987654, "attachment_id": 987654, "public.code": "9.999999",
                "override_id": 987654, "dossiers.code": "TP-A-000000-0000", "position": 99,
                "file_id": 987654, "event_id": 987654, "api.code": "TP-A-000000-0000", "source_id": 987654,
+               "import_id": 987654,
                "nc_code": "NC-2099-9999", **UNKNOWN_AUDIT_IDS, "car_code": "CAR-2099-9999",
                **FEEDBACK_UNKNOWN_IDS, **UNKNOWN_MONTHLY_IDS}
 

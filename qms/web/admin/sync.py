@@ -8,10 +8,11 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from qms import clock
+from qms import background, clock
 from qms.errors import ValidationError
 from qms.extensions import db
 from qms.models import (
@@ -21,10 +22,11 @@ from qms.models import (
     HoldReason,
     MappingKind,
     Procedure,
+    RegisterImport,
     SyncSource,
     User,
 )
-from qms.services import sync
+from qms.services import register_import, sync
 from qms.web import access
 from qms.web.actions import act
 from qms.web.admin import bp
@@ -82,6 +84,18 @@ class MappingForm(Form):
         self.target.choices = target_choices(kind)
 
 
+class UploadForm(Form):
+    source_id = SelectField(_l("Hệ thống nguồn"), coerce=int, validators=[DataRequired()])
+    file = FileField(_l("Sổ theo dõi hồ sơ (.xlsx, .csv)"), validators=[FileRequired(_l("Hãy chọn một tệp."))])
+    mapping = FileField(_l("Tệp ánh xạ cột (.yaml, không bắt buộc)"),
+                        description=_l("Khi sổ dùng tiêu đề cột, tên trạng thái khác mặc định."))
+    submit = SubmitField(_l("Nhập sổ"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.source_id.choices = [(s.id, f"{s.code} — {s.name}") for s in sync.sources()]
+
+
 class ReplayForm(Form):
     """Replay a source's held dossiers: a POST with CSRF, no fields."""
 
@@ -101,8 +115,10 @@ def sync_overview():
         form = MappingForm(formdata=None, kind=kind, source_id=source.id, external=detail) if kind else None
         groups.append({"source": source, "reason": reason, "detail": detail, "count": count, "since": since,
                        "form": form})
+    imports = db.session.scalars(sa.select(RegisterImport).order_by(RegisterImport.id.desc()).limit(10)).all()
     return render_template("admin/sync.html", sources=sync.sources(), groups=groups, rules=sync.mappings(),
                            source_form=SourceForm(), mapping_form=MappingForm(), replay_form=ReplayForm(),
+                           upload_form=UploadForm(), imports=imports,
                            held=db.session.scalars(sync.held_queue().limit(50)).all(),
                            mismatch_count=db.session.scalar(sa.select(sa.func.count()).select_from(
                                sync.mismatches().subquery())))
@@ -153,3 +169,31 @@ def sync_mismatches():
     access.require("sync.manage")
     page = db.paginate(sync.mismatches(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template("admin/sync_mismatches.html", page=page, args=request.args.to_dict())
+
+
+@bp.post("/sync/imports")
+def sync_import_upload():
+    """Upload a register file: checked now (a file that is not a register is refused with the
+    reason), then taken in by a background worker while the next page shows its progress."""
+    access.require("sync.manage")
+    form = UploadForm()
+    source = db.session.get(SyncSource, form.source_id.data) if form.source_id.data else None
+
+    def call():
+        mapping = form.mapping.data.read().decode("utf-8", "replace") if form.mapping.data else ""
+        return register_import.start_upload(source, form.file.data.filename, form.file.data.read(),
+                                            actor=current_user, now=clock.now(), mapping_text=mapping)
+
+    done = act(call, _("Đã nhận tệp; đang nhập."), form=form)
+    if not done:
+        return redirect(url_for(".sync_overview"))
+    background.start_register_import(current_app._get_current_object(), done.value.id)
+    return redirect(url_for(".sync_import", import_id=done.value.id))
+
+
+@bp.get("/sync/imports/<int:import_id>")
+def sync_import(import_id: int):
+    access.require("sync.manage")
+    job = db.get_or_404(RegisterImport, import_id)
+    return render_template("admin/sync_import.html", job=job, stalled=register_import.stalled(job, clock.now()),
+                           hold_labels=HoldReason.value_labels())
