@@ -113,7 +113,7 @@ def _init_extensions(app: Flask) -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 
     from qms.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
-    from qms.services import audit_log
+    from qms.services import audit_log, outbox
     from qms.services.accounts import load_session_user
 
     db.init_app(app)
@@ -126,6 +126,7 @@ def _init_extensions(app: Flask) -> None:
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     audit_log.install(FlaskSession)
+    outbox.install(FlaskSession)  # after the audit listener: status changes out, in the same transaction
 
     login_manager.init_app(app)
     login_manager.session_protection = app.config["SESSION_PROTECTION"]

@@ -112,6 +112,50 @@ def upgrade():
     with op.batch_alter_table('register_import', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_register_import_source_id'), ['source_id'], unique=False)
 
+    op.create_table('push_endpoint',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('url', sa.String(length=1000), nullable=False),
+    sa.Column('secret', sa.String(length=255), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('first_event_id', sa.Integer(), nullable=False),
+    sa.Column('enqueued_through', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_push_endpoint'))
+    )
+    op.create_table('outbox_event',
+    sa.Column('dossier_id', sa.Integer(), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['dossier_id'], ['dossier.id'], name=op.f('fk_outbox_event_dossier_id_dossier')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_event'))
+    )
+    with op.batch_alter_table('outbox_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_event_dossier_id'), ['dossier_id'], unique=False)
+
+    op.create_table('outbox_delivery',
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('endpoint_id', sa.Integer(), nullable=False),
+    sa.Column('dossier_id', sa.Integer(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=False),
+    sa.Column('last_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['dossier_id'], ['dossier.id'], name=op.f('fk_outbox_delivery_dossier_id_dossier')),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['push_endpoint.id'], name=op.f('fk_outbox_delivery_endpoint_id_push_endpoint')),
+    sa.ForeignKeyConstraint(['event_id'], ['outbox_event.id'], name=op.f('fk_outbox_delivery_event_id_outbox_event')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_delivery')),
+    sa.UniqueConstraint('event_id', 'endpoint_id', name=op.f('uq_outbox_delivery_event_id_endpoint_id'))
+    )
+    with op.batch_alter_table('outbox_delivery', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_delivery_dossier_id'), ['dossier_id'], unique=False)
+        batch_op.create_index('ix_outbox_delivery_pending', ['endpoint_id', 'delivered_at', 'next_attempt_at'], unique=False)
+
     with op.batch_alter_table('dossier', schema=None) as batch_op:
         batch_op.add_column(sa.Column('source_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('source_code', sa.String(length=64), nullable=True))
@@ -124,6 +168,17 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('outbox_delivery', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_delivery_pending')
+        batch_op.drop_index(batch_op.f('ix_outbox_delivery_dossier_id'))
+
+    op.drop_table('outbox_delivery')
+    with op.batch_alter_table('outbox_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_event_dossier_id'))
+
+    op.drop_table('outbox_event')
+    op.drop_table('push_endpoint')
+
     with op.batch_alter_table('register_import', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_register_import_source_id'))
 

@@ -76,3 +76,43 @@ def import_dossiers(path, source_code, mapping, dry_run):
     held = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.held.items()))
     click.echo(("dry run, nothing written: " if dry_run else "") + f"{summary.rows} rows: {counts}"
                + (f" (held: {held}; map the codes on /admin/sync)" if held else ""))
+
+
+@cli.command("push-events")
+@click.option("--limit", default=10_000, show_default=True, help="At most this many deliveries in this run.")
+@with_appcontext
+@handle_errors
+def push_events(limit):
+    """Deliver the dossiers' status changes to the configured endpoints (from cron, every
+    minute): signed, in order per dossier, retried with back-off; a delivery acknowledged is
+    never sent again."""
+    from qms.models import OutboxDelivery
+    from qms.services import outbox
+
+    delivered = failed = 0
+    with acting_as(None, system="cli:push-events"):
+        for endpoint in outbox.endpoints():
+            if not endpoint.active:
+                continue
+            outbox.enqueue(endpoint)
+            db.session.commit()
+            while delivered + failed < limit:
+                picked = outbox.deliverable(endpoint, clock.now(), limit=min(100, limit - delivered - failed))
+                if not picked:
+                    break
+                for delivery_id in picked:
+                    won = outbox.claim(delivery_id, clock.now())
+                    db.session.commit()  # the claim holds while the request is out (no lock held)
+                    if not won:
+                        continue
+                    delivery = db.session.get(OutboxDelivery, delivery_id)
+                    error = outbox.send(delivery)
+                    outbox.record(delivery, error, clock.now())
+                    db.session.commit()
+                    if error is None:
+                        delivered += 1
+                    else:
+                        failed += 1
+                        click.echo(f"failed   {endpoint.name}: event {delivery.event_id} "
+                                   f"(dossier {delivery.event.payload.get('MaHoSo')}): {error}", err=True)
+    click.echo(f"{delivered} delivered, {failed} failed (retried later)")

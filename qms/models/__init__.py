@@ -46,6 +46,7 @@ from qms.models.management_reviews import ManagementReview, ReviewAction
 from qms.models.nonconformities import NcSource, NcStatus, Nonconformity, Severity
 from qms.models.notifications import Notification, NotificationKind
 from qms.models.org import Agency, AgencyLevel, Department, Field
+from qms.models.outbox import OutboxDelivery, OutboxEvent, PushEndpoint
 from qms.models.procedures import (
                                   OnlineLevel,
                                   PauseKind,
@@ -125,6 +126,9 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "ObjectiveComparison",
+    "OutboxDelivery",
+    "OutboxEvent",
+    "PushEndpoint",
     "OnlineLevel",
     "PauseKind",
     "ProcedureCase",

@@ -21,7 +21,7 @@ ENTITY_LABELS = {
     "process_step": _l("Bước của quy trình"), "quality_objective": _l("Mục tiêu chất lượng"),
     "review_action": _l("Biện pháp sau xem xét"), "satisfaction_rating": _l("Đánh giá hài lòng"),
     "sync_source": _l("Hệ thống nguồn đồng bộ"), "sync_mapping": _l("Quy tắc ánh xạ đồng bộ"),
-    "held_dossier": _l("Hồ sơ đồng bộ đang chờ"),
+    "held_dossier": _l("Hồ sơ đồng bộ đang chờ"), "push_endpoint": _l("Nơi nhận trạng thái hồ sơ"),
     "user_account": _l("Tài khoản"), "user": _l("Tài khoản"), "verification": _l("Xác nhận hiệu lực"),
     "auth": _l("Đăng nhập"), "database": _l("Cơ sở dữ liệu"),
 }

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
 
 from qms import authz
 from qms.errors import Forbidden, NotFound, ValidationError
@@ -142,17 +143,41 @@ class _Mapped:
     before_version: bool
 
 
-class _Batch:
-    """One batch of one source: what it needs read once (mappings, procedures, agencies,
-    versions, the dossiers and held rows it names), and what it changed."""
+class Fingerprint(NamedTuple):
+    """What the last payload taken in for a dossier was: enough to tell a repeat or an older
+    state without loading the dossier."""
 
-    def __init__(self, source: SyncSource, models: list[PortalDossier], actor: User, now: datetime):
+    id: int | None
+    digest: str
+    state_at: datetime
+
+
+class _Batch:
+    """One batch of one source: what it needs read once, in a few statements however many
+    dossiers (mappings, procedures, agencies and their one-stop offices, versions, the
+    dossiers and held rows it names, with their events and history), and what it changed."""
+
+    def __init__(self, source: SyncSource, models: list[PortalDossier], actor: User | None, now: datetime):
         self.source, self.actor, self.now = source, actor, now
         self.rules = {(m.kind, m.external): m for m in db.session.scalars(
             sa.select(SyncMapping).where(SyncMapping.source_id == source.id))}
         codes = {m.code for m in models}
+        self.fingerprints = {row.source_code: Fingerprint(row.id, row.source_digest, row.source_state_at)
+                             for row in db.session.execute(
+                                 sa.select(Dossier.id, Dossier.source_code, Dossier.source_digest,
+                                           Dossier.source_state_at)
+                                 .where(Dossier.source_id == source.id, Dossier.source_code.in_(codes)))} if codes else {}
+        # The dossiers that will change, loaded whole (with their events and history) at once
+        changing = [self.fingerprints[m.code].id for m in models
+                    if m.code in self.fingerprints and self.fingerprints[m.code].digest != m.digest()]
         self.dossiers = {d.source_code: d for d in db.session.scalars(
-            sa.select(Dossier).where(Dossier.source_id == source.id, Dossier.source_code.in_(codes)))} if codes else {}
+            sa.select(Dossier).where(Dossier.id.in_(changing)).options(selectinload(Dossier.events)))} if changing else {}
+        self.history: dict[int, list] = {}
+        if changing:
+            for row in db.session.execute(
+                    sa.select(HistoryEntry.dossier_id, HistoryEntry.digest, HistoryEntry.at, HistoryEntry.status_code,
+                              HistoryEntry.content).where(HistoryEntry.dossier_id.in_(changing))):
+                self.history.setdefault(row.dossier_id, []).append(row)
         self.held = {h.code: h for h in db.session.scalars(
             sa.select(HeldDossier).where(HeldDossier.source_id == source.id, HeldDossier.code.in_(codes)))} if codes else {}
         # Codes here already used by another dossier (received here, or another source's)
@@ -160,15 +185,30 @@ class _Batch:
         self.taken = set(db.session.scalars(sa.select(Dossier.code).where(
             Dossier.code.in_(local_codes), sa.or_(Dossier.source_id.is_(None),
                                                   Dossier.source_id != source.id)))) if codes else set()
-        procedure_codes = {m.procedure_code for m in models} | {
-            r.procedure.code for (kind, _e), r in self.rules.items() if kind is MappingKind.procedure}
+        procedure_codes = {m.procedure_code for m in models}
         self.procedures = {p.code: p for p in db.session.scalars(
             sa.select(Procedure).where(Procedure.code.in_(procedure_codes)))} if procedure_codes else {}
         unit_codes = {m.unit_identifier.upper() for m in models}
         self.agencies = {a.code: a for a in db.session.scalars(
             sa.select(Agency).where(Agency.code.in_(unit_codes)))} if unit_codes else {}
-        self._versions: dict[int, list] = {}
-        self._desks: dict[int, Department | None] = {}
+        procedure_ids = {p.id for p in self.procedures.values()} | {
+            r.procedure_id for (kind, _e), r in self.rules.items() if kind is MappingKind.procedure}
+        self._versions: dict[int, list] = {procedure_id: [] for procedure_id in procedure_ids}
+        for row in db.session.execute(
+                sa.select(ProcedureVersion.procedure_id, DocumentVersion.effective_date, DocumentVersion.superseded_at,
+                          ProcedureVersion)
+                .join(ProcedureVersion, ProcedureVersion.id == DocumentVersion.id)
+                .where(ProcedureVersion.procedure_id.in_(procedure_ids),
+                       DocumentVersion.status.in_((VersionStatus.effective, VersionStatus.superseded)),
+                       DocumentVersion.effective_date.is_not(None))
+                .order_by(DocumentVersion.effective_date, DocumentVersion.number)):
+            self._versions[row.procedure_id].append((row.effective_date, row.superseded_at, row.ProcedureVersion))
+        # Each agency's one-stop office (its first active one): few rows, all of them
+        self._desks: dict[int, Department] = {}
+        for department in db.session.scalars(sa.select(Department).where(
+                Department.is_one_stop.is_(True), Department.active.is_(True)).order_by(Department.id)):
+            self._desks.setdefault(department.agency_id, department)
+        self._calendars: dict[int, object] = {}
         self.changed_since: datetime | None = None
         self.finished: list[Dossier] = []
 
@@ -177,23 +217,17 @@ class _Batch:
 
     def versions(self, procedure: Procedure) -> list:
         """The procedure's versions that were ever in force: (from, superseded at, version)."""
-        if procedure.id not in self._versions:
-            self._versions[procedure.id] = db.session.execute(
-                sa.select(DocumentVersion.effective_date, DocumentVersion.superseded_at, ProcedureVersion)
-                .join(ProcedureVersion, ProcedureVersion.id == DocumentVersion.id)
-                .where(ProcedureVersion.procedure_id == procedure.id,
-                       DocumentVersion.status.in_((VersionStatus.effective, VersionStatus.superseded)),
-                       DocumentVersion.effective_date.is_not(None))
-                .order_by(DocumentVersion.effective_date, DocumentVersion.number)).all()
-        return self._versions[procedure.id]
+        return self._versions.get(procedure.id, [])
 
     def desk(self, agency: Agency) -> Department | None:
-        """The agency's one-stop office (its first active one)."""
-        if agency.id not in self._desks:
-            self._desks[agency.id] = db.session.scalar(
-                sa.select(Department).where(Department.agency_id == agency.id, Department.is_one_stop.is_(True),
-                                            Department.active.is_(True)).order_by(Department.id).limit(1))
-        return self._desks[agency.id]
+        return self._desks.get(agency.id)
+
+    def calendar(self, agency: Agency):
+        """The agency's working calendar, asked once per batch (calendars.calendar_for looks
+        through the session's pending objects each time, and a batch has thousands)."""
+        if agency.id not in self._calendars:
+            self._calendars[agency.id] = calendars.calendar_for(agency)
+        return self._calendars[agency.id]
 
     def touched(self, moment: datetime) -> None:
         self.changed_since = moment if self.changed_since is None else min(self.changed_since, moment)
@@ -221,13 +255,14 @@ def sync_dossiers(source: SyncSource, items: list, *, actor: User | None, now: d
     read = [(raw, *read_dossier(raw)) for raw in items]
     batch = _Batch(source, [model for _raw, model, _errors in read if model is not None], actor, now)
     outcomes = []
-    for raw, model, errors in read:
-        if model is None:
-            code = raw.get("MaHoSo") if isinstance(raw, dict) else None
-            outcomes.append(Outcome(str(code or ""), REFUSED, "invalid",
-                                    _("Dữ liệu hồ sơ không hợp lệ."), errors))
-            continue
-        outcomes.append(_take_in(batch, model, raw))
+    with db.session.no_autoflush:  # one flush at the end: the inserts go in batches
+        for raw, model, errors in read:
+            if model is None:
+                code = raw.get("MaHoSo") if isinstance(raw, dict) else None
+                outcomes.append(Outcome(str(code or ""), REFUSED, "invalid",
+                                        _("Dữ liệu hồ sơ không hợp lệ."), errors))
+                continue
+            outcomes.append(_take_in(batch, model, raw))
     _finish(batch)
     return outcomes
 
@@ -242,15 +277,17 @@ def _finish(batch: _Batch) -> None:
 
 
 def _take_in(batch: _Batch, model: PortalDossier, raw: dict) -> Outcome:
-    existing = batch.dossiers.get(model.code)
+    known = batch.fingerprints.get(model.code)
     digest, state_at = model.digest(), model.state_at()
     held = batch.held.get(model.code)
-    if existing is not None and existing.source_digest == digest:
-        _release(batch, held, existing)
-        return Outcome(model.code, UNCHANGED, code=existing.code)
-    if existing is not None and state_at < existing.source_state_at:
+    if known is not None and known.digest == digest:
+        if held is not None and held.released_at is None:
+            _release(batch, held, batch.dossiers.get(model.code) or db.session.get(Dossier, known.id))
+        return Outcome(model.code, UNCHANGED, code=model.code.upper())
+    if known is not None and state_at < known.state_at:
         return Outcome(model.code, UNCHANGED, "stale",
-                       _("Trạng thái cũ hơn trạng thái đã nhận; giữ nguyên."), code=existing.code)
+                       _("Trạng thái cũ hơn trạng thái đã nhận; giữ nguyên."), code=model.code.upper())
+    existing = batch.dossiers.get(model.code) if known is not None else None
     try:
         mapped = _map(batch, model, existing)
         dossier, changed = _upsert(batch, model, mapped, existing, digest, state_at)
@@ -261,6 +298,7 @@ def _take_in(batch: _Batch, model: PortalDossier, raw: dict) -> Outcome:
     except _Refuse as refuse:
         return Outcome(model.code, REFUSED, "invalid", _("Dữ liệu hồ sơ không hợp lệ."), refuse.errors)
     _release(batch, held, dossier)
+    batch.fingerprints[model.code] = Fingerprint(dossier.id, digest, state_at)
     result = CREATED if existing is None else UPDATED if changed else UNCHANGED
     return Outcome(model.code, result, code=dossier.code)
 
@@ -370,9 +408,7 @@ def _upsert(batch: _Batch, model: PortalDossier, mapped: _Mapped, dossier: Dossi
     """Create or update the mirror; returns it and whether anything but the payload's
     fingerprint changed. The rules read the whole history known (stored and new), so a
     payload without history (a register file) never undoes what an earlier one told."""
-    stored = [] if dossier is None else db.session.execute(
-        sa.select(HistoryEntry.digest, HistoryEntry.at, HistoryEntry.status_code, HistoryEntry.content)
-        .where(HistoryEntry.dossier_id == dossier.id)).all()
+    stored = [] if dossier is None else batch.history.get(dossier.id, [])
     known = {row.digest for row in stored}
     new = []
     for entry in sorted(model.history, key=lambda e: e.at):
@@ -382,7 +418,7 @@ def _upsert(batch: _Batch, model: PortalDossier, mapped: _Mapped, dossier: Dossi
             new.append((key, entry))
     history = sorted([Handled(row.at, row.status_code, row.content) for row in stored]
                      + [Handled(entry.at, entry.status, entry.content) for _key, entry in new])
-    calendar = calendars.calendar_for(mapped.agency)
+    calendar = batch.calendar(mapped.agency)
     timeline = _timeline(model, mapped, calendar, history)
     finished = _finished_at(model, mapped.status, history)
     channel = CHANNEL_BY_NUMBER[model.channel]
@@ -519,11 +555,12 @@ def replay(*, actor: User, source: SyncSource, now: datetime,
     outcomes = []
     read = [(h, *read_dossier(h.payload)) for h in waiting]
     batch = _Batch(source, [m for _h, m, _e in read if m is not None], actor, now)
-    for held, model, errors in read:
-        if model is None:  # kept before a rule changed: say so, keep it held
-            outcomes.append(Outcome(held.code, REFUSED, "invalid", _("Dữ liệu hồ sơ không hợp lệ."), errors))
-            continue
-        outcomes.append(_take_in(batch, model, held.payload))
+    with db.session.no_autoflush:
+        for held, model, errors in read:
+            if model is None:  # kept before a rule changed: say so, keep it held
+                outcomes.append(Outcome(held.code, REFUSED, "invalid", _("Dữ liệu hồ sơ không hợp lệ."), errors))
+                continue
+            outcomes.append(_take_in(batch, model, held.payload))
     _finish(batch)
     return outcomes
 

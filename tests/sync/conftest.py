@@ -12,6 +12,7 @@ from qms.extensions import db
 from qms.models import Role
 from qms.services import api_tokens, documents, procedures, sync
 from tests.api.conftest import Api
+from tests.cli.conftest import invoke  # noqa: F401  (fixture)
 from tests.documents.conftest import NOW, birth, birth_data, staff  # noqa: F401  (fixtures)
 from tests.dossiers.conftest import at
 

@@ -12,7 +12,6 @@ from openpyxl import Workbook
 from qms.extensions import db
 from qms.models import Dossier, DossierStatus, HeldDossier
 from qms.services import dossiers, register_import
-from tests.cli.conftest import invoke  # noqa: F401,F811  (fixture)
 from tests.dossiers.conftest import at
 
 HEADER = ["STT", "Mã hồ sơ", "Mã thủ tục", "Tên thủ tục", "Người nộp hồ sơ", "Kênh", "Ngày tiếp nhận",
@@ -55,7 +54,7 @@ def _dossier(code):
 
 
 def test_a_register_with_title_rows_and_messy_dates_is_taken_in_and_again_changes_nothing(
-        app, invoke, source, tmp_path, monday):  # noqa: F811
+        app, invoke, source, tmp_path, monday):
     path = tmp_path / "so-theo-doi-11-2026.xlsx"
     path.write_bytes(xlsx(register_rows()))
     result = invoke(app, "import-dossiers", str(path), "--source", "mc-tp")
@@ -75,7 +74,7 @@ def test_a_register_with_title_rows_and_messy_dates_is_taken_in_and_again_change
     assert db.session.scalar(sa.select(sa.func.count(HeldDossier.id))) == 2
 
 
-def test_a_csv_export_with_semicolons_and_a_mapping_file(app, invoke, source, tmp_path, monday):  # noqa: F811
+def test_a_csv_export_with_semicolons_and_a_mapping_file(app, invoke, source, tmp_path, monday):
     header = "Số biên nhận;Mã TTHC;Chủ hồ sơ;Ngày nhận hồ sơ;Tình trạng;Ghi chú\n"
     lines = ["HS-01;1.001193;Võ Văn Em;25/11/2026 09:00;Chờ bổ sung giấy tờ;\n",
              "HS-02;1.001193;Đỗ Thị Gấm;31/11/2026 09:00;4;ngày sai\n",
@@ -94,7 +93,7 @@ def test_a_csv_export_with_semicolons_and_a_mapping_file(app, invoke, source, tm
     assert _dossier("HS-01").status is DossierStatus.supplement_requested
 
 
-def test_a_dry_run_writes_nothing(app, invoke, source, tmp_path, monday):  # noqa: F811
+def test_a_dry_run_writes_nothing(app, invoke, source, tmp_path, monday):
     path = tmp_path / "so.xlsx"
     path.write_bytes(xlsx(register_rows()))
     result = invoke(app, "import-dossiers", str(path), "--source", "MC-TP", "--dry-run")
@@ -112,8 +111,8 @@ def test_a_dry_run_writes_nothing(app, invoke, source, tmp_path, monday):  # noq
     ("hong.xlsx", b"PK\x03\x04 not really a workbook", "Không đọc được tệp Excel"),
     ("anh.png", b"\x89PNG", "Chỉ nhận tệp .xlsx hoặc .csv"),
 ])
-def test_a_file_that_is_not_a_register_is_refused_with_a_clear_message(app, invoke, source, tmp_path, monday,  # noqa: F811
-                                                                        name, content, message):  # noqa: F811
+def test_a_file_that_is_not_a_register_is_refused_with_a_clear_message(app, invoke, source, tmp_path, monday,
+                                                                        name, content, message):
     if content is None:
         content = xlsx([["Hà Nội", 12]], header=["Tỉnh", "Dân số"])
     path = tmp_path / name
@@ -145,7 +144,7 @@ def _upload(client, source, content: bytes, name: str):
 
 
 def test_the_upload_page_imports_in_the_background_and_shows_progress_then_the_summary(
-        app, source, staff, monday):  # noqa: F811
+        app, source, staff, monday):
     import time
 
     from tests.conftest import login
@@ -180,7 +179,7 @@ def test_the_upload_page_imports_in_the_background_and_shows_progress_then_the_s
     assert rows and all(row.actor_id == staff["quality"].id for row in rows)
 
 
-def test_an_upload_that_is_not_a_register_is_refused_on_the_page(app, source, monday):  # noqa: F811
+def test_an_upload_that_is_not_a_register_is_refused_on_the_page(app, source, monday):
     from qms.models import RegisterImport
     from tests.conftest import login
 
@@ -193,7 +192,7 @@ def test_an_upload_that_is_not_a_register_is_refused_on_the_page(app, source, mo
     assert db.session.scalar(sa.select(sa.func.count(RegisterImport.id))) == 0
 
 
-def test_a_failed_import_is_recorded_on_its_job_not_lost(app, source, staff, monday):  # noqa: F811
+def test_a_failed_import_is_recorded_on_its_job_not_lost(app, source, staff, monday):
     from qms import background
     from qms.models import ImportStatus, RegisterImport
 

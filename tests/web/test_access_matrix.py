@@ -86,6 +86,7 @@ EXPECTED: dict[str, tuple] = {
     "/admin/sync/sources/<int:source_id>/replay": POST_ONLY,
     "/admin/sync/mismatches":                  SYNC_MANAGERS,
     "/admin/sync/imports":                     POST_ONLY,
+    "/admin/sync/endpoints":                   POST_ONLY,
     "/admin/sync/imports/<int:import_id>":     SYNC_MANAGERS,
     # The JSON API (tests/api): a bearer token only, never the session cookie, so every
     # browser, logged in or not, gets 401 (JSON); the OpenAPI document is public.

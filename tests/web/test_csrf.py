@@ -236,6 +236,8 @@ def payloads(o) -> dict[str, Post | tuple]:
         "/admin/sync/mappings": ("admin", {"source_id": str(o["source_id"]), "external": "000.00.22.H98",
                                            "target": f"agency:{o['agency_id']}"}),
         "/admin/sync/sources/<int:source_id>/replay": ("admin", {}),
+        "/admin/sync/endpoints": ("admin", {"name": "Một cửa tỉnh", "url": "https://motcua.tinh.gov.vn/api/trang-thai",
+                                            "secret": "chia-se-bi-mat-2026-tinh"}),
         "/admin/sync/imports": ("admin", {"source_id": str(o["source_id"]), "file": _file(
             "Mã hồ sơ,Mã thủ tục,Người nộp,Ngày tiếp nhận,Trạng thái,Mã đơn vị\n"
             "CSV-0001,1.001193,Đỗ Thị Mai,25/11/2026 09:00,4,TP-A\n".encode(), "so.csv")}),

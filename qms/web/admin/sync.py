@@ -26,7 +26,7 @@ from qms.models import (
     SyncSource,
     User,
 )
-from qms.services import register_import, sync
+from qms.services import outbox, register_import, sync
 from qms.web import access
 from qms.web.actions import act
 from qms.web.admin import bp
@@ -96,6 +96,15 @@ class UploadForm(Form):
         self.source_id.choices = [(s.id, f"{s.code} — {s.name}") for s in sync.sources()]
 
 
+class EndpointForm(Form):
+    name = StringField(_l("Tên"), validators=[DataRequired(), Length(max=255)],
+                       render_kw={"placeholder": _l("Hệ thống một cửa điện tử tỉnh")})
+    url = StringField(_l("Địa chỉ nhận (https://…)"), validators=[DataRequired(), Length(max=1000)])
+    secret = StringField(_l("Khóa bí mật dùng chung"), validators=[DataRequired(), Length(min=16, max=255)],
+                         description=_l("Mỗi nội dung gửi đi được ký HMAC-SHA256 bằng khóa này (tiêu đề X-QMS-Signature)."))
+    submit = SubmitField(_l("Thêm nơi nhận"))
+
+
 class ReplayForm(Form):
     """Replay a source's held dossiers: a POST with CSRF, no fields."""
 
@@ -118,7 +127,9 @@ def sync_overview():
     imports = db.session.scalars(sa.select(RegisterImport).order_by(RegisterImport.id.desc()).limit(10)).all()
     return render_template("admin/sync.html", sources=sync.sources(), groups=groups, rules=sync.mappings(),
                            source_form=SourceForm(), mapping_form=MappingForm(), replay_form=ReplayForm(),
-                           upload_form=UploadForm(), imports=imports,
+                           upload_form=UploadForm(), imports=imports, endpoint_form=EndpointForm(),
+                           endpoints=[(e, outbox.status(e)) for e in outbox.endpoints()],
+                           push_failures=outbox.failures(),
                            held=db.session.scalars(sync.held_queue().limit(50)).all(),
                            mismatch_count=db.session.scalar(sa.select(sa.func.count()).select_from(
                                sync.mismatches().subquery())))
@@ -153,6 +164,17 @@ def sync_mapping_add():
                                 target_id=int(value), now=clock.now())
 
     act(call, lambda result: _("Đã ánh xạ %(e)s. ", e=result[0].external) + _replayed(result[1]), form=form)
+    return redirect(url_for(".sync_overview"))
+
+
+@bp.post("/sync/endpoints")
+def sync_endpoint_add():
+    access.require("sync.manage")
+    form = EndpointForm()
+    act(lambda: outbox.add_endpoint(actor=current_user, name=form.name.data, url=form.url.data,
+                                    secret=form.secret.data),
+        lambda endpoint: _("Đã thêm nơi nhận %(n)s: các thay đổi trạng thái từ bây giờ được gửi tới đó "
+                           "(qms push-events).", n=endpoint.name), form=form)
     return redirect(url_for(".sync_overview"))
 
 
