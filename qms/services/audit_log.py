@@ -103,6 +103,22 @@ def record(session: Session, action: str, obj=None, *, changes: dict | None = No
     )
 
 
+def record_created(session: Session, model, rows: list[tuple[int, dict]]) -> None:
+    """The "<entity>.created" rows of records inserted in bulk rather than through the ORM
+    (dossiers taken in from another system), as the flush listener writes them for ORM
+    objects: who, when, and every value set. One executemany however many."""
+    if not rows:
+        return
+    entity = model.__tablename__
+    secret = getattr(model, "__audit_secret__", ())
+    same = _row(f"{entity}.created", entity, None, None, None)  # who and when: the same for all
+    session.execute(sa.insert(AuditLog), [
+        {**same, "entity_id": entity_id,
+         "changes": {key: "***" if key in secret else _plain(value) for key, value in values.items()
+                     if value is not None and key != "id"}}
+        for entity_id, values in rows])
+
+
 def _column_changes(obj, *, created: bool) -> dict:
     state = inspect(obj)
     secret = type(obj).__audit_secret__

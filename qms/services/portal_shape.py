@@ -170,10 +170,6 @@ class PortalDossier(_Shape):
                    self.processed_at, self.returned_at, *(entry.at for entry in self.history)]
         return max(m for m in moments if m is not None)
 
-    def digest(self) -> str:
-        """What the payload says, as one hash: the same dossier sent again is unchanged."""
-        return _digest(self.model_dump(mode="json", by_alias=True))
-
 
 def _digest(data: dict) -> str:
     text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
