@@ -81,3 +81,21 @@ def test_real_responses_match_the_documented_schemas(api, document):
     paths = document["paths"]
     assert "422" in paths["/dossiers"]["post"]["responses"]
     assert "409" in paths["/dossiers/{code}/steps/{position}/complete"]["post"]["responses"]
+
+
+def test_request_schemas_are_the_models_that_check_the_requests(api, document):
+    """One definition: what the document says a body may be is what the endpoint accepts."""
+    from qms.web.api.payloads import REQUESTS
+
+    schemas = document["components"]["schemas"]
+    for model in REQUESTS:
+        generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        assert schemas[model.__name__]["properties"] == generated["properties"], model.__name__
+        assert schemas[model.__name__]["additionalProperties"] is False
+    receive = _validator(document, "ReceiveRequest")
+    receive.validate(PORTAL_DOSSIER)
+    for bad in ({**PORTAL_DOSSIER, "applicant": {"name": "A", "phone": "0" * 40}},
+                {**PORTAL_DOSSIER, "channel": "fax"}, {**PORTAL_DOSSIER, "fee": 0},
+                {**PORTAL_DOSSIER, "components": ["x" * 501]}):
+        assert not receive.is_valid(bad)
+        assert api("onestop").post("/dossiers", json=bad).status_code == 422

@@ -1,8 +1,10 @@
 """The OpenAPI 3.1 description of API v1, served at /api/v1/openapi.json.
 
-Kept by hand beside the views (no generator dependency); tests/api/test_openapi.py checks
-that it is a valid OpenAPI 3.1 document, that every API route is in it, and that real
-responses match the schemas below.
+The request bodies' schemas are generated from the typed models that check them
+(qms/web/api/payloads.py, qms/services/portal_shape.py), so a rule and its description
+cannot drift; the responses' schemas are written below, and tests/api/test_openapi.py checks
+that real responses match them, that the document is valid OpenAPI 3.1, and that every API
+route is in it.
 """
 from __future__ import annotations
 
@@ -62,79 +64,6 @@ SCHEMAS: dict = {
                                                     "message": {"type": "string"}}}},
             },
         }},
-    },
-    "Applicant": {
-        "type": "object",
-        "required": ["name"],
-        "additionalProperties": False,
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 255},
-            "id_number": {"type": "string", "maxLength": 32,
-                          "description": "Số định danh cá nhân / CCCD."},
-            "phone": {"type": "string", "maxLength": 32},
-            "address": {"type": "string", "maxLength": 500},
-            "email": {"type": "string", "format": "email", "maxLength": 255},
-        },
-    },
-    "ReceiveRequest": {
-        "type": "object",
-        "required": ["procedure_code", "applicant"],
-        "additionalProperties": False,
-        "properties": {
-            "procedure_code": {"type": "string", "description": "The national procedure code (mã TTHC).",
-                               "examples": ["1.001193"]},
-            "case": {"type": "string", "maxLength": 48,
-                     "description": "The key of a case of the procedure (its own limit and process); "
-                                    "left out: the main case."},
-            "processing_agency_code": {"type": "string", "maxLength": 32,
-                                       "description": "The agency competent to process it, when not the "
-                                                      "receiving one (same province and level)."},
-            "applicant": _ref("Applicant"),
-            "channel": {"type": "string", "enum": ["online", "direct", "postal"], "default": "online"},
-            "components": {"type": "array", "items": {"type": "string", "maxLength": 500},
-                           "description": "Names of the dossier components received."},
-            "return_method": {"type": "string", "maxLength": 64,
-                              "description": "How the applicant gets the result."},
-        },
-    },
-    "OnlineRequest": {
-        "type": "object",
-        "required": ["code", "procedure_code", "applicant"],
-        "additionalProperties": False,
-        "properties": {
-            "code": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9._/-]{0,47}$",
-                     "description": "The national dossier code, kept as issued."},
-            "registered_at": {**TIME, "description": "When it was submitted (default: now)."},
-            "procedure_code": {"type": "string", "description": "The national procedure code (mã TTHC)."},
-            "case": {"type": "string", "maxLength": 48, "description": "A case of the procedure, by key."},
-            "applicant": _ref("Applicant"),
-            "components": {"type": "array", "items": {"type": "string", "maxLength": 500}},
-            "return_method": {"type": "string", "maxLength": 64},
-        },
-    },
-    "ReturnRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "via": {"type": "string", "enum": ["desk", "postal", "online"], "default": "desk",
-                    "description": "How the applicant got the result."},
-            "note": {"type": "string", "maxLength": 2000},
-        },
-    },
-    "CompleteRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "note": {"type": "string", "maxLength": 2000},
-            "result": {"type": "string", "maxLength": 500,
-                       "description": "What the step produced, e.g. \"Đủ điều kiện\"."},
-            "next_department_code": {
-                "type": "string",
-                "description": "The department (of the dossier's agency) that gets the next step. "
-                               "Needed unless the next step is the one-stop office's, or the "
-                               "next step was sent back from a department (it goes back there), "
-                               "or this is the last step."},
-        },
     },
     "Status": {
         "type": "object",
@@ -487,10 +416,11 @@ def _generated() -> dict:
     from pydantic.json_schema import models_json_schema  # not at start-up: it is heavy
 
     from qms.services.portal_shape import PortalDossier
+    from qms.web.api.payloads import REQUESTS
     from qms.web.api.sync_answer import SyncAnswer
 
-    _keys, schema = models_json_schema([(PortalDossier, "validation"), (SyncAnswer, "serialization")],
-                                       by_alias=True, ref_template="#/components/schemas/{model}")
+    models = [(model, "validation") for model in (*REQUESTS, PortalDossier)] + [(SyncAnswer, "serialization")]
+    _keys, schema = models_json_schema(models, by_alias=True, ref_template="#/components/schemas/{model}")
     return schema["$defs"]
 
 

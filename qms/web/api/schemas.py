@@ -1,32 +1,19 @@
-"""What the API reads and writes: JSON bodies checked field by field (the API's forms), and
-dossiers, steps and queues as JSON. Times are ISO 8601 in Vietnam's time zone (+07:00)."""
+"""What the API reads and writes: JSON bodies checked against the typed models of
+qms.web.api.payloads, and dossiers, steps and queues as JSON. Times are ISO 8601 in Vietnam's time zone (+07:00)."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
 from flask import request
 from flask_babel import gettext as _
 
 from qms.localtime import to_local
-from qms.models import Channel, Dossier, DossierStep, ResultDelivery, User
+from qms.models import Dossier, DossierStep, User
 from qms.services import dossiers
 from qms.text import strip_controls_deep
 from qms.web.api import ApiError
 
-# Column sizes of the dossier (qms/models/dossiers.py): longer values are refused with a
-# message, never truncated or left to fail in the database.
-APPLICANT_FIELDS = {"name": 255, "id_number": 32, "phone": 32, "address": 500, "email": 255}
-RECEIVE_FIELDS = {"procedure_code", "case", "processing_agency_code", "applicant", "channel", "components",
-                  "return_method"}
-ONLINE_FIELDS = RECEIVE_FIELDS - {"channel", "processing_agency_code"} | {"code", "registered_at"}
-COMPLETE_FIELDS = {"note", "result", "next_department_code"}
-RETURN_FIELDS = {"via", "note"}
-RETURN_METHOD_MAX, COMPONENT_MAX, NOTE_MAX, RESULT_MAX = 64, 500, 2000, 500
-
-
 MAX_DEPTH = 8  # a dossier is 3 levels deep; far deeper is an attack, not a dossier
-COMPONENTS_MAX = 200
 
 
 def json_body(*, allow_empty: bool = False) -> dict:
@@ -78,127 +65,19 @@ def _depth(value, level: int = 1) -> int:
     return max((_depth(item, level + 1) for item in items), default=level)
 
 
-class _Checker:
-    """Collects every problem of a body, so the caller fixes them in one go."""
+def parse(model_name: str, data: dict):
+    """`data` checked against the typed model `model_name` of qms.web.api.payloads; raises
+    ApiError 422 naming every problem (field: message) at once."""
+    import pydantic  # not at start-up: it is heavy (tests/cli/test_startup.py)
 
-    def __init__(self):
-        self.errors: list[dict] = []
+    from qms.web.api import payloads
 
-    def add(self, field: str, message: str) -> None:
-        self.errors.append({"field": field, "message": message})
-
-    def unknown(self, data: dict, allowed: set[str], prefix: str = "") -> None:
-        for key in sorted(set(data) - allowed):
-            self.add(prefix + key, _("Trường không được hỗ trợ."))
-
-    def text(self, data: dict, key: str, field: str, *, max_length: int,
-             required: bool = False) -> str:
-        value = data.get(key)
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            self.add(field, _("Phải là một chuỗi ký tự."))
-            return ""
-        value = value.strip()
-        if required and not value:
-            self.add(field, _("Bắt buộc."))
-        elif len(value) > max_length:
-            self.add(field, _("Tối đa %(n)d ký tự.", n=max_length))
-        return value
-
-    def moment(self, data: dict, key: str) -> datetime | None:
-        """An ISO 8601 time with its offset (e.g. 2026-11-25T08:30:00+07:00), or None."""
-        value = data.get(key)
-        if value is None:
-            return None
-        try:
-            moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            self.add(key, _("Phải là thời điểm ISO 8601 có múi giờ, ví dụ 2026-11-25T08:30:00+07:00."))
-            return None
-        return moment
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            summary = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
-            raise ApiError(_("Dữ liệu không hợp lệ — %(s)s", s=summary), status=422,
-                           errors=self.errors)
-
-
-def receive_input(data: dict, *, online: bool = False) -> dict:
-    """The fields of a dossier handed over by the portal, checked; raises 422 with every
-    problem found. `online`: a dossier submitted on the portal, with its national code
-    (and when it was submitted), for the desk's intake queue; its channel is online."""
-    check = _Checker()
-    check.unknown(data, ONLINE_FIELDS if online else RECEIVE_FIELDS)
-    out = {"procedure_code": check.text(data, "procedure_code", "procedure_code",
-                                        max_length=32, required=True),
-           "case_key": check.text(data, "case", "case", max_length=48),
-           "processing_agency_code": check.text(data, "processing_agency_code", "processing_agency_code",
-                                                max_length=32)}
-    if online:
-        out["code"] = check.text(data, "code", "code", max_length=48, required=True)
-        out["registered_at"] = check.moment(data, "registered_at")
-    applicant = data.get("applicant")
-    if not isinstance(applicant, dict):
-        check.add("applicant", _("Bắt buộc, là một đối tượng (name, id_number, phone, address, email)."))
-        applicant = {}
-    check.unknown(applicant, set(APPLICANT_FIELDS), prefix="applicant.")
-    for key, size in APPLICANT_FIELDS.items():
-        out[f"applicant_{key}"] = check.text(applicant, key, f"applicant.{key}", max_length=size,
-                                             required=key == "name")
-    email = out["applicant_email"]
-    if email:
-        try:  # the same check as the desk's form (wtforms Email uses email-validator)
-            validate_email(email, check_deliverability=False)
-        except EmailNotValidError:
-            check.add("applicant.email", _("Địa chỉ thư điện tử không hợp lệ."))
-    channel = data.get("channel", Channel.online.value)
-    if online:
-        pass  # always online
-    elif channel not in {c.value for c in Channel}:
-        check.add("channel", _("Một trong: %(v)s.", v=", ".join(c.value for c in Channel)))
-    else:
-        out["channel"] = Channel(channel)
-    components = data.get("components", [])
-    if not isinstance(components, list) or not all(isinstance(c, str) for c in components):
-        check.add("components", _("Phải là một danh sách tên thành phần hồ sơ (chuỗi)."))
-        components = []
-    elif len(components) > COMPONENTS_MAX:
-        check.add("components", _("Tối đa %(n)d thành phần hồ sơ.", n=COMPONENTS_MAX))
-        components = []
-    elif any(len(c.strip()) > COMPONENT_MAX for c in components):
-        check.add("components", _("Mỗi tên tối đa %(n)d ký tự.", n=COMPONENT_MAX))
-    out["components"] = [c.strip() for c in components if c.strip()]
-    out["return_method"] = check.text(data, "return_method", "return_method",
-                                      max_length=RETURN_METHOD_MAX)
-    check.raise_if_any()
-    return out
-
-
-def complete_input(data: dict) -> dict:
-    check = _Checker()
-    check.unknown(data, COMPLETE_FIELDS)
-    out = {"note": check.text(data, "note", "note", max_length=NOTE_MAX),
-           "result": check.text(data, "result", "result", max_length=RESULT_MAX),
-           "next_department_code": check.text(data, "next_department_code",
-                                              "next_department_code", max_length=32)}
-    check.raise_if_any()
-    return out
-
-
-def return_input(data: dict) -> dict:
-    check = _Checker()
-    check.unknown(data, RETURN_FIELDS)
-    via = data.get("via", ResultDelivery.desk.value)
-    if via not in {member.value for member in ResultDelivery}:
-        check.add("via", _("Một trong: %(v)s.", v=", ".join(m.value for m in ResultDelivery)))
-        via = ResultDelivery.desk.value
-    out = {"via": ResultDelivery(via), "note": check.text(data, "note", "note", max_length=NOTE_MAX)}
-    check.raise_if_any()
-    return out
+    try:
+        return getattr(payloads, model_name).model_validate(data)
+    except pydantic.ValidationError as error:
+        errors = payloads.problems(error)
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise ApiError(_("Dữ liệu không hợp lệ — %(s)s", s=summary), status=422, errors=errors) from None
 
 
 # --- output -----------------------------------------------------------------------------------

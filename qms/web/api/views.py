@@ -63,7 +63,7 @@ def _procedure_for(procedure_code: str) -> Procedure:
 def receive():
     """A dossier handed over by the portal, received at the token user's one-stop office."""
     access.require("dossiers.receive")
-    data = schemas.receive_input(schemas.json_body())
+    data = schemas.parse("ReceiveRequest", schemas.json_body()).service_args()
     procedure = _procedure_for(data.pop("procedure_code"))
     data["processing_agency"] = _agency_for(data.pop("processing_agency_code"))
     dossier, secret = dossiers.receive_dossier(actor=_user(), procedure=procedure,
@@ -81,9 +81,8 @@ def register_online():
     """A dossier submitted on the portal, with its national code: it waits in the intake
     queue of the token user's one-stop office until the desk accepts or refuses it."""
     access.require("dossiers.receive")
-    data = schemas.receive_input(schemas.json_body(), online=True)
+    data = schemas.parse("OnlineRequest", schemas.json_body()).service_args()
     procedure = _procedure_for(data.pop("procedure_code"))
-    data.pop("processing_agency_code")  # an online dossier goes to the agency it was filed with
     dossier, secret = dossiers.register_online(actor=_user(), procedure=procedure, now=clock.now(), **data)
     db.session.commit()
     body = schemas.dossier_json(dossier)
@@ -104,19 +103,19 @@ def complete(code: str, position: int):
     step = next((s for s in found.steps if s.position == position), None)
     if step is None:
         raise ApiError(_("Hồ sơ %(c)s không có bước %(n)d.", c=found.code, n=position), status=404)
-    data = schemas.complete_input(schemas.json_body(allow_empty=True))
+    data = schemas.parse("CompleteRequest", schemas.json_body(allow_empty=True))
     next_department = None
-    if data["next_department_code"]:
+    if data.next_department_code:
         next_department = db.session.scalar(sa.select(Department).where(
-            Department.code == data["next_department_code"].upper(),
+            Department.code == data.next_department_code.upper(),
             Department.agency_id == found.agency_id, Department.active.is_(True)))
         if next_department is None:
             message = _("Không có phòng ban đang hoạt động mã %(c)s trong %(a)s.",
-                        c=data["next_department_code"], a=found.agency.name)
+                        c=data.next_department_code, a=found.agency.name)
             raise ApiError(message, status=422,
                            errors=[{"field": "next_department_code", "message": message}])
-    dossiers.complete_step(step, actor=_user(), now=clock.now(), note=data["note"],
-                           result=data["result"], next_department=next_department)
+    dossiers.complete_step(step, actor=_user(), now=clock.now(), note=data.note,
+                           result=data.result, next_department=next_department)
     # The answer is what was flushed, read before the commit expires it (a reload would cost
     # a third of the request's statements); the error handlers answer if the commit fails.
     body = schemas.dossier_json(found)
@@ -128,7 +127,7 @@ def complete(code: str, position: int):
 def return_result(code: str):
     access.require("dossiers.work")
     found = _dossier(code)
-    data = schemas.return_input(schemas.json_body(allow_empty=True))
+    data = schemas.parse("ReturnRequest", schemas.json_body(allow_empty=True)).service_args()
     dossiers.return_result(found, actor=_user(), now=clock.now(), **data)
     db.session.commit()
     return jsonify(schemas.dossier_json(found))
