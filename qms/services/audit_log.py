@@ -112,7 +112,9 @@ def record_created(session: Session, model, rows: list[tuple[int, dict]]) -> Non
     entity = model.__tablename__
     secret = getattr(model, "__audit_secret__", ())
     same = _row(f"{entity}.created", entity, None, None, None)  # who and when: the same for all
-    session.execute(sa.insert(AuditLog), [
+    from qms import bulk
+
+    bulk.insert_rows(AuditLog.__table__, [
         {**same, "entity_id": entity_id,
          "changes": {key: "***" if key in secret else _plain(value) for key, value in values.items()
                      if value is not None and key != "id"}}

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from qms import authz
+from qms import authz, bulk
 from qms.errors import Forbidden, NotFound, ValidationError
 from qms.extensions import db
 from qms.localtime import date_of, local_date
@@ -326,7 +326,7 @@ def _insert_created(batch: _Batch) -> None:
     # Core executemany without RETURNING (psycopg pipelines one short statement), the new
     # ids then read back by their unique key: an INSERT ... RETURNING of many rows is one huge
     # statement that the driver has to parse, a third of the time.
-    db.session.execute(sa.insert(Dossier.__table__), [new.row for new in created])
+    bulk.insert_rows(Dossier.__table__, [new.row for new in created])
     ids = dict(db.session.execute(sa.select(Dossier.source_code, Dossier.id).where(
         Dossier.source_id == batch.source.id, Dossier.source_code.in_([new.row["source_code"] for new in created]))).all())
     history, events = [], []
@@ -336,11 +336,10 @@ def _insert_created(batch: _Batch) -> None:
         events += [{**event_row, "dossier_id": new.id} for event_row in new.events]
         if new.held is not None:
             new.held.dossier_id = new.id
-    if history:
-        db.session.execute(sa.insert(HistoryEntry.__table__), history)
+    bulk.insert_rows(HistoryEntry.__table__, history)
     event_ids = []
     if events:
-        db.session.execute(sa.insert(DossierEvent.__table__), events)
+        bulk.insert_rows(DossierEvent.__table__, events)
         by_key = {(row.dossier_id, row.kind, row.at): row.id for row in db.session.execute(
             sa.select(DossierEvent.id, DossierEvent.dossier_id, DossierEvent.kind, DossierEvent.at)
             .where(DossierEvent.dossier_id.in_([new.id for new in created])))}

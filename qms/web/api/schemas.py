@@ -2,6 +2,7 @@
 qms.web.api.payloads, and dossiers, steps and queues as JSON. Times are ISO 8601 in Vietnam's time zone (+07:00)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import request
@@ -12,6 +13,19 @@ from qms.models import Dossier, DossierStep, User
 from qms.services import dossiers
 from qms.text import strip_controls_deep
 from qms.web.api import ApiError
+
+# What a JSON text holds when a decoded string could have a control character (escaped below
+# U+0020, DEL and C1 raw or escaped, a lone surrogate): only then is every string cleaned.
+_MAY_HOLD_CONTROLS = re.compile(r"\\u00[01][0-9a-f]|\\u00[89][0-9a-f]|\\u007f|\\ud[89a-f]|[\x7f-\x9f]", re.I)
+
+
+def _cleaned(data):
+    """The same cleaning as every form (qms.text.strip_controls), where it can change anything:
+    a sync batch is tens of thousands of strings."""
+    if _MAY_HOLD_CONTROLS.search(request.get_data(cache=True, as_text=True)):
+        return strip_controls_deep(data)
+    return data
+
 
 MAX_DEPTH = 8  # a dossier is 3 levels deep; far deeper is an attack, not a dossier
 
@@ -30,7 +44,7 @@ def json_body(*, allow_empty: bool = False) -> dict:
                          "(Content-Type: application/json)."), status=400)
     if _depth(data) > MAX_DEPTH:
         raise ApiError(_("Nội dung JSON lồng quá %(n)d cấp.", n=MAX_DEPTH), status=400)
-    return strip_controls_deep(data)  # the same cleaning as every form
+    return _cleaned(data)
 
 
 def json_any():
@@ -43,7 +57,7 @@ def json_any():
         raise ApiError(_("Nội dung yêu cầu phải là JSON (Content-Type: application/json)."), status=400)
     if _depth(data) > MAX_DEPTH:
         raise ApiError(_("Nội dung JSON lồng quá %(n)d cấp.", n=MAX_DEPTH), status=400)
-    return strip_controls_deep(data)
+    return _cleaned(data)
 
 
 def sync_batch(data) -> list:
