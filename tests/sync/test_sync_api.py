@@ -129,3 +129,18 @@ def test_the_openapi_document_describes_the_payload_and_the_answer(app, sync_api
     example = document["paths"]["/sync/dossiers"]["post"]["requestBody"]["content"]["application/json"]
     for item in example["examples"]["processed"]["value"]:
         _validator(document, "PortalDossier").validate(item)
+
+
+def test_a_synced_dossier_is_on_record_as_taken_in_by_the_sources_account(sync_api, source):
+    from qms.models import AuditLog
+
+    sync_api.post("/sync/dossiers", json=[portal("H12-0001", KenhThucHien=2,
+                                                 ChuHoSo="Nguyễn\u000bVăn\u0001 An")]).get_json()
+    dossier = _dossier("H12-0001")
+    assert dossier.applicant_name == "Nguyễn\nVăn An"  # the same cleaning as every form
+    row = db.session.scalar(sa.select(AuditLog).where(AuditLog.entity_type == "dossier",
+                                                      AuditLog.entity_id == dossier.id))
+    assert (row.action, row.actor_id, row.actor_name) == ("dossier.created", source.account.id, "motcuatinh")
+    assert row.changes["status"] == "processing" and row.changes["channel"] == "online"
+    assert row.changes["received_at"] == "2026-11-25T02:00:00+00:00"
+    assert row.changes["lookup_secret_hash"] == "***" and row.changes["source_code"] == "H12-0001"
