@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     WithJsonSchema,
     model_validator,
 )
@@ -33,8 +34,9 @@ PORTAL_TIME_FORMAT = "%Y%m%d%H%M%S"
 HISTORY_MAX = 500  # a dossier's handling history; far more is not a dossier
 
 
-def parse_portal_time(value: Any) -> datetime | None:
-    """`yyyyMMddHHmmss` (local time) as an aware UTC moment; "" or null: none."""
+def parse_portal_time(value: Any, info: ValidationInfo | None = None) -> datetime | None:
+    """`yyyyMMddHHmmss` (local time) as an aware UTC moment; "" or null: none. The zone comes
+    from the validation's context when the caller read it once for a whole batch."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -45,11 +47,16 @@ def parse_portal_time(value: Any) -> datetime | None:
             raise ValueError
         # sliced, not strptime: a batch has tens of thousands of these
         local = datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
-                         int(text[12:]), tzinfo=localtime.zone())
+                         int(text[12:]), tzinfo=_zone(info))
     except ValueError:
         raise PydanticCustomError(
             "portal_time", "Phải là thời điểm dạng yyyyMMddHHmmss (giờ Việt Nam), ví dụ 20261125083000.") from None
     return local.astimezone(UTC)
+
+
+def _zone(info: ValidationInfo | None):
+    given = (info.context or {}).get("zone") if info is not None else None
+    return given or localtime.zone()
 
 
 def format_portal_time(value: datetime | None) -> str | None:
@@ -175,12 +182,13 @@ class PortalDossier(_Shape):
 
 
 # --- reading one dossier -----------------------------------------------------------------------
-def read_dossier(raw: Any) -> tuple[PortalDossier | None, list[dict]]:
-    """One dossier of a batch: the model, or None and each problem as {field, message}."""
+def read_dossier(raw: Any, zone=None) -> tuple[PortalDossier | None, list[dict]]:
+    """One dossier of a batch: the model, or None and each problem as {field, message}.
+    `zone`: the local time zone, read once by a caller reading many."""
     if not isinstance(raw, dict):
         return None, [{"field": "", "message": _("Mỗi hồ sơ phải là một đối tượng JSON.")}]
     try:
-        return PortalDossier.model_validate(raw), []
+        return PortalDossier.model_validate(raw, context={"zone": zone or localtime.zone()}), []
     except pydantic.ValidationError as error:
         return None, [{"field": field_path(e["loc"]), "message": message(e)}
                       for e in error.errors(include_url=False)]

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from qms import authz, bulk
+from qms import authz, bulk, localtime
 from qms.errors import Forbidden, NotFound, ValidationError
 from qms.extensions import db
 from qms.localtime import date_of, local_date
@@ -244,11 +244,11 @@ class _Batch:
         self.changed_since = moment if self.changed_since is None else min(self.changed_since, moment)
 
 
-def read_dossier(raw):
+def read_dossier(raw, zone=None):
     # pydantic loads on the first sync, not when the app starts (tests/cli/test_startup.py)
     from qms.services.portal_shape import read_dossier
 
-    return read_dossier(raw)
+    return read_dossier(raw, zone)
 
 
 def sync_dossiers(source: SyncSource, items: list, *, actor: User | None, now: datetime) -> list[Outcome]:
@@ -276,13 +276,13 @@ def _take_in_all(source: SyncSource, items: list, *, actor: User | None, now: da
                     for row in db.session.execute(
                         sa.select(Dossier.id, Dossier.source_code, Dossier.source_digest, Dossier.source_state_at)
                         .where(Dossier.source_id == source.id, Dossier.source_code.in_(codes)))} if codes else {}
-    read = []
+    read, zone = [], localtime.zone()
     for raw, code, digest in sent:
         known = fingerprints.get(code)
         if known is not None and known.digest == digest:
             read.append((raw, code, digest, None, None))
         else:
-            read.append((raw, code, digest, *read_dossier(raw)))
+            read.append((raw, code, digest, *read_dossier(raw, zone)))
     batch = _Batch(source, [model for *_sent, model, _errors in read if model is not None], actor, now,
                    codes, fingerprints)
     outcomes = []

@@ -72,11 +72,22 @@ def sync_batch(data) -> list:
     return items
 
 
-def _depth(value, level: int = 1) -> int:
-    if level > MAX_DEPTH or not isinstance(value, (dict, list)):
-        return level
-    items = value.values() if isinstance(value, dict) else value
-    return max((_depth(item, level + 1) for item in items), default=level)
+def _depth(value) -> int:
+    """How deep the document nests (a value inside a container is one level below it),
+    counted up to just past MAX_DEPTH; a loop over the containers only (a sync batch holds
+    tens of thousands of values)."""
+    deepest, stack = 1, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if not isinstance(item, (dict, list)):
+            continue
+        children = item.values() if isinstance(item, dict) else item
+        if level + 1 > deepest and children:
+            deepest = level + 1
+            if deepest > MAX_DEPTH:
+                return deepest
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def parse(model_name: str, data: dict):
