@@ -14,8 +14,7 @@ from qms.models import Dossier
 from qms.services import nonconformities
 from tests.browser.test_login_flow import go_to, log_in
 from tests.documents.conftest import birth, staff  # noqa: F401  (fixtures)
-from tests.sync.conftest import MONDAY, monday, source, sync_api, three_day_birth  # noqa: F401  (fixtures)
-from tests.sync.conftest import entry, portal
+from tests.sync.conftest import MONDAY, entry, monday, portal, source, sync_api, three_day_birth  # noqa: F401  (fixtures)
 from tests.sync.test_register_import import register_rows, xlsx
 
 pytestmark = pytest.mark.browser
