@@ -24,10 +24,16 @@ def insert_rows(table: sa.Table, rows: list[dict]) -> None:
     processors = [_json_text if isinstance(table.c[name].type, sa.JSON)
                   else table.c[name].type.bind_processor(dialect) or _same for name in columns]
     names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
+    import psycopg
+
+    statement = f"COPY {table.name} ({names}) FROM STDIN"  # names from the model, never input
     cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:  # names from the model, never input
-        for row in rows:
-            copy.write_row([process(row[name]) for process, name in zip(processors, columns, strict=True)])
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([process(row[name]) for process, name in zip(processors, columns, strict=True)])
+    except psycopg.IntegrityError as error:  # as SQLAlchemy reports it for a statement of its own
+        raise sa.exc.IntegrityError(statement, None, error) from error
 
 
 def _same(value):

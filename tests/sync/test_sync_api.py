@@ -144,3 +144,24 @@ def test_a_synced_dossier_is_on_record_as_taken_in_by_the_sources_account(sync_a
     assert row.changes["status"] == "processing" and row.changes["channel"] == "online"
     assert row.changes["received_at"] == "2026-11-25T02:00:00+00:00"
     assert row.changes["lookup_secret_hash"] == "***" and row.changes["source_code"] == "H12-0001"
+
+
+def test_a_batch_that_loses_a_race_is_refused_whole_and_taken_in_when_sent_again(sync_api, monkeypatch):
+    """Two concurrent batches naming the same new dossier: the unique key lets one insert it;
+    the other answers 409 having written nothing, and is taken in when sent again."""
+    from qms.services import sync as sync_service
+
+    original = sync_service._insert_created
+
+    def racing(batch):  # the other batch's row lands between this one's reading and writing
+        new = next(iter(batch.created.values()))
+        db.session.execute(sa.insert(Dossier.__table__), [{**new.row, "code": "OTHER-" + new.row["code"]}])
+        original(batch)
+
+    monkeypatch.setattr(sync_service, "_insert_created", racing)
+    response = sync_api.post("/sync/dossiers", json=[portal("H12-0001"), portal("H12-0002")])
+    assert response.status_code == 409 and "gửi lại" in response.get_json()["error"]["message"]
+    assert db.session.scalar(sa.select(sa.func.count(Dossier.id))) == 0
+    monkeypatch.setattr(sync_service, "_insert_created", original)
+    again = sync_api.post("/sync/dossiers", json=[portal("H12-0001"), portal("H12-0002")]).get_json()
+    assert again["summary"]["created"] == 2

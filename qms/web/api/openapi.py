@@ -372,6 +372,8 @@ PATHS: dict = {
             "400": _error("The body is not JSON."),
             "401": UNAUTHORIZED,
             "403": _error("The token's account is not the integration account of a source system."),
+            "409": _error("A concurrent batch took in one of these dossiers first: nothing of this "
+                          "batch was written; send it again."),
             "413": _error("The body is over the size limit (SYNC_MAX_BYTES, 16 MB by default)."),
             "422": _error("Not an array of dossiers, an empty one, or more than 1,000."),
             "429": _error("Too many batches with this token (SYNC_RATE_LIMIT, 120 per minute by default)."),

@@ -172,9 +172,13 @@ def sync_dossiers():
                        status=413)
     request.max_content_length = limit  # a body without a length is cut off at the limit too
     items = schemas.sync_batch(schemas.json_any())
-    outcomes = sync.sync_dossiers(source, items, actor=user, now=clock.now())
-    results = [outcome.as_json() for outcome in outcomes]
-    db.session.commit()
+    try:
+        outcomes = sync.sync_dossiers(source, items, actor=user, now=clock.now())
+        results = [outcome.as_json() for outcome in outcomes]
+        db.session.commit()
+    except sa.exc.IntegrityError:  # another batch took in one of these dossiers meanwhile
+        raise ApiError(_("Một hồ sơ của lô này vừa được một lô khác gửi cùng lúc đồng bộ trước; "
+                         "lô này chưa được ghi. Hãy gửi lại lô."), status=409) from None
     summary = dict.fromkeys((sync.CREATED, sync.UPDATED, sync.UNCHANGED, sync.HELD, sync.REFUSED), 0)
     for outcome in outcomes:
         summary[outcome.result] += 1
