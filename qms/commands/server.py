@@ -96,7 +96,8 @@ def gunicorn_options(bind: str, threads: int, workers: int) -> dict:
     return {
         "bind": bind,
         "workers": workers,
-        "worker_class": "gthread",
+        # gunicorn's gthread worker, safe from a Ctrl+C while it boots (qms/gunicorn_worker.py)
+        "worker_class": "qms.gunicorn_worker.BootSafeThreadWorker",
         "threads": threads,
         "preload_app": False,  # each worker imports and builds its app after the fork
         "proc_name": "qms",

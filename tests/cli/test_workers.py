@@ -144,7 +144,7 @@ def test_two_workers_answer_and_log_in(tmp_path, instance, fresh_url, seeded):
         output = log()
     assert f"serving qms on {base}/ (2 workers × 2 threads, gunicorn;" in output
     assert f"Listening at: {base}" in output  # gunicorn's own log is not silenced
-    assert "Using worker: gthread" in output
+    assert "Using worker: qms.gunicorn_worker.BootSafeThreadWorker" in output
     # memory:// limits with an explicit --workers: served, with a warning
     assert "warning: each of the 2 workers counts login limits on its own" in output
     assert "QMS_RATELIMIT_STORAGE_URI=redis://" in output
@@ -310,7 +310,7 @@ def test_each_worker_builds_its_own_app_and_engine(app, tmp_path, monkeypatch):
     application = serving.gunicorn_application(serving.gunicorn_options("127.0.0.1:0", 4, 2))
     assert application.cfg.preload_app is False
     assert application.cfg.workers == 2 and application.cfg.threads == 4
-    assert application.cfg.worker_class_str == "gthread"
+    assert application.cfg.worker_class_str == "qms.gunicorn_worker.BootSafeThreadWorker"
     assert application.cfg.secure_scheme_headers == {}  # QMS_PROXY_HOPS decides, as before
     master_engine = db.engine
     loaded = application.load()
@@ -318,3 +318,22 @@ def test_each_worker_builds_its_own_app_and_engine(app, tmp_path, monkeypatch):
     with loaded.app_context():
         assert db.engine is not master_engine
     assert application.load() is not loaded  # each worker: another app
+
+
+def test_a_quit_signal_while_booting_stops_the_worker_without_raising(monkeypatch):
+    """gunicorn's gthread worker answers SIGINT/SIGQUIT with sys.exit from the handler: during
+    the app's imports that SystemExit could land in a finalizer (a printed traceback, a worker
+    going on). Booting, ours only stops; booted, gunicorn's handling applies."""
+    from gunicorn.workers.gthread import ThreadWorker
+
+    from qms.gunicorn_worker import BootSafeThreadWorker
+
+    worker = object.__new__(BootSafeThreadWorker)
+    worker.alive, worker.booted = True, False
+    worker.handle_quit(signal.SIGINT, None)  # no SystemExit
+    assert worker.alive is False and worker.qms_stop_asked is True
+    calls = []
+    monkeypatch.setattr(ThreadWorker, "handle_quit", lambda self, sig, frame: calls.append(sig))
+    worker.alive, worker.booted = True, True
+    worker.handle_quit(signal.SIGINT, None)
+    assert calls == [signal.SIGINT]

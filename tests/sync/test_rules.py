@@ -94,7 +94,7 @@ def test_a_dossier_older_than_the_process_is_timed_by_the_earliest_version_and_m
     assert old.due_at == at(2026, 11, 19, 9, 0)  # Mon 16/11 09:00 + 3 working days
 
 
-def test_unknown_codes_are_held_then_taken_in_once_mapped(source, monday, staff, orgtree):
+def test_unknown_codes_are_held_then_taken_in_once_mapped(source, monday, staff, orgtree, three_day_birth):
     outcomes = _take(source, portal("U1", unit="000.00.22.H99"), portal("U2", unit="000.00.22.H99"),
                      portal("P1", procedure="2.000001"), portal("S1", status=12), now=monday)
     assert [(o.result, o.reason) for o in outcomes] == [
@@ -119,13 +119,19 @@ def test_unknown_codes_are_held_then_taken_in_once_mapped(source, monday, staff,
     assert [(o.source_code, o.result) for o in replayed] == [("P1", "held"), ("S1", "created")]
     assert _dossier("S1").status is DossierStatus.processing
     assert [h.code for h in db.session.scalars(sync.held_queue())] == ["P1"]
+    _rule, replayed = sync.add_mapping(actor=staff["quality"], source=source, kind=MappingKind.procedure,
+                                       external="2.000001", target_id=three_day_birth.id, now=monday)
+    db.session.commit()
+    assert [(o.source_code, o.result) for o in replayed] == [("P1", "created")]
+    assert _dossier("P1").procedure_id == three_day_birth.id
+    assert list(db.session.scalars(sync.held_queue())) == []
     released = db.session.scalar(sa.select(HeldDossier).where(HeldDossier.code == "U1"))
     assert released.released_by == staff["quality"] and released.dossier.source_code == "U1"
 
     # the same push again changes nothing, and nothing is held again
     again = _take(source, portal("U1", unit="000.00.22.H99"), now=monday)
     assert again[0].result == "unchanged"
-    assert [h.code for h in db.session.scalars(sync.held_queue())] == ["P1"]
+    assert list(db.session.scalars(sync.held_queue())) == []
 
 
 def test_a_code_used_here_already_is_held_not_overwritten(source, monday, staff):
@@ -138,3 +144,24 @@ def test_a_code_used_here_already_is_held_not_overwritten(source, monday, staff)
     assert (outcome.result, outcome.reason) == ("held", "code_taken")
     assert _dossier("TP-A-261125-0001").status is DossierStatus.processing
     assert date(2026, 11, 25) == _dossier("TP-A-261125-0001").received_at.date()
+
+
+def test_a_handling_unit_mapped_to_a_department_gets_its_dossiers(source, monday, staff, orgtree):
+    sync.add_mapping(actor=staff["quality"], source=source, kind=MappingKind.department,
+                     external="Phòng Văn hóa - Xã hội phường An Hòa", target_id=orgtree["culture"].id, now=monday)
+    _take(source, portal("D1", DonViXuLy="Phòng Văn hóa - Xã hội phường An Hòa"), portal("D2"), now=monday)
+    assert _dossier("D1").department_id == orgtree["culture"].id
+    assert _dossier("D2").department_id == orgtree["onestop"].id  # the unit's one-stop office
+
+
+def test_the_dates_that_differ_from_the_sources_are_listed_for_the_quality_officer(app, source, monday):
+    from tests.conftest import login
+
+    _take(source, portal("SAME", NgayHenTra="20261130090000"), portal("DIFF", NgayHenTra="20261202170000"),
+          now=monday)
+    assert [d.source_code for d in db.session.scalars(sync.mismatches())] == ["DIFF"]
+    client = app.test_client()
+    login(client, "quality")
+    page = client.get("/admin/sync/mismatches").get_data(as_text=True)
+    assert "DIFF" in page and "02/12/2026 17:00" in page and "30/11/2026 09:00" in page
+    assert ">SAME<" not in page

@@ -100,18 +100,21 @@ def test_batches_too_large_are_refused_whole(app, sync_api):
 
 
 def test_the_dossier_page_shows_the_mirror_and_offers_no_action(app, sync_api, orgtree, make_user):
-    history = [entry("20261125090000", 2, "Tiếp nhận hồ sơ"), entry("20261126100000", 4, "Chuyển phòng Tư pháp")]
-    sync_api.post("/sync/dossiers", json=[portal("H12-0009", history=history, NgayHenTra="20261201090000")])
+    history = [entry("20261125090000", 2, "Tiếp nhận hồ sơ"), entry("20261126100000", 5, "Yêu cầu bổ sung"),
+               entry("20261126110000", 4, "Chuyển phòng Tư pháp")]
+    sync_api.post("/sync/dossiers", json=[portal("H12-0009", history=history, NgayHenTra="20261130090000")])
     make_user("motcua2", Role.officer, department=orgtree["onestop"])
     client = app.test_client()
     login(client, "motcua2")
     page = client.get("/dossiers/H12-0009").get_data(as_text=True)
     assert "Hệ thống một cửa điện tử tỉnh" in page
     assert "Chuyển phòng Tư pháp" in page and 'id="dossier-history"' in page
-    # the source promised 01/12; the rules here give Mon 30/11 09:00
-    assert "Hệ thống nguồn hẹn: 01/12/2026 09:00" in page
+    # the source promised Mon 30/11; here the supplementation restarts the 3 days on 26/11 11:00
+    assert "Hệ thống nguồn hẹn: 30/11/2026 09:00" in page
     assert "mọi thao tác thực hiện trên hệ thống đó" in page
     assert 'id="reissue-receipt"' not in page and 'id="action-' not in page
+    assert 'id="control-slip"' not in page and "event-pdf" not in page  # its forms are its system's
+    assert client.get("/dossiers/H12-0009/control-slip.pdf").status_code == 404
 
 
 def test_the_openapi_document_describes_the_payload_and_the_answer(app, sync_api):

@@ -160,7 +160,7 @@ def event_pdf(code: str, event_id: int):
     access.require("dossiers.work")
     dossier = _dossier(code)
     event = next((e for e in dossier.events if e.id == event_id), None)
-    if event is None or event.kind not in PRINTABLE:
+    if event is None or event.kind not in PRINTABLE or dossier.synced:
         abort(404)
     template, name = PRINTABLE[event.kind]
     data = render_pdf(template, dossier=dossier, event=event,
@@ -177,9 +177,10 @@ def dossier_events_panel(dossier: Dossier) -> dict:
     may take now (services.dossiers.available_actions, so no button leads to a refusal)
     and their forms."""
     actions = dossiers.available_actions(current_user, dossier, clock.now())
-    pdf = {e.id: url_for("dossiers.event_pdf", code=dossier.code, event_id=e.id)
-           for e in dossier.events if e.kind in PRINTABLE}
-    if "dossiers.refusal_pdf" in current_app.view_functions:
+    # A synced dossier's forms were issued by its own system: nothing to print here
+    pdf = {} if dossier.synced else {e.id: url_for("dossiers.event_pdf", code=dossier.code, event_id=e.id)
+                                     for e in dossier.events if e.kind in PRINTABLE}
+    if "dossiers.refusal_pdf" in current_app.view_functions and not dossier.synced:
         pdf.update({e.id: url_for("dossiers.refusal_pdf", code=dossier.code)
                     for e in dossier.events if e.kind is EventKind.not_accepted})
     rule = dossier.procedure_version.supplement_rule

@@ -105,7 +105,7 @@ def refusal_pdf(code: str):
     """The refusal slip again, for whoever may read the dossier; only for a refused one."""
     access.require("dossiers.work")
     dossier = db.session.scalar(sa.select(Dossier).where(Dossier.code == code))
-    if dossier is None:
+    if dossier is None or dossier.synced:  # a synced dossier's slips are its own system's
         abort(404)
     access.require("dossiers.view", dossier)
     event = _refusal(dossier)

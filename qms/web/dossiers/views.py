@@ -213,6 +213,8 @@ def control_slip(code: str):
     """Mẫu 06 (Circular 03/2025/TT-VPCP): every hand-over and completion, and which were late."""
     access.require("dossiers.work")
     dossier = _dossier(code)
+    if dossier.synced:  # its steps are its own system's; their record is the history shown
+        abort(404)
     # A legal form: render_pdf renders it in Vietnamese whatever the page language.
     data = render_pdf("pdf/control_slip.html", dossier=dossier, step_timeliness=dossiers.step_timeliness,
                       labels=Timeliness.value_labels(),
