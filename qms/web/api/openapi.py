@@ -1,10 +1,10 @@
 """The OpenAPI 3.1 description of API v1, served at /api/v1/openapi.json.
 
-The request bodies' schemas are generated from the typed models that check them
-(qms/web/api/payloads.py, qms/services/portal_shape.py), so a rule and its description
-cannot drift; the responses' schemas are written below, and tests/api/test_openapi.py checks
-that real responses match them, that the document is valid OpenAPI 3.1, and that every API
-route is in it.
+Every schema is generated from a typed model: the request bodies' from the models that
+check them (qms/web/api/payloads.py, qms/services/portal_shape.py), so a rule and its
+description cannot drift; the answers' from qms/web/api/answers.py and sync_answer.py,
+which tests/api/test_openapi.py checks real answers against, with the document's validity
+(OpenAPI 3.1) and every API route being in it. The paths are written here.
 """
 from __future__ import annotations
 
@@ -12,15 +12,6 @@ import copy
 from functools import cache
 
 from qms.services.sync import BATCH_MAX
-
-NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time",
-                 "description": "ISO 8601 with the +07:00 offset (Asia/Ho_Chi_Minh); null if not yet."}
-TIME = {"type": "string", "format": "date-time",
-        "description": "ISO 8601 with the +07:00 offset (Asia/Ho_Chi_Minh)."}
-TIMELINESS = {"type": ["string", "null"], "enum": ["early", "on_time", "late", None],
-              "description": "Compared by date with the due time once finished "
-                             "(trước hạn / đúng hạn / quá hạn); null while in progress."}
-
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -46,171 +37,7 @@ CODE_PARAMETER = {"name": "code", "in": "path", "required": True,
                   "description": "The dossier code, {agency code}-{yyMMdd}-{NNNN}.",
                   "schema": {"type": "string", "examples": ["TP-A-261120-0001"]}}
 
-SCHEMAS: dict = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": {
-            "type": "object",
-            "required": ["status", "message"],
-            "properties": {
-                "status": {"type": "integer", "description": "The HTTP status, repeated."},
-                "title": {"type": "string"},
-                "message": {"type": "string", "description": "What went wrong, for a person."},
-                "errors": {"type": "array", "description": "Invalid input: each field's problem.",
-                           "items": {"type": "object", "required": ["field", "message"],
-                                     "properties": {"field": {"type": "string",
-                                                              "examples": ["applicant.name"]},
-                                                    "message": {"type": "string"}}}},
-            },
-        }},
-    },
-    "Status": {
-        "type": "object",
-        "required": ["code", "national_code", "label"],
-        "properties": {
-            "code": {"type": "string", "enum": [
-                "registered", "received", "not_accepted", "processing", "supplement_requested",
-                "awaiting_payment", "withdrawn", "stopped", "processed", "returned"]},
-            "national_code": {"type": "integer", "minimum": 1, "maximum": 10,
-                              "description": "The national dossier status code (1 registered … "
-                                             "10 returned)."},
-            "label": {"type": "string"},
-        },
-    },
-    "Named": {
-        "type": "object",
-        "required": ["code", "name"],
-        "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
-    },
-    "Person": {
-        "type": ["object", "null"],
-        "required": ["username", "full_name"],
-        "properties": {"username": {"type": "string"}, "full_name": {"type": "string"}},
-    },
-    "Step": {
-        "type": "object",
-        "required": ["position", "name", "role", "department", "handed_over_at", "due_at",
-                     "completed_at", "completed_by", "note", "result", "timeliness"],
-        "properties": {
-            "position": {"type": "integer", "minimum": 1},
-            "name": {"type": "string"},
-            "role": {"type": "string", "enum": ["one_stop", "specialist", "department_head",
-                                                "leader", "clerk", "coordinating", "other"]},
-            "department": {"oneOf": [_ref("Named"), {"type": "null"}],
-                           "description": "The department holding the step; null before hand-over."},
-            "handed_over_at": NULLABLE_TIME,
-            "due_at": NULLABLE_TIME,
-            "completed_at": NULLABLE_TIME,
-            "completed_by": _ref("Person"),
-            "note": {"type": "string"},
-            "result": {"type": "string"},
-            "timeliness": TIMELINESS,
-        },
-    },
-    "Event": {
-        "type": "object",
-        "required": ["kind", "at", "by", "department", "reason", "due_before", "due_after",
-                     "step_position"],
-        "properties": {
-            "kind": {"type": "string", "enum": [
-                "supplement_requested", "supplement_received", "payment_requested",
-                "payment_received", "apology", "stopped", "withdrawn", "not_accepted", "sent_back"]},
-            "at": TIME,
-            "by": _ref("Person"),
-            "department": {"oneOf": [_ref("Named"), {"type": "null"}]},
-            "reason": {"type": "string"},
-            "due_before": NULLABLE_TIME,
-            "due_after": NULLABLE_TIME,
-            "step_position": {"type": ["integer", "null"]},
-        },
-    },
-    "Dossier": {
-        "type": "object",
-        "required": ["code", "status", "procedure", "agency", "processing_agency", "department", "channel",
-                     "applicant", "components", "case", "return_method", "received_at", "original_due_at",
-                     "due_at", "promised_at", "paused_at", "processed_at", "registered_at", "returned_at",
-                     "returned_via", "timeliness", "current_step", "steps", "events"],
-        "properties": {
-            "code": {"type": "string"},
-            "status": _ref("Status"),
-            "procedure": _ref("Named"),
-            "agency": {**_ref("Named"), "description": "The receiving agency."},
-            "processing_agency": {**_ref("Named"), "description": "The agency processing it (the "
-                                                                   "receiving one unless another was named)."},
-            "department": {**_ref("Named"), "description": "The receiving one-stop office."},
-            "channel": {"type": "object", "required": ["code", "national_code"],
-                        "properties": {"code": {"type": "string", "enum": ["direct", "online", "postal"]},
-                                       "national_code": {"type": "integer", "enum": [1, 2, 3]}}},
-            "applicant": {"type": "object",
-                          "required": ["name", "id_number", "phone", "address", "email"],
-                          "properties": {k: {"type": "string"} for k in
-                                         ("name", "id_number", "phone", "address", "email")}},
-            "components": {"type": "array", "items": {"type": "string"}},
-            "case": {"type": ["object", "null"], "properties": {"key": {"type": "string"},
-                                                                "name": {"type": "string"}},
-                     "description": "The procedure case picked at intake; null: the main case."},
-            "return_method": {"type": "string"},
-            "received_at": TIME,
-            "original_due_at": TIME,
-            "due_at": {**TIME, "description": "The legal due time (+07:00); it moves only when a "
-                                              "supplementation restarts or resumes the clock."},
-            "promised_at": {**NULLABLE_TIME, "description": "The new date of an apology letter."},
-            "paused_at": {**NULLABLE_TIME, "description": "Since when the clock is stopped."},
-            "processed_at": {**NULLABLE_TIME, "description": "Processing finished: the result is "
-                             "ready at the one-stop office (status 9). The dossier is classified "
-                             "on this moment."},
-            "registered_at": {**NULLABLE_TIME, "description": "Submitted online (status 1)."},
-            "returned_at": {**NULLABLE_TIME, "description": "The applicant got the result (status 10)."},
-            "returned_via": {"type": ["string", "null"], "enum": ["desk", "postal", "online", None]},
-            "timeliness": TIMELINESS,
-            "current_step": {"type": ["integer", "null"],
-                             "description": "The position of the step being worked; null once ended."},
-            "steps": {"type": "array", "items": _ref("Step")},
-            "events": {"type": "array", "items": _ref("Event")},
-        },
-    },
-    "ReceivedDossier": {
-        "allOf": [_ref("Dossier"), {
-            "type": "object",
-            "required": ["lookup_secret"],
-            "properties": {"lookup_secret": {
-                "type": "string", "pattern": "^[A-Z2-9]{8}$",
-                "description": "The applicant's lookup secret for /tra-cuu. Given only in this "
-                               "response (only its hash is stored)."}},
-        }],
-    },
-    "QueueItem": {
-        "type": "object",
-        "required": ["dossier_code", "status", "procedure", "step", "handed_over_at", "due_at",
-                     "dossier_due_at", "overdue"],
-        "properties": {
-            "dossier_code": {"type": "string"},
-            "status": _ref("Status"),
-            "procedure": _ref("Named"),
-            "step": {"type": "object", "required": ["position", "name"],
-                     "properties": {"position": {"type": "integer"}, "name": {"type": "string"}}},
-            "handed_over_at": TIME,
-            "due_at": TIME,
-            "dossier_due_at": TIME,
-            "overdue": {"type": "boolean", "description": "The step's due time has passed."},
-        },
-    },
-    "Queue": {
-        "type": "object",
-        "required": ["department", "generated_at", "page", "per_page", "total", "pages", "items"],
-        "properties": {
-            "department": _ref("Named"),
-            "generated_at": TIME,
-            "page": {"type": "integer", "minimum": 1},
-            "per_page": {"type": "integer", "minimum": 1, "maximum": 500},
-            "total": {"type": "integer", "minimum": 0, "description": "Steps in the whole queue."},
-            "pages": {"type": "integer", "minimum": 0},
-            "items": {"type": "array", "items": _ref("QueueItem"),
-                      "description": "This page's steps, soonest due first."},
-        },
-    },
-}
+SCHEMAS: dict = {}  # all generated from the typed models (_generated)
 
 PATHS: dict = {
     "/dossiers": {"post": {
@@ -418,10 +245,12 @@ def _generated() -> dict:
     from pydantic.json_schema import models_json_schema  # not at start-up: it is heavy
 
     from qms.services.portal_shape import PortalDossier
+    from qms.web.api.answers import ANSWERS
     from qms.web.api.payloads import REQUESTS
     from qms.web.api.sync_answer import SyncAnswer
 
-    models = [(model, "validation") for model in (*REQUESTS, PortalDossier)] + [(SyncAnswer, "serialization")]
+    models = ([(model, "validation") for model in (*REQUESTS, PortalDossier)]
+              + [(model, "serialization") for model in (*ANSWERS, SyncAnswer)])
     _keys, schema = models_json_schema(models, by_alias=True, ref_template="#/components/schemas/{model}")
     return schema["$defs"]
 

@@ -7,10 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-
-class FieldProblem(BaseModel):
-    field: str = Field(examples=["NgayTiepNhan"])
-    message: str
+from qms.web.api.answers import FieldProblem
 
 
 class SyncOutcome(BaseModel):
