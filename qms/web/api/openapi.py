@@ -13,6 +13,7 @@ from functools import cache
 
 from qms.services.sync import BATCH_MAX
 
+
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
