@@ -126,7 +126,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "cars.read_all": frozenset({QO, LEAD, AUD}),
     "cars.manage": frozenset({QO, HEAD}),
     "cars.manage_any": frozenset({QO}),  # any department's
-    "cars.own": frozenset({HEAD}),  # own a CAR of their department
+    "cars.own": frozenset({HEAD, OF}),  # be the person responsible for a CAR of their department
     "cars.write": STAFF,
     "cars.complete_item": STAFF,
     "cars.verifier": frozenset({QO, LEAD, AUD}),  # may be named to check effectiveness
@@ -368,7 +368,9 @@ def _answers_for(user: User, department_id: int) -> bool:
 
 
 @_rule("cars.own")
-def _heads(user: User, department_id: int) -> bool:
+def _of_the_department(user: User, department_id: int) -> bool:
+    """A head or an officer of the nonconformities' department (issue 15: the one who will do
+    the work may be named, not only the head)."""
     return user.department_id == department_id
 
 

@@ -81,8 +81,8 @@ def _move(car: CorrectiveAction, action: str, *, actor: User | None, now: dateti
 
 
 # --- who may do what (the rules are qms.authz's "cars.*") ----------------------------------------
-def _is_head_of(user: User | None, department_id: int) -> bool:
-    """May own a CAR of the department: its head."""
+def _may_own(user: User | None, department_id: int) -> bool:
+    """May be responsible for a CAR of the department: its head or one of its officers."""
     return authz.may(user, "cars.own", department_id)
 
 
@@ -158,19 +158,22 @@ def open_car(nonconformities_: Sequence[Nonconformity], *, owner: User | None, a
 
     Rules: the quality officer or the head of the nonconformities' department opens it; the
     nonconformities are open or under analysis, of one department, not answered by another
-    CAR; the owner is a head of that department (by default the actor, when a head);
+    CAR; the owner is an active head or officer of that department (by default the actor,
+    when a head of it);
     numbered CAR-{year}-{NNNN}; open nonconformities move to analysis."""
     ncs = list(dict.fromkeys(nonconformities_))
     department_id = _check_answerable(ncs)
     if not authz.may(actor, "cars.manage", department_id):
         raise Forbidden(_("Chỉ cán bộ ISO hoặc trưởng phòng có sự không phù hợp được lập phiếu hành động khắc phục."))
     if owner is None:
-        if not _is_head_of(actor, department_id):
-            raise ValidationError(_("Hãy chọn người chịu trách nhiệm (trưởng phòng có sự không phù hợp)."))
+        if not _may_own(actor, department_id):
+            raise ValidationError(_("Hãy chọn người chịu trách nhiệm (trưởng phòng hoặc cán bộ của phòng có "
+                                    "sự không phù hợp)."))
         owner = actor
-    if not (_is_head_of(owner, department_id) and owner.is_active):
+    if not (_may_own(owner, department_id) and owner.is_active):
         department = db.session.get(Department, department_id)
-        raise ValidationError(_("Người chịu trách nhiệm phải là trưởng phòng của %(d)s.", d=department.name))
+        raise ValidationError(_("Người chịu trách nhiệm phải là trưởng phòng hoặc cán bộ của %(d)s.",
+                                d=department.name))
     car = CorrectiveAction(code=sequences.next_code("CAR", _today(now).year),
                            department_id=department_id, owner=owner, status=CarStatus.analysis,
                            correction="", whys=[], root_cause="", created_by=actor, created_at=now)
@@ -519,8 +522,9 @@ def answerable_nonconformities(actor: User, *, department_id: int | None = None)
     return query
 
 
-def department_heads(department_id: int | None = None):
-    """Active department heads (the possible CAR owners)."""
+def possible_owners(department_id: int | None = None):
+    """The people who may be responsible for a CAR: the active heads and officers (of the
+    department, when given)."""
     from qms.models.accounts import UserRole
 
     query = (sa.select(User).join(UserRole, UserRole.user_id == User.id)

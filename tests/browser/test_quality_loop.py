@@ -44,7 +44,9 @@ def people(orgtree):
 
     people = {"quality": person("canboiso", "Trần Thị Thu", Role.quality_officer, "office"),
               "lead": person("truongdoan", "Lê Văn Đức", Role.auditor, "office"),
-              "head": person("truongvanhoa", "Phạm Thị Hồng", Role.department_head, "culture")}
+              "head": person("truongvanhoa", "Phạm Thị Hồng", Role.department_head, "culture"),
+              "officer": person("canbovanhoa", "Đỗ Văn Nam", Role.officer, "culture"),
+              "elsewhere": person("canbovanphong", "Vũ Thị Lan", Role.officer, "office")}
     db.session.commit()
     return people
 
@@ -191,6 +193,9 @@ def test_audit_finding_nonconformity_car_closed(page, people, orgtree):
         page.goto("/quality/nonconformities/NC-2026-0001")  # answered from the nonconformity itself
         opening = page.locator("#nc-open-car-form")
         expect(opening.locator("#owner_id option:checked")).to_contain_text("Phạm Thị Hồng")
+        # every active head and officer of the department may be named responsible (issue 15)
+        expect(opening.locator("#owner_id")).to_contain_text("Đỗ Văn Nam")
+        expect(opening.locator("#owner_id")).not_to_contain_text("Vũ Thị Lan")
         opening.locator("[type=submit]").click()
         flash(page, "Đã lập phiếu hành động khắc phục CAR-2026-0001.")
         expect(page.locator("#car-status")).to_have_text("Đang phân tích nguyên nhân")

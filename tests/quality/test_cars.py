@@ -189,14 +189,22 @@ def test_an_officer_or_another_departments_head_cannot_open_one(ncs, people):
     assert all(nc.corrective_action_id is None for nc in ncs)
 
 
-def test_the_owner_is_a_head_of_the_nonconformities_department(ncs, people):
+def test_the_owner_is_a_head_or_an_officer_of_the_nonconformities_department(ncs, people):
     with pytest.raises(ValidationError, match="Hãy chọn người chịu trách nhiệm"):
-        _open(ncs, people, actor=people["qo"])  # the quality officer is no head: name one
-    with pytest.raises(ValidationError, match="trưởng phòng của Phòng Văn hóa"):
-        _open(ncs, people, actor=people["qo"], owner=people["other_head"])
-    with pytest.raises(ValidationError, match="trưởng phòng"):
-        _open(ncs, people, owner=people["officer"])
-    assert _open(ncs, people, actor=people["qo"], owner=people["head"]).owner == people["head"]
+        _open(ncs, people, actor=people["qo"])  # the quality officer is not of it: name one
+    for stranger in ("other_head", "other_officer", "auditor"):
+        with pytest.raises(ValidationError, match="trưởng phòng hoặc cán bộ của Phòng Văn hóa"):
+            _open(ncs, people, actor=people["qo"], owner=people[stranger])
+    assert _open(ncs, people, actor=people["qo"], owner=people["officer"]).owner == people["officer"]
+
+
+def test_the_responsible_list_offers_every_active_head_and_officer_of_the_department(ncs, people, orgtree):
+    from qms.services import accounts
+
+    accounts.set_active(people["deputy"], False, actor=None)
+    db.session.commit()
+    owners = db.session.scalars(cars.possible_owners(orgtree["culture"].id)).all()
+    assert sorted(u.username for u in owners) == ["chuyenvien_vh", "truong_vh"]
 
 
 def test_nonconformities_of_one_department_answered_once(ncs, people, orgtree):

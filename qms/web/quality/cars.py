@@ -83,7 +83,7 @@ def car_list():
         answerable = db.session.scalars(cars.answerable_nonconformities(
             current_user, department_id=department_id)).all()
         heads_of = department_id if access.can("cars.manage_any") else current_user.department_id
-        owners = db.session.scalars(cars.department_heads(heads_of)).all()
+        owners = db.session.scalars(cars.possible_owners(heads_of)).all()
         if access.can("cars.own"):
             open_form.owner_id.data = current_user.id
     return render_template(

@@ -200,7 +200,7 @@ def nc_show(nc_code: str):
     if access.can("cars.manage") and db.session.scalar(
             cars.answerable_nonconformities(current_user).where(Nonconformity.id == nc.id)) is not None:
         open_form = OpenForm()
-        owners = db.session.scalars(cars.department_heads(nc.department_id)).all()
+        owners = db.session.scalars(cars.possible_owners(nc.department_id)).all()
         if access.can("cars.own") and current_user.department_id == nc.department_id:
             open_form.owner_id.data = current_user.id
     return render_template(
