@@ -20,7 +20,6 @@ import hmac
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -179,12 +178,6 @@ def record(delivery: OutboxDelivery, error: str | None, now: datetime) -> None:
         delay = min(BACKOFF_FIRST * 2 ** (delivery.attempts - 1), BACKOFF_MAX)
         delivery.next_attempt_at, delivery.last_error = now + delay, error
     db.session.flush()
-
-
-@dataclass
-class PushSummary:
-    delivered: int = 0
-    failed: int = 0
 
 
 def status(endpoint: PushEndpoint) -> dict:

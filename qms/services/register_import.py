@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import yaml
+from flask import current_app
 from flask_babel import gettext as _
 
+from qms import authz
 from qms.errors import ValidationError
 from qms.extensions import db
 from qms.models import Channel, DossierStatus, ImportStatus, RegisterImport, SyncSource, User
@@ -304,8 +307,6 @@ STALLED_AFTER = timedelta(minutes=10)  # a running import not heard from since: 
 
 
 def upload_path(storage_name: str) -> Path:
-    from flask import current_app
-
     return Path(current_app.instance_path) / UPLOAD_FOLDER / storage_name
 
 
@@ -313,10 +314,6 @@ def start_upload(source: SyncSource, filename: str, content: bytes, *, actor: Us
                  mapping_text: str = "") -> RegisterImport:
     """Check the uploaded register (a file that is not one is refused now, with the reason)
     and keep it for the background import: the job, at 0 of its rows."""
-    import secrets
-
-    from qms import authz
-
     authz.require(actor, "sync.manage", message=_("Chỉ quản trị hoặc cán bộ ISO cấu hình đồng bộ."))
     name = Path(filename or "").name
     total = count_rows(name, content, Mapping.read(mapping_text))

@@ -29,7 +29,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from qms import authz, bulk, localtime
-from qms.errors import Forbidden, NotFound, ValidationError
+from qms.errors import Forbidden, ValidationError
 from qms.extensions import db
 from qms.localtime import date_of, local_date
 from qms.models import (
@@ -682,10 +682,3 @@ def sources() -> list[SyncSource]:
 def mappings() -> list[SyncMapping]:
     return list(db.session.scalars(sa.select(SyncMapping).order_by(
         SyncMapping.source_id, SyncMapping.kind, SyncMapping.external)))
-
-
-def source(source_id: int) -> SyncSource:
-    found = db.session.get(SyncSource, source_id)
-    if found is None:
-        raise NotFound(_("Không có hệ thống nguồn này."))
-    return found

@@ -79,9 +79,9 @@ class MappingForm(Form):
     target = SelectField(_l("Tương ứng với"), validators=[DataRequired()])
     submit = SubmitField(_l("Ánh xạ và xử lý lại"))
 
-    def __init__(self, *args, kind: MappingKind | None = None, **kwargs):
+    def __init__(self, *args, kind: MappingKind | None = None, choices: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.target.choices = target_choices(kind)
+        self.target.choices = choices if choices is not None else target_choices(kind)
 
 
 class UploadForm(Form):
@@ -118,10 +118,13 @@ def _replayed(outcomes) -> str:
 @bp.get("/sync")
 def sync_overview():
     access.require("sync.manage")
-    groups = []
+    groups, choices = [], {}  # the targets of each kind read once, however many groups
     for source, reason, detail, count, since in sync.held_summary():
         kind = RULE_FOR.get(reason)
-        form = MappingForm(formdata=None, kind=kind, source_id=source.id, external=detail) if kind else None
+        if kind is not None and kind not in choices:
+            choices[kind] = target_choices(kind)
+        form = (MappingForm(formdata=None, choices=choices[kind], source_id=source.id, external=detail)
+                if kind else None)
         groups.append({"source": source, "reason": reason, "detail": detail, "count": count, "since": since,
                        "form": form})
     imports = db.session.scalars(sa.select(RegisterImport).order_by(RegisterImport.id.desc()).limit(10)).all()

@@ -1,7 +1,8 @@
 """The JSON the API v1 answers with, as typed models: the OpenAPI document's response schemas
 are generated from them (qms/web/api/openapi.py), and tests/api/test_openapi.py checks real
 answers against those schemas. The answers themselves are built in qms/web/api/schemas.py
-(dossier_json, queue_item_json, the views' error shape)."""
+(dossier_json, queue_item_json, the views' error shape) and, for the sync endpoint, from
+qms.services.sync.Outcome."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -159,4 +160,33 @@ class Queue(BaseModel):
     items: list[QueueItem] = Field(description="This page's steps, soonest due first.")
 
 
-ANSWERS = (Error, Dossier, ReceivedDossier, Queue)
+# --- the sync endpoint's answer (its request is qms.services.portal_shape.PortalDossier) -------
+class SyncOutcome(BaseModel):
+    """What became of one dossier of the batch."""
+
+    MaHoSo: str
+    result: Literal["created", "updated", "unchanged", "held", "refused"]
+    code: str | None = Field(None, description="The dossier's code here (created, updated, unchanged).")
+    reason: str | None = Field(None, description="held: unknown_procedure, unknown_agency, unknown_status, "
+                                                 "unknown_department, no_process, code_taken; unchanged: "
+                                                 "stale (an older state); refused: invalid.")
+    message: str | None = None
+    errors: list[FieldProblem] = Field([], description="refused: each field's problem.")
+
+
+class SyncSummary(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    held: int
+    refused: int
+
+
+class SyncAnswer(BaseModel):
+    source: str = Field(description="The source system of the token's account.")
+    count: int
+    summary: SyncSummary
+    results: list[SyncOutcome] = Field(description="One per dossier sent, in order.")
+
+
+ANSWERS = (Error, Dossier, ReceivedDossier, Queue, SyncAnswer)

@@ -2,7 +2,7 @@
 
 Every schema is generated from a typed model: the request bodies' from the models that
 check them (qms/web/api/payloads.py, qms/services/portal_shape.py), so a rule and its
-description cannot drift; the answers' from qms/web/api/answers.py and sync_answer.py,
+description cannot drift; the answers' from qms/web/api/answers.py,
 which tests/api/test_openapi.py checks real answers against, with the document's validity
 (OpenAPI 3.1) and every API route being in it. The paths are written here.
 """
@@ -248,10 +248,9 @@ def _generated() -> dict:
     from qms.services.portal_shape import PortalDossier
     from qms.web.api.answers import ANSWERS
     from qms.web.api.payloads import REQUESTS
-    from qms.web.api.sync_answer import SyncAnswer
 
     models = ([(model, "validation") for model in (*REQUESTS, PortalDossier)]
-              + [(model, "serialization") for model in (*ANSWERS, SyncAnswer)])
+              + [(model, "serialization") for model in ANSWERS])
     _keys, schema = models_json_schema(models, by_alias=True, ref_template="#/components/schemas/{model}")
     return schema["$defs"]
 
